@@ -1,0 +1,187 @@
+/**
+ * One scrape's worth of work: list the workloads, check each unique image once, and return a
+ * snapshot of what is known when the deadline arrives. Checks still running then go on and land in
+ * the cache for the next scrape.
+ */
+import pMemoize from 'p-memoize';
+import type { CheckRequest, ImageChecker } from './checker.js';
+import { ignoreMatcher, type IgnoreMatcher } from './image/ignore.js';
+import { BadReferenceError, parseImageReference, type ImageReference } from './image/reference.js';
+import { describeApiError } from './kubernetes/api.js';
+import { OWNER_KINDS, type OwnerKind, type Workload, type WorkloadLister } from './kubernetes/workloads.js';
+import type { Logger } from './log.js';
+import { RecheckRounds } from './rechecks.js';
+import type { RegistryCredential } from './registry/credentials.js';
+import { isProven, type CheckResult, type CheckStatus } from './registry/status.js';
+
+/** Finds the credentials a workload's pods would pull an image with (most specific first). */
+export interface CredentialSource {
+  /** Prepares for one scrape (e.g. reads pull secrets once); returns the lookup for that scrape. */
+  prepare(workloads: readonly Workload[]): Promise<CredentialLookup>;
+}
+export type CredentialLookup = (workload: Workload, ref: ImageReference) => readonly RegistryCredential[] | CredentialProblem;
+/** Credentials that should exist but could not be read: reported as auth_failure, never a crash. */
+export interface CredentialProblem {
+  readonly problem: string;
+}
+
+/** One container of one workload, with what is known about its image. */
+export interface ContainerRow {
+  readonly kind: OwnerKind;
+  readonly namespace: string;
+  readonly owner: string;
+  readonly container: string;
+  readonly image: string;
+  /** Latest known status (undefined: never checked yet). */
+  readonly status: CheckStatus | undefined;
+  /** 1/0 only when the registry proved it (now or recently); otherwise undefined. */
+  readonly exists: 0 | 1 | undefined;
+}
+
+export interface Snapshot {
+  readonly rows: readonly ContainerRow[];
+  readonly listUp: ReadonlyMap<OwnerKind, boolean>;
+  readonly pending: number;
+  readonly collectionSeconds: number;
+}
+
+export interface CollectorOptions {
+  readonly lister: Pick<WorkloadLister, 'list'>;
+  readonly checker: ImageChecker;
+  readonly ignoredImages: readonly string[];
+  readonly credentials?: CredentialSource;
+  readonly logger: Logger;
+  readonly onRecheckRound: () => void;
+  readonly now?: () => number;
+}
+
+interface Listing {
+  readonly workloads: readonly Workload[];
+  readonly ok: boolean;
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+function until(deadline: number, now: number): { promise: Promise<typeof TIMED_OUT>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, deadline - now));
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+export class Collector {
+  private readonly ignore: IgnoreMatcher;
+  private readonly now: () => number;
+  private readonly rounds: RecheckRounds;
+  /** Last successful listing per kind: served (with list_up 0) when a list fails. */
+  private readonly lastListing = new Map<OwnerKind, readonly Workload[]>();
+  /** Concurrent scrapes share one in-flight list per kind. */
+  private readonly listShared: (kind: OwnerKind) => Promise<Workload[]>;
+
+  constructor(private readonly options: CollectorOptions) {
+    this.now = options.now ?? Date.now;
+    this.ignore = ignoreMatcher(options.ignoredImages);
+    this.rounds = new RecheckRounds(this.now);
+    this.listShared = pMemoize((kind: OwnerKind) => options.lister.list(kind), { cache: false });
+  }
+
+  async collect(deadline: number): Promise<Snapshot> {
+    const started = this.now();
+    const listings = await Promise.all(OWNER_KINDS.map((kind) => this.listKind(kind, deadline)));
+    const listUp = new Map<OwnerKind, boolean>();
+    const workloads: Workload[] = [];
+    OWNER_KINDS.forEach((kind, i) => {
+      const listing = listings[i] as Listing;
+      listUp.set(kind, listing.ok);
+      workloads.push(...listing.workloads);
+    });
+
+    const lookup = await this.credentialLookup(workloads);
+    const requests = new Map<string, CheckRequest>();
+    const planned: Array<{ workload: Workload; container: string; image: string; key: string }> = [];
+    for (const workload of workloads) {
+      for (const { name, image } of workload.containers) {
+        const request = this.plan(workload, image, lookup);
+        if (!request) continue;
+        if (!requests.has(request.key)) requests.set(request.key, request);
+        planned.push({ workload, container: name, image, key: request.key });
+      }
+    }
+
+    const settled = new Map<string, CheckResult>();
+    const all = Promise.all(
+      [...requests.values()].map(async (request) => {
+        settled.set(request.key, await this.options.checker.check(request));
+      }),
+    );
+    const timer = until(deadline, this.now());
+    await Promise.race([all, timer.promise]);
+    timer.cancel();
+
+    const { checker } = this.options;
+    const rows: ContainerRow[] = planned.map(({ workload, container, image, key }) => {
+      const result = settled.get(key) ?? checker.latest(key);
+      const proven = result && isProven(result.status) ? result : checker.lastProven(key);
+      return {
+        kind: workload.kind,
+        namespace: workload.namespace,
+        owner: workload.name,
+        container,
+        image,
+        status: result?.status,
+        exists: proven ? (proven.status === 'present' ? 1 : 0) : undefined,
+      };
+    });
+
+    const keys = new Set(requests.keys());
+    if (this.rounds.observe(keys, (key) => checker.finishedAt(key))) this.options.onRecheckRound();
+    checker.prune(keys);
+    return { rows, listUp, pending: checker.pending, collectionSeconds: (this.now() - started) / 1000 };
+  }
+
+  private async listKind(kind: OwnerKind, deadline: number): Promise<Listing> {
+    const timer = until(deadline, this.now());
+    try {
+      const outcome = await Promise.race([this.listShared(kind), timer.promise]);
+      if (outcome === TIMED_OUT) {
+        this.options.logger.warn('listing workloads did not finish before the scrape deadline', { kind });
+        return { workloads: this.lastListing.get(kind) ?? [], ok: false };
+      }
+      this.lastListing.set(kind, outcome);
+      return { workloads: outcome, ok: true };
+    } catch (error) {
+      this.options.logger.error('cannot list workloads', { kind, reason: describeApiError(error) });
+      return { workloads: this.lastListing.get(kind) ?? [], ok: false };
+    } finally {
+      timer.cancel();
+    }
+  }
+
+  private async credentialLookup(workloads: readonly Workload[]): Promise<CredentialLookup | undefined> {
+    if (!this.options.credentials) return undefined;
+    return this.options.credentials.prepare(workloads);
+  }
+
+  /** What to check for one container's image; undefined when the image is ignored. */
+  private plan(workload: Workload, image: string, lookup: CredentialLookup | undefined): CheckRequest | undefined {
+    let ref: ImageReference;
+    try {
+      ref = parseImageReference(image);
+    } catch (error) {
+      if (this.ignore(image)) return undefined;
+      const reason = error instanceof BadReferenceError ? error.message : String(error);
+      return { key: `bad\n${image}`, image, ref: undefined, badReference: reason, credentials: [] };
+    }
+    if (this.ignore(image, ref)) return undefined;
+    const found = lookup ? lookup(workload, ref) : [];
+    if ('problem' in found) {
+      // Like the kubelet, go on with anonymous access; but a pull secret that could not be read means
+      // only "present" proves anything (see ImageChecker).
+      return { key: `${ref.canonical}\n!${found.problem}`, image, ref, credentials: [], credentialProblem: found.problem };
+    }
+    const credentials = found;
+    const key = credentials.length === 0 ? ref.canonical : `${ref.canonical}\n${credentials.map((c) => c.id).join('\n')}`;
+    return { key, image, ref, credentials };
+  }
+}

@@ -1,0 +1,30 @@
+import { parseImageReference, type ImageReference } from './reference.js';
+
+/**
+ * `--ignored-images` matching. An entry matches an image as written in the pod spec or its
+ * normalized form; `*` matches any run of characters (including `/`), so `registry.example.com/team/*`
+ * covers every image below that path.
+ */
+export type IgnoreMatcher = (image: string, ref?: ImageReference) => boolean;
+
+function globToRegExp(glob: string): RegExp {
+  const escaped = glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${escaped.join('.*')}$`);
+}
+
+export function ignoreMatcher(patterns: readonly string[]): IgnoreMatcher {
+  const exact = new Set<string>();
+  for (const pattern of patterns.filter((p) => !p.includes('*'))) {
+    exact.add(pattern);
+    // `nginx` in the flag also matches `docker.io/library/nginx:latest` in a spec, and vice versa.
+    try {
+      exact.add(parseImageReference(pattern).canonical);
+    } catch {
+      // Not a valid reference: it can still match an equally invalid spec string verbatim.
+    }
+  }
+  const globs = patterns.filter((p) => p.includes('*')).map(globToRegExp);
+  if (exact.size === 0 && globs.length === 0) return () => false;
+  const matches = (candidate: string) => exact.has(candidate) || globs.some((re) => re.test(candidate));
+  return (image, ref) => matches(image) || (ref !== undefined && matches(ref.canonical));
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/** Entry point: flags, Kubernetes config, start the server, stop gracefully on SIGTERM/SIGINT. */
+import { KubeConfig } from '@kubernetes/client-node';
+import { createExporter } from './app.js';
+import { FlagError, helpText, parseFlags, type Config, type ParseOutcome } from './config.js';
+import { createLogger } from './log.js';
+import { VERSION } from './version.js';
+
+function loadKubeConfig(config: Config): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
+  else kubeConfig.loadFromDefault(); // $KUBECONFIG, then ~/.kube/config
+  if (!kubeConfig.getCurrentCluster()) throw new Error('no Kubernetes cluster configured (use --kubeconfig, in-cluster config, $KUBECONFIG or ~/.kube/config)');
+  return kubeConfig;
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  let parsed: ParseOutcome;
+  try {
+    parsed = parseFlags(argv);
+  } catch (error) {
+    if (error instanceof FlagError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  if (parsed.action === 'help') {
+    process.stdout.write(helpText());
+    return;
+  }
+  if (parsed.action === 'version') {
+    process.stdout.write(`k8s-image-existence-exporter ${VERSION}\n`);
+    return;
+  }
+  const { config } = parsed;
+  const logger = createLogger(config.logLevel);
+  let kubeConfig: KubeConfig;
+  try {
+    kubeConfig = loadKubeConfig(config);
+  } catch (error) {
+    logger.error('cannot load Kubernetes configuration', { reason: (error as Error).message });
+    process.exit(1);
+  }
+  const exporter = createExporter(config, { kubeConfig, logger });
+  const port = await exporter.listen();
+  logger.info('listening', { address: config.bindHost ?? '*', port, version: VERSION });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    // Checks in flight are abandoned; a stuck connection must not hold the process.
+    setTimeout(() => process.exit(0), 5000).unref();
+    exporter.close().then(
+      () => process.exit(0),
+      () => process.exit(0),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('unhandledRejection', (reason) => {
+    logger.error('unhandled rejection', { reason: (reason as Error)?.message ?? String(reason) });
+  });
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'fatal', reason: (error as Error)?.message ?? String(error) })}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,130 @@
+/**
+ * Metric definitions. The per-scrape gauges live in a registry made for each scrape (as
+ * blackbox_exporter makes one per probe): their collect() callbacks await that scrape's snapshot, so
+ * concurrent scrapes with different deadlines never share state. Process-wide counters and default
+ * metrics live in one long-lived registry, rendered after the scrape's work is done.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Snapshot } from './collector.js';
+import type { OwnerKind } from './kubernetes/workloads.js';
+import { VERSION } from './version.js';
+
+const PREFIX = 'k8s_image_existence_exporter';
+
+export const EXISTS_METRIC: Readonly<Record<OwnerKind, string>> = {
+  Deployment: `${PREFIX}_deployment_image_exists`,
+  StatefulSet: `${PREFIX}_statefulset_image_exists`,
+  DaemonSet: `${PREFIX}_daemonset_image_exists`,
+  CronJob: `${PREFIX}_cronjob_image_exists`,
+};
+
+export class ExporterMetrics {
+  readonly processRegistry = new Registry();
+  readonly completedRechecks: Counter;
+  readonly genericErrors: Counter;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.processRegistry });
+    new Gauge({
+      name: `${PREFIX}_build_info`,
+      help: 'Build information; always 1.',
+      labelNames: ['version'],
+      registers: [this.processRegistry],
+    }).set({ version: VERSION }, 1);
+    this.completedRechecks = new Counter({
+      name: `${PREFIX}_completed_rechecks_total`,
+      help: 'Completed recheck rounds: every image referenced by a scrape checked anew since the previous round (about once per --check-interval).',
+      registers: [this.processRegistry],
+    });
+    this.genericErrors = new Counter({
+      name: `${PREFIX}_generic_errors_total`,
+      help: 'Image checks that finished without proving presence or absence (registry unreachable, auth failure, bad reference, ...).',
+      registers: [this.processRegistry],
+    });
+  }
+
+  get contentType(): string {
+    return this.processRegistry.contentType;
+  }
+
+  /** Renders one scrape: the snapshot's metrics first (that does the work), then the process-wide ones. */
+  async render(snapshot: () => Promise<Snapshot>): Promise<string> {
+    const scrape = scrapeRegistry(snapshot);
+    const own = await scrape.metrics();
+    const process = await this.processRegistry.metrics();
+    return own + process;
+  }
+}
+
+function scrapeRegistry(snapshot: () => Promise<Snapshot>): Registry {
+  const registry = new Registry();
+  const registers = [registry];
+
+  for (const [kind, name] of Object.entries(EXISTS_METRIC) as Array<[OwnerKind, string]>) {
+    new Gauge({
+      name,
+      help: `1 if the registry serves the image of a ${kind}'s container, 0 if the registry says it does not exist. No series while that is unknown.`,
+      labelNames: ['namespace', 'owner_name', 'container', 'image'],
+      registers,
+      async collect() {
+        for (const row of (await snapshot()).rows) {
+          if (row.kind !== kind || row.exists === undefined) continue;
+          this.set({ namespace: row.namespace, owner_name: row.owner, container: row.container, image: row.image }, row.exists);
+        }
+      },
+    });
+  }
+
+  new Gauge({
+    name: `${PREFIX}_image_check_status`,
+    help: 'Latest status of the check of a container image; 1 for the current status. See the README for the statuses.',
+    labelNames: ['namespace', 'owner_kind', 'owner_name', 'container', 'image', 'status'],
+    registers,
+    async collect() {
+      for (const row of (await snapshot()).rows) {
+        if (row.status === undefined) continue;
+        this.set(
+          {
+            namespace: row.namespace,
+            owner_kind: row.kind,
+            owner_name: row.owner,
+            container: row.container,
+            image: row.image,
+            status: row.status,
+          },
+          1,
+        );
+      }
+    },
+  });
+
+  new Gauge({
+    name: `${PREFIX}_workload_list_up`,
+    help: '1 if the last list of this workload kind from the Kubernetes API succeeded, 0 if it failed (last known workloads are then reported).',
+    labelNames: ['kind'],
+    registers,
+    async collect() {
+      for (const [kind, up] of (await snapshot()).listUp) this.set({ kind }, up ? 1 : 0);
+    },
+  });
+
+  new Gauge({
+    name: `${PREFIX}_checks_pending`,
+    help: 'Image checks still running or queued when this scrape was answered.',
+    registers,
+    async collect() {
+      this.set((await snapshot()).pending);
+    },
+  });
+
+  new Gauge({
+    name: `${PREFIX}_collection_duration_seconds`,
+    help: "Time this scrape spent listing workloads and waiting for image checks.",
+    registers,
+    async collect() {
+      this.set((await snapshot()).collectionSeconds);
+    },
+  });
+
+  return registry;
+}

@@ -1,0 +1,140 @@
+/**
+ * Maps what a registry did to a check status. Pure. This is the false-alert firewall: only an
+ * answer in which the registry itself says the manifest or repository does not exist becomes
+ * `absent`; everything else is some kind of "could not tell".
+ */
+
+export const CHECK_STATUSES = [
+  'present',
+  'absent',
+  'bad_reference',
+  'auth_failure',
+  'access_denied',
+  'rate_limited',
+  'registry_unavailable',
+  'unknown_error',
+] as const;
+
+export type CheckStatus = (typeof CHECK_STATUSES)[number];
+
+/** The outcome of one image check. */
+export interface CheckResult {
+  readonly status: CheckStatus;
+  /** Human-readable reason, safe to log (never contains credentials). */
+  readonly detail: string;
+  /** When the check finished (ms since epoch). */
+  readonly checkedAt: number;
+  /** How long to wait before asking this registry again, when it said so (429 Retry-After). */
+  readonly retryAfterMs?: number;
+}
+
+/** A result proves something about the image only when the registry said so. */
+export function isProven(status: CheckStatus): status is 'present' | 'absent' {
+  return status === 'present' || status === 'absent';
+}
+
+/** Error codes of the distribution spec that mean "this does not exist". */
+const ABSENCE_CODES = new Set(['MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'TAG_INVALID_UNKNOWN']);
+
+/** What we know about a registry's final answer to a manifest request. */
+export interface ManifestAnswer {
+  readonly httpStatus: number;
+  /** `errors[].code` from a JSON error body (when one could be read). */
+  readonly errorCodes: readonly string[];
+  /** The response carried `Docker-Distribution-API-Version: registry/2.0`. */
+  readonly speaksDistribution: boolean;
+  /** `error=` of a Bearer challenge on a 401 (e.g. `insufficient_scope`). */
+  readonly bearerError: string | undefined;
+  /** A token was obtained for this very request and the registry still said 401. */
+  readonly afterToken: boolean;
+  /** Docker Hub answers 401 insufficient_scope, not 404, for a repository that does not exist. */
+  readonly isDockerHub: boolean;
+  /** Digest the reference pins, and the one the registry reported (if any). */
+  readonly expectedDigest: string | undefined;
+  readonly servedDigest: string | undefined;
+}
+
+export interface Classification {
+  readonly status: CheckStatus;
+  readonly detail: string;
+}
+
+export function classifyManifestAnswer(answer: ManifestAnswer): Classification {
+  const { httpStatus: code } = answer;
+  if (code >= 200 && code < 300) {
+    if (answer.expectedDigest && answer.servedDigest && answer.servedDigest !== answer.expectedDigest) {
+      return { status: 'unknown_error', detail: `registry answered digest ${answer.servedDigest} for ${answer.expectedDigest}` };
+    }
+    return { status: 'present', detail: `manifest found (HTTP ${code})` };
+  }
+  if (code === 404) {
+    const known = answer.errorCodes.find((c) => ABSENCE_CODES.has(c));
+    if (known) return { status: 'absent', detail: `registry says ${known}` };
+    if (answer.speaksDistribution && answer.errorCodes.length === 0) {
+      return { status: 'absent', detail: 'registry answered 404 for the manifest' };
+    }
+    return {
+      status: 'registry_unavailable',
+      detail:
+        answer.errorCodes.length > 0
+          ? `registry answered 404 with unexpected error codes ${answer.errorCodes.join(',')}`
+          : 'HTTP 404 from a server that does not identify as a container registry',
+    };
+  }
+  if (code === 401) {
+    if (answer.isDockerHub && answer.afterToken && answer.bearerError === 'insufficient_scope') {
+      return { status: 'absent', detail: 'Docker Hub denies the repository scope (repository does not exist or is private)' };
+    }
+    return { status: 'auth_failure', detail: `registry rejected the credentials (HTTP 401${answer.bearerError ? `, ${answer.bearerError}` : ''})` };
+  }
+  if (code === 403) return { status: 'access_denied', detail: 'registry denied access (HTTP 403)' };
+  if (code === 429) return { status: 'rate_limited', detail: 'registry rate limit (HTTP 429)' };
+  if (code >= 500) return { status: 'registry_unavailable', detail: `registry error (HTTP ${code})` };
+  return { status: 'unknown_error', detail: `unexpected HTTP ${code} from registry` };
+}
+
+/** Node/undici error codes that mean the registry could not be reached at all. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+  'UND_ERR_HEADERS_OVERFLOW',
+  'HPE_HEADER_OVERFLOW',
+]);
+
+/** Classifies a transport failure (timeout, DNS, TCP, TLS). Never `absent`. */
+export function classifyTransportError(error: unknown): Classification {
+  const err = error as { name?: string; code?: string; message?: string; cause?: unknown };
+  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') {
+    return { status: 'registry_unavailable', detail: 'registry request timed out' };
+  }
+  const code = err?.code ?? (err?.cause as { code?: string } | undefined)?.code;
+  const message = err?.message ?? String(error);
+  if (code && (UNREACHABLE.has(code) || code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('ERR_SSL'))) {
+    return { status: 'registry_unavailable', detail: `${code}: ${message}` };
+  }
+  if (/certificate|ssl|tls|wrong version number/i.test(message)) {
+    return { status: 'registry_unavailable', detail: `TLS failure: ${message}` };
+  }
+  return { status: 'unknown_error', detail: code ? `${code}: ${message}` : message };
+}
+
+/** `Retry-After` as milliseconds (delta-seconds or HTTP date); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}

@@ -1,0 +1,130 @@
+/** Bearer token exchange (the distribution token protocol) and a cache of tokens until they expire. */
+import type { Challenge } from './challenge.js';
+import { basicAuthorization, type RegistryCredential } from './credentials.js';
+import { classifyTransportError, type Classification } from './status.js';
+import type { Transport } from './transport.js';
+
+/** Raised when no token could be had; carries the status to report (never `absent`). */
+export class TokenError extends Error {
+  constructor(readonly classification: Classification) {
+    super(classification.detail);
+    this.name = 'TokenError';
+  }
+}
+
+interface CachedToken {
+  readonly value: string;
+  readonly expiresAt: number;
+}
+
+/** Tokens answer with `expires_in`; the spec's default when it is missing is 60 s. */
+const DEFAULT_EXPIRES_IN_S = 60;
+
+export class TokenCache {
+  private readonly tokens = new Map<string, CachedToken>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  static key(host: string, scope: string, credential: RegistryCredential | undefined): string {
+    return `${host}\n${scope}\n${credential?.id ?? 'anonymous'}`;
+  }
+
+  get(key: string): string | undefined {
+    const token = this.tokens.get(key);
+    if (!token) return undefined;
+    if (token.expiresAt <= this.now()) {
+      this.tokens.delete(key);
+      return undefined;
+    }
+    return token.value;
+  }
+
+  set(key: string, value: string, expiresInS: number): void {
+    // Renew a little early so a token never expires between lookup and use.
+    const margin = Math.min(10, expiresInS / 10);
+    this.tokens.set(key, { value, expiresAt: this.now() + (expiresInS - margin) * 1000 });
+  }
+
+  delete(key: string): void {
+    this.tokens.delete(key);
+  }
+
+  /** Drops expired tokens so the map stays as small as the set of live scopes. */
+  prune(): void {
+    const now = this.now();
+    for (const [key, token] of this.tokens) if (token.expiresAt <= now) this.tokens.delete(key);
+  }
+}
+
+interface TokenAnswer {
+  token?: unknown;
+  access_token?: unknown;
+  expires_in?: unknown;
+}
+
+/**
+ * Asks the challenge's realm for a pull token. Credentials go along only when `mayCarryCredentials`
+ * allows the realm's URL (HTTPS, or plain HTTP the operator explicitly allowed).
+ */
+export async function requestToken(
+  transport: Transport,
+  challenge: Challenge,
+  scope: string,
+  credential: RegistryCredential | undefined,
+  mayCarryCredentials: (url: URL) => boolean,
+): Promise<{ token: string; expiresInS: number }> {
+  const realm = challenge.params.realm;
+  let url: URL;
+  try {
+    url = new URL(realm ?? '');
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('scheme');
+  } catch {
+    throw new TokenError({ status: 'unknown_error', detail: 'registry sent a Bearer challenge without a usable realm' });
+  }
+  if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
+  url.searchParams.set('scope', scope);
+  const headers: Record<string, string> = {};
+  if (credential) {
+    if (!mayCarryCredentials(url)) {
+      throw new TokenError({
+        status: 'auth_failure',
+        detail: `refusing to send credentials over plain HTTP to token service ${url.host} (see --allow-plain-http)`,
+      });
+    }
+    headers.authorization = basicAuthorization(credential);
+  }
+  let answer;
+  try {
+    answer = await transport.send('GET', url, headers, true);
+  } catch (error) {
+    const { status, detail } = classifyTransportError(error);
+    throw new TokenError({ status, detail: `token service ${url.host}: ${detail}` });
+  }
+  if (answer.status === 401 || answer.status === 403) {
+    throw new TokenError({
+      status: 'auth_failure',
+      detail: `token service ${url.host} rejected the ${credential ? 'credentials' : 'anonymous request'} (HTTP ${answer.status})`,
+    });
+  }
+  if (answer.status === 429) {
+    throw new TokenError({ status: 'rate_limited', detail: `token service ${url.host} rate limit (HTTP 429)` });
+  }
+  if (answer.status !== 200) {
+    throw new TokenError({
+      status: answer.status >= 500 ? 'registry_unavailable' : 'unknown_error',
+      detail: `token service ${url.host} answered HTTP ${answer.status}`,
+    });
+  }
+  let parsed: TokenAnswer;
+  try {
+    parsed = JSON.parse(answer.body) as TokenAnswer;
+  } catch {
+    throw new TokenError({ status: 'unknown_error', detail: `token service ${url.host} answered something that is not JSON` });
+  }
+  const token = typeof parsed?.token === 'string' && parsed.token ? parsed.token : parsed?.access_token;
+  if (typeof token !== 'string' || token === '') {
+    throw new TokenError({ status: 'unknown_error', detail: `token service ${url.host} answered without a token` });
+  }
+  const expiresIn = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_EXPIRES_IN_S;
+  return { token, expiresInS: expiresIn };
+}

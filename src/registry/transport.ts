@@ -1,0 +1,91 @@
+/**
+ * The one place that makes HTTP requests to registries: TLS trust, proxies, timeouts and bounded
+ * bodies. Everything above it sees plain `HttpAnswer`s.
+ */
+import { rootCertificates } from 'node:tls';
+import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+
+export interface TransportOptions {
+  /** Extra PEM CA certificates trusted in addition to the system roots. */
+  readonly extraCaPems?: readonly string[];
+  readonly skipCertVerification?: boolean;
+  /** Per-request limit, connection and headers included. */
+  readonly requestTimeoutMs: number;
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** Up to `maxBodyBytes` of the body (empty for HEAD or when not asked for). */
+  readonly body: string;
+}
+
+const USER_AGENT = 'k8s-image-existence-exporter';
+
+/** Error bodies of registries are small JSON; anything bigger is not worth reading. */
+const MAX_BODY_BYTES = 64 * 1024;
+/** Registries answer manifests with a few headers; a huge header block is hostile or broken. */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+export class Transport {
+  private readonly dispatcher: Dispatcher;
+
+  constructor(private readonly options: TransportOptions) {
+    const tls = {
+      ca: options.extraCaPems?.length ? [...rootCertificates, ...options.extraCaPems] : undefined,
+      rejectUnauthorized: !options.skipCertVerification,
+    };
+    // EnvHttpProxyAgent honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY like the rest of the cluster tooling.
+    this.dispatcher = new EnvHttpProxyAgent({
+      connect: { ...tls, timeout: options.requestTimeoutMs },
+      requestTls: tls,
+      headersTimeout: options.requestTimeoutMs,
+      bodyTimeout: options.requestTimeoutMs,
+      maxHeaderSize: MAX_HEADER_BYTES,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  /**
+   * Sends one request without following redirects. `readBody` reads at most 64 KiB and drops the
+   * rest of the stream, so a huge or endless body costs bounded memory.
+   */
+  async send(method: 'HEAD' | 'GET', url: URL, headers: Record<string, string>, readBody: boolean): Promise<HttpAnswer> {
+    const response = await request(url, {
+      method,
+      headers: { 'user-agent': USER_AGENT, ...headers },
+      dispatcher: this.dispatcher,
+      signal: AbortSignal.timeout(this.options.requestTimeoutMs),
+    });
+    const flat: Record<string, string | undefined> = {};
+    for (const [name, value] of Object.entries(response.headers)) {
+      flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    let body = '';
+    if (readBody && method !== 'HEAD') {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      try {
+        for await (const chunk of response.body) {
+          const buffer = chunk as Buffer;
+          chunks.push(buffer);
+          size += buffer.length;
+          if (size >= MAX_BODY_BYTES) break;
+        }
+      } finally {
+        response.body.destroy();
+      }
+      body = Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8');
+    } else if (method === 'HEAD') {
+      await response.body.dump(); // nothing to read; keeps the connection reusable
+    } else {
+      // Not reading it: destroy rather than drain, so a server streaming forever cannot hold us.
+      response.body.destroy();
+    }
+    return { status: response.statusCode, headers: flat, body };
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}

@@ -1,0 +1,79 @@
+/** HTTP surface: /metrics, /healthz and a small index page, on koa + @koa/router. */
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Snapshot } from './collector.js';
+import type { Logger } from './log.js';
+import type { ExporterMetrics } from './metrics.js';
+
+export interface ServerDeps {
+  readonly metrics: ExporterMetrics;
+  /** Collects one scrape's snapshot, to be answered by `deadline` (ms since epoch). */
+  readonly collect: (deadline: number) => Promise<Snapshot>;
+  /** Used when Prometheus sends no X-Prometheus-Scrape-Timeout-Seconds. */
+  readonly defaultScrapeTimeoutMs: number;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+/**
+ * How long a scrape may spend collecting: the scrape timeout minus a margin for rendering and the
+ * network (10 %, at least 250 ms), but never less than half the timeout.
+ */
+export function collectionBudgetMs(scrapeTimeoutMs: number): number {
+  const margin = Math.max(250, scrapeTimeoutMs * 0.1);
+  return Math.max(scrapeTimeoutMs / 2, scrapeTimeoutMs - margin);
+}
+
+/** Reads Prometheus' scrape timeout header (seconds, may be fractional). */
+export function scrapeTimeoutFromHeader(value: string | undefined, fallbackMs: number): number {
+  const seconds = Number(value);
+  if (!value || !Number.isFinite(seconds) || seconds <= 0) return fallbackMs;
+  return Math.min(seconds * 1000, 24 * 3_600_000);
+}
+
+const INDEX = `<!doctype html>
+<html><head><title>k8s-image-existence-exporter</title></head>
+<body><h1>k8s-image-existence-exporter</h1>
+<p>Checks that every image used by Deployments, StatefulSets, DaemonSets and CronJobs exists in its registry.</p>
+<p><a href="/metrics">Metrics</a> · <a href="/healthz">Health</a></p>
+</body></html>
+`;
+
+export function createApp(deps: ServerDeps): Koa {
+  const now = deps.now ?? Date.now;
+  const router = new Router();
+
+  router.get('/metrics', async (ctx) => {
+    const timeoutMs = scrapeTimeoutFromHeader(ctx.get('x-prometheus-scrape-timeout-seconds'), deps.defaultScrapeTimeoutMs);
+    const deadline = now() + collectionBudgetMs(timeoutMs);
+    let pending: Promise<Snapshot> | undefined;
+    // All of this scrape's collect() callbacks share one snapshot.
+    const snapshot = () => (pending ??= deps.collect(deadline));
+    ctx.body = await deps.metrics.render(snapshot);
+    ctx.type = deps.metrics.contentType;
+  });
+
+  router.get('/healthz', (ctx) => {
+    ctx.body = 'ok\n';
+  });
+
+  router.get('/', (ctx) => {
+    ctx.type = 'text/html';
+    ctx.body = INDEX;
+  });
+
+  const app = new Koa();
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      deps.logger.error('request failed', { path: ctx.path, reason: (error as Error)?.message ?? String(error) });
+      ctx.status = 500;
+      ctx.type = 'text/plain';
+      ctx.body = 'internal error while collecting metrics; see the exporter log\n';
+    }
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
