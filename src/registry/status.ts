@@ -110,6 +110,15 @@ const UNREACHABLE = new Set([
   'UND_ERR_CLOSED',
   'UND_ERR_HEADERS_OVERFLOW',
   'HPE_HEADER_OVERFLOW',
+  // TLS verification failures (OpenSSL's names, as Node reports them)
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
 /** Classifies a transport failure (timeout, DNS, TCP, TLS). Never `absent`. */
@@ -120,7 +129,7 @@ export function classifyTransportError(error: unknown): Classification {
   }
   const code = err?.code ?? (err?.cause as { code?: string } | undefined)?.code;
   const message = err?.message ?? String(error);
-  if (code && (UNREACHABLE.has(code) || code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('ERR_SSL'))) {
+  if (code && (UNREACHABLE.has(code) || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL'))) {
     return { status: 'registry_unavailable', detail: `${code}: ${message}` };
   }
   if (/certificate|ssl|tls|wrong version number/i.test(message)) {
