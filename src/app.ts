@@ -6,7 +6,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ImageChecker } from './checker.js';
 import { Collector, type CredentialSource } from './collector.js';
 import type { Config } from './config.js';
+import { PullSecretCredentials } from './credentials/pull-secrets.js';
 import { ignoreMatcher } from './image/ignore.js';
+import { resolveLocation } from './image/mirror.js';
 import { WorkloadLister } from './kubernetes/workloads.js';
 import type { Logger } from './log.js';
 import { ExporterMetrics } from './metrics.js';
@@ -17,6 +19,9 @@ import { createApp } from './server.js';
 export interface ExporterDeps {
   readonly kubeConfig: KubeConfig;
   readonly logger: Logger;
+  /** PEM contents of --registry-ca-file, read by the caller at start-up. */
+  readonly registryCaPems?: readonly string[];
+  /** Defaults to the workloads' pull secrets plus --docker-config. */
   readonly credentials?: CredentialSource;
   /** API host serving docker.io (tests point it at a local registry). */
   readonly dockerHubHost?: string;
@@ -39,7 +44,11 @@ const LIST_PAGE_SIZE = 500;
 export function createExporter(config: Config, deps: ExporterDeps): Exporter {
   const { logger } = deps;
   const metrics = new ExporterMetrics();
-  const transport = new Transport({ requestTimeoutMs: config.registryTimeoutMs });
+  const transport = new Transport({
+    requestTimeoutMs: config.registryTimeoutMs,
+    extraCaPems: deps.registryCaPems,
+    skipCertVerification: config.skipRegistryCertVerification,
+  });
   const plainHttp = ignoreMatcher(config.allowPlainHttp);
   const client = new RegistryClient({
     transport,
@@ -61,7 +70,19 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
     lister: new WorkloadLister(deps.kubeConfig, { pageSize: LIST_PAGE_SIZE, requestTimeoutMs: config.scrapeTimeoutMs }),
     checker,
     ignoredImages: config.ignoredImages,
-    credentials: deps.credentials,
+    credentials:
+      deps.credentials ??
+      new PullSecretCredentials({
+        kubeConfig: deps.kubeConfig,
+        requestTimeoutMs: config.scrapeTimeoutMs,
+        logger,
+        dockerConfigPath: config.dockerConfig,
+        now: deps.now,
+      }),
+    resolveLocation:
+      config.imageMirrors.length > 0 || config.defaultRegistry
+        ? (ref) => resolveLocation(ref, config.imageMirrors, config.defaultRegistry)
+        : undefined,
     logger,
     onRecheckRound: () => metrics.completedRechecks.inc(),
     now: deps.now,

@@ -19,10 +19,11 @@ export interface CredentialSource {
   /** Prepares for one scrape (e.g. reads pull secrets once); returns the lookup for that scrape. */
   prepare(workloads: readonly Workload[]): Promise<CredentialLookup>;
 }
-export type CredentialLookup = (workload: Workload, ref: ImageReference) => readonly RegistryCredential[] | CredentialProblem;
-/** Credentials that should exist but could not be read: reported as auth_failure, never a crash. */
-export interface CredentialProblem {
-  readonly problem: string;
+export type CredentialLookup = (workload: Workload, ref: ImageReference) => FoundCredentials;
+export interface FoundCredentials {
+  readonly credentials: readonly RegistryCredential[];
+  /** A pull secret the workload names could not be read: only "present" then proves anything. */
+  readonly problem?: string;
 }
 
 /** One container of one workload, with what is known about its image. */
@@ -50,6 +51,8 @@ export interface CollectorOptions {
   readonly checker: ImageChecker;
   readonly ignoredImages: readonly string[];
   readonly credentials?: CredentialSource;
+  /** Mirrors and default registry: where an image is really pulled from. */
+  readonly resolveLocation?: (ref: ImageReference) => ImageReference;
   readonly logger: Logger;
   readonly onRecheckRound: () => void;
   readonly now?: () => number;
@@ -174,14 +177,14 @@ export class Collector {
       return { key: `bad\n${image}`, image, ref: undefined, badReference: reason, credentials: [] };
     }
     if (this.ignore(image, ref)) return undefined;
-    const found = lookup ? lookup(workload, ref) : [];
-    if ('problem' in found) {
-      // Like the kubelet, go on with anonymous access; but a pull secret that could not be read means
-      // only "present" proves anything (see ImageChecker).
-      return { key: `${ref.canonical}\n!${found.problem}`, image, ref, credentials: [], credentialProblem: found.problem };
-    }
-    const credentials = found;
-    const key = credentials.length === 0 ? ref.canonical : `${ref.canonical}\n${credentials.map((c) => c.id).join('\n')}`;
-    return { key, image, ref, credentials };
+    const location = this.options.resolveLocation ? this.options.resolveLocation(ref) : ref;
+    const { credentials, problem } = lookup ? lookup(workload, location) : { credentials: [] };
+    // The key names the credentials used (never their content): results obtained with one
+    // namespace's secret are never served to a workload that lacks it.
+    const parts = [location.canonical, ...credentials.map((c) => c.id)];
+    if (problem) parts.push(`!${problem}`);
+    const key = parts.join('\n');
+    if (problem) return { key, image, ref: location, credentials, credentialProblem: problem };
+    return { key, image, ref: location, credentials };
   }
 }

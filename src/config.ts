@@ -3,6 +3,7 @@
  * took them. Pure: turns argv into a Config or a FlagError that names the flag.
  */
 import { formatDuration, parseGoDuration } from './duration.js';
+import { parseMirrorRule, parseRegistryLocation, type Location, type MirrorRule } from './image/mirror.js';
 import type { Level } from './log.js';
 
 export interface Config {
@@ -18,6 +19,11 @@ export interface Config {
   readonly maxConcurrentPerRegistry: number;
   readonly allowPlainHttp: readonly string[];
   readonly logLevel: Level;
+  readonly dockerConfig: string | undefined;
+  readonly registryCaFiles: readonly string[];
+  readonly skipRegistryCertVerification: boolean;
+  readonly imageMirrors: readonly MirrorRule[];
+  readonly defaultRegistry: Location | undefined;
 }
 
 export class FlagError extends Error {
@@ -65,6 +71,25 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     kind: 'list',
     repeatable: true,
     help: 'Comma-separated registry hosts (host[:port], "*" globs) spoken to over plain HTTP; credentials may then be sent over HTTP to them.',
+  },
+  'docker-config': {
+    kind: 'string',
+    help: 'Path to a docker config.json whose credentials are tried after the pull secrets (the nodes\' own credentials).',
+  },
+  'registry-ca-file': {
+    kind: 'string',
+    repeatable: true,
+    help: 'PEM file of CA certificates trusted for registries in addition to the system roots. Repeatable.',
+  },
+  'skip-registry-cert-verification': { kind: 'bool', help: 'Do not verify registry TLS certificates (insecure).' },
+  'image-mirror': {
+    kind: 'string',
+    repeatable: true,
+    help: 'original=mirror: check images of "original" (registry[/path]) at "mirror" instead, e.g. docker.io=mirror.example.com/hub. Repeatable.',
+  },
+  'default-registry': {
+    kind: 'string',
+    help: 'Registry[/path] for images whose name has no registry (instead of docker.io).',
   },
   'log-level': { kind: 'level', default: 'info', help: 'debug, info, warn or error.' },
   help: { kind: 'bool', help: 'Print this help and exit.' },
@@ -147,6 +172,14 @@ function parseList(values: readonly string[]): string[] {
   return values.flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s !== '');
 }
 
+function registryLocation(value: string): Location {
+  try {
+    return parseRegistryLocation(value);
+  } catch (error) {
+    throw new FlagError('default-registry', (error as Error).message);
+  }
+}
+
 export function parseFlags(argv: readonly string[]): ParseOutcome {
   const values = tokenize(argv);
   const one = (name: string): string => {
@@ -160,8 +193,13 @@ export function parseFlags(argv: readonly string[]): ParseOutcome {
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
     throw new FlagError('log-level', `must be debug, info, warn or error, got ${JSON.stringify(level)}`);
   }
-  const kubeconfig = values.get('kubeconfig') ? one('kubeconfig') : undefined;
-  if (kubeconfig === '') throw new FlagError('kubeconfig', 'must not be empty');
+  const optionalPath = (name: string): string | undefined => {
+    if (!values.has(name)) return undefined;
+    const path = one(name);
+    if (path.trim() === '') throw new FlagError(name, 'must not be empty');
+    return path;
+  };
+  const kubeconfig = optionalPath('kubeconfig');
   const bind = parseBindAddress(one('bind-address'));
   return {
     action: 'run',
@@ -177,6 +215,22 @@ export function parseFlags(argv: readonly string[]): ParseOutcome {
       maxConcurrentPerRegistry: parseCount('max-concurrent-per-registry', one('max-concurrent-per-registry')),
       allowPlainHttp: parseList(values.get('allow-plain-http') ?? []),
       logLevel: level as Level,
+      dockerConfig: optionalPath('docker-config'),
+      registryCaFiles: (values.get('registry-ca-file') ?? []).map((path) => {
+        if (path.trim() === '') throw new FlagError('registry-ca-file', 'must not be empty');
+        return path;
+      }),
+      skipRegistryCertVerification: values.has('skip-registry-cert-verification')
+        ? parseBool('skip-registry-cert-verification', one('skip-registry-cert-verification'))
+        : false,
+      imageMirrors: (values.get('image-mirror') ?? []).map((rule) => {
+        try {
+          return parseMirrorRule(rule);
+        } catch (error) {
+          throw new FlagError('image-mirror', (error as Error).message);
+        }
+      }),
+      defaultRegistry: values.has('default-registry') ? registryLocation(one('default-registry')) : undefined,
     },
   };
 }

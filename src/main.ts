@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 /** Entry point: flags, Kubernetes config, start the server, stop gracefully on SIGTERM/SIGINT. */
+import { readFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
+import { readDockerConfigFile } from './credentials/pull-secrets.js';
 import { createExporter } from './app.js';
 import { FlagError, helpText, parseFlags, type Config, type ParseOutcome } from './config.js';
 import { createLogger } from './log.js';
@@ -13,6 +16,41 @@ function loadKubeConfig(config: Config): KubeConfig {
   else kubeConfig.loadFromDefault(); // $KUBECONFIG, then ~/.kube/config
   if (!kubeConfig.getCurrentCluster()) throw new Error('no Kubernetes cluster configured (use --kubeconfig, in-cluster config, $KUBECONFIG or ~/.kube/config)');
   return kubeConfig;
+}
+
+/** Reads --registry-ca-file bundles; a file that is unreadable or holds no certificate is a flag error. */
+async function readCaFiles(paths: readonly string[]): Promise<string[]> {
+  const pems: string[] = [];
+  for (const path of paths) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      throw new FlagError('registry-ca-file', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) throw new FlagError('registry-ca-file', `${path} contains no PEM certificate`);
+    for (const block of blocks) {
+      try {
+        new X509Certificate(block);
+      } catch {
+        throw new FlagError('registry-ca-file', `${path} contains a certificate that cannot be parsed`);
+      }
+      pems.push(block);
+    }
+  }
+  return pems;
+}
+
+/** Fails start-up early on an unreadable --docker-config rather than at the first scrape. */
+async function checkDockerConfig(path: string | undefined): Promise<void> {
+  if (!path) return;
+  try {
+    await readDockerConfigFile(path);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ? `cannot read ${path}: ${(error as NodeJS.ErrnoException).code}` : (error as Error).message;
+    throw new FlagError('docker-config', reason);
+  }
 }
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -35,6 +73,17 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   const { config } = parsed;
+  let registryCaPems: string[];
+  try {
+    registryCaPems = await readCaFiles(config.registryCaFiles);
+    await checkDockerConfig(config.dockerConfig);
+  } catch (error) {
+    if (error instanceof FlagError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
   const logger = createLogger(config.logLevel);
   let kubeConfig: KubeConfig;
   try {
@@ -43,7 +92,7 @@ async function main(argv: readonly string[]): Promise<void> {
     logger.error('cannot load Kubernetes configuration', { reason: (error as Error).message });
     process.exit(1);
   }
-  const exporter = createExporter(config, { kubeConfig, logger });
+  const exporter = createExporter(config, { kubeConfig, logger, registryCaPems });
   const port = await exporter.listen();
   logger.info('listening', { address: config.bindHost ?? '*', port, version: VERSION });
 

@@ -51,7 +51,7 @@ function validDomain(domain: string): boolean {
 }
 
 /** The kubelet's rule: the first path component is a registry only if it looks like a host. */
-function looksLikeRegistry(component: string): boolean {
+export function looksLikeRegistry(component: string): boolean {
   return (
     component.includes('.') ||
     component.includes(':') ||

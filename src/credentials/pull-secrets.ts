@@ -1,0 +1,203 @@
+/**
+ * Finds the registry credentials a workload's pods would pull with, as the kubelet does: the pod
+ * template's imagePullSecrets, else its ServiceAccount's (`default` when none is named), read from
+ * the workload's own namespace; then an optional docker config mounted into the exporter (the
+ * nodes' own credentials). Secrets and service accounts are cached briefly and fetched once per
+ * cache period however many workloads name them.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { CoreV1Api, type KubeConfig, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import pLimit from 'p-limit';
+import pMemoize from 'p-memoize';
+import type { CredentialLookup, CredentialSource } from '../collector.js';
+import { apiStatus, describeApiError, withTimeout } from '../kubernetes/api.js';
+import type { Workload } from '../kubernetes/workloads.js';
+import type { Logger } from '../log.js';
+import type { RegistryCredential } from '../registry/credentials.js';
+import { DockerConfigError, parseDockerConfig, type DockerConfigEntry } from './docker-config.js';
+import { matchingEntries } from './matching.js';
+
+/** Secrets change rarely; a minute keeps API load flat and picks up rotations soon enough. */
+export const SECRET_CACHE_MS = 60_000;
+const SECRET_FETCH_CONCURRENCY = 16;
+
+interface SecretCredentials {
+  readonly credentials: readonly (RegistryCredential & { key: string })[];
+  readonly problem?: string;
+}
+
+interface Expiring<T> {
+  readonly value: T;
+  readonly expiresAt: number;
+}
+
+export interface PullSecretOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly requestTimeoutMs: number;
+  readonly logger: Logger;
+  /** Path of a docker config.json used after the pull secrets (like the node's credentials). */
+  readonly dockerConfigPath?: string;
+  readonly now?: () => number;
+}
+
+/** Reads a docker config file; throws DockerConfigError/IO errors with a message free of secrets. */
+export async function readDockerConfigFile(path: string): Promise<DockerConfigEntry[]> {
+  const text = await readFile(path, 'utf8');
+  try {
+    return parseDockerConfig(text, 'dockerconfigjson');
+  } catch (error) {
+    throw new DockerConfigError(`docker config ${path} ${(error as Error).message}`);
+  }
+}
+
+export class PullSecretCredentials implements CredentialSource {
+  private readonly core: CoreV1Api;
+  private readonly now: () => number;
+  private readonly secrets = new Map<string, Expiring<SecretCredentials>>();
+  private serviceAccounts: Expiring<Map<string, V1ServiceAccount> | { problem: string }> | undefined;
+  private readonly fetchSecret: (id: string) => Promise<SecretCredentials>;
+  private readonly listServiceAccounts: () => Promise<Map<string, V1ServiceAccount> | { problem: string }>;
+  private readonly limit = pLimit(SECRET_FETCH_CONCURRENCY);
+  private nodeEntries: readonly (RegistryCredential & { key: string })[] = [];
+  private nodeConfigMtime = 0;
+
+  constructor(private readonly options: PullSecretOptions) {
+    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.now = options.now ?? Date.now;
+    // Concurrent scrapes share in-flight reads.
+    this.fetchSecret = pMemoize((id: string) => this.limit(() => this.readSecret(id)), { cache: false });
+    this.listServiceAccounts = pMemoize(() => this.readServiceAccounts(), { cache: false });
+  }
+
+  async prepare(workloads: readonly Workload[]): Promise<CredentialLookup> {
+    await this.refreshNodeConfig();
+    const needsAccount = workloads.some((w) => w.imagePullSecrets.length === 0);
+    const accounts = needsAccount ? await this.accounts() : new Map<string, V1ServiceAccount>();
+
+    const secretNames = new Map<Workload, { names: string[]; problem?: string }>();
+    const wanted = new Set<string>();
+    for (const workload of workloads) {
+      const names = this.secretNamesFor(workload, accounts);
+      secretNames.set(workload, names);
+      for (const name of names.names) wanted.add(`${workload.namespace}/${name}`);
+    }
+    const loaded = new Map<string, SecretCredentials>();
+    await Promise.all([...wanted].map(async (id) => loaded.set(id, await this.secret(id))));
+
+    return (workload, ref) => {
+      const names = secretNames.get(workload) ?? { names: [] };
+      const problems: string[] = names.problem ? [names.problem] : [];
+      const entries: Array<RegistryCredential & { key: string }> = [];
+      for (const name of names.names) {
+        const found = loaded.get(`${workload.namespace}/${name}`);
+        if (found?.problem) problems.push(found.problem);
+        if (found) entries.push(...found.credentials);
+      }
+      const credentials = [...matchingEntries(entries, ref), ...matchingEntries(this.nodeEntries, ref)];
+      return problems.length > 0 ? { credentials, problem: problems.join('; ') } : { credentials };
+    };
+  }
+
+  private secretNamesFor(
+    workload: Workload,
+    accounts: Map<string, V1ServiceAccount> | { problem: string },
+  ): { names: string[]; problem?: string } {
+    if (workload.imagePullSecrets.length > 0) return { names: [...workload.imagePullSecrets] };
+    const id = `${workload.namespace}/${workload.serviceAccountName}`;
+    if (!(accounts instanceof Map)) return { names: [], problem: `cannot read service account ${id}: ${accounts.problem}` };
+    const account = accounts.get(id);
+    // A missing service account means the pods are not even created; nothing to add here.
+    return { names: (account?.imagePullSecrets ?? []).map((s) => s.name ?? '').filter((n) => n !== '') };
+  }
+
+  private async accounts(): Promise<Map<string, V1ServiceAccount> | { problem: string }> {
+    if (this.serviceAccounts && this.serviceAccounts.expiresAt > this.now()) return this.serviceAccounts.value;
+    const value = await this.listServiceAccounts();
+    this.serviceAccounts = { value, expiresAt: this.now() + SECRET_CACHE_MS };
+    return value;
+  }
+
+  private async readServiceAccounts(): Promise<Map<string, V1ServiceAccount> | { problem: string }> {
+    const accounts = new Map<string, V1ServiceAccount>();
+    let token: string | undefined;
+    try {
+      do {
+        const page = await this.core.listServiceAccountForAllNamespaces(
+          { limit: 500, _continue: token },
+          withTimeout(this.options.requestTimeoutMs),
+        );
+        for (const sa of page.items ?? []) accounts.set(`${sa.metadata?.namespace}/${sa.metadata?.name}`, sa);
+        token = page.metadata?._continue || undefined;
+      } while (token);
+      return accounts;
+    } catch (error) {
+      const problem = describeApiError(error);
+      this.options.logger.error('cannot list service accounts for their imagePullSecrets', { reason: problem });
+      return { problem };
+    }
+  }
+
+  private async secret(id: string): Promise<SecretCredentials> {
+    const cached = this.secrets.get(id);
+    if (cached && cached.expiresAt > this.now()) return cached.value;
+    const value = await this.fetchSecret(id);
+    this.secrets.set(id, { value, expiresAt: this.now() + SECRET_CACHE_MS });
+    return value;
+  }
+
+  private async readSecret(id: string): Promise<SecretCredentials> {
+    const [namespace, name] = id.split('/') as [string, string];
+    let secret: V1Secret;
+    try {
+      secret = await this.core.readNamespacedSecret({ name, namespace }, withTimeout(this.options.requestTimeoutMs));
+    } catch (error) {
+      const status = apiStatus(error);
+      const problem =
+        status === 404
+          ? `pull secret ${id} not found`
+          : status === 403
+            ? `not allowed to read pull secret ${id} (RBAC)`
+            : `cannot read pull secret ${id}: ${describeApiError(error)}`;
+      this.options.logger.warn('pull secret unavailable', { secret: id, reason: problem });
+      return { credentials: [], problem };
+    }
+    try {
+      const entries = parseSecret(secret);
+      return { credentials: entries.map((e) => ({ ...e, id: `secret:${id}#${e.key}` })) };
+    } catch (error) {
+      const problem = `pull secret ${id} ${(error as Error).message}`;
+      this.options.logger.warn('pull secret malformed', { secret: id, reason: problem });
+      return { credentials: [], problem };
+    }
+  }
+
+  private async refreshNodeConfig(): Promise<void> {
+    const path = this.options.dockerConfigPath;
+    if (!path) return;
+    try {
+      const { mtimeMs } = await stat(path);
+      if (mtimeMs === this.nodeConfigMtime) return;
+      const entries = await readDockerConfigFile(path);
+      this.nodeEntries = entries.map((e) => ({ ...e, id: `docker-config#${e.key}` }));
+      this.nodeConfigMtime = mtimeMs;
+    } catch (error) {
+      // Keep the last good entries: a half-written file during a secret rotation must not drop them.
+      this.options.logger.error('cannot read --docker-config', { path, reason: (error as Error).message });
+    }
+  }
+}
+
+/** The docker config entries of a pull secret; throws DockerConfigError naming what is wrong. */
+export function parseSecret(secret: V1Secret): DockerConfigEntry[] {
+  const type = secret.type ?? '';
+  const field = type === 'kubernetes.io/dockerconfigjson' ? '.dockerconfigjson' : type === 'kubernetes.io/dockercfg' ? '.dockercfg' : undefined;
+  if (!field) throw new DockerConfigError(`has type "${type}", not kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg`);
+  const encoded = secret.data?.[field];
+  if (typeof encoded !== 'string') throw new DockerConfigError(`has no ${field} key`);
+  const text = Buffer.from(encoded, 'base64').toString('utf8');
+  try {
+    return parseDockerConfig(text, field === '.dockerconfigjson' ? 'dockerconfigjson' : 'dockercfg');
+  } catch (error) {
+    throw new DockerConfigError(`${field} ${(error as Error).message}`);
+  }
+}
