@@ -66,7 +66,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   },
   'registry-timeout': { kind: 'duration', default: '10s', help: 'Timeout of one request to a registry or token service.' },
   'max-concurrent-checks': { kind: 'count', default: '32', help: 'Registry checks running at once, over all registries.' },
-  'max-concurrent-per-registry': { kind: 'count', default: '8', help: 'Registry checks running at once against one registry host.' },
+  'max-concurrent-per-registry': { kind: 'count', default: '16', help: 'Registry checks running at once against one registry host.' },
   'allow-plain-http': {
     kind: 'list',
     repeatable: true,

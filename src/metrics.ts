@@ -25,6 +25,10 @@ export class ExporterMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.processRegistry });
+    // Gauges named *_total break `promtool check metrics`; their per-type twins without the suffix stay.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.processRegistry.removeSingleMetric(name);
+    }
     new Gauge({
       name: `${PREFIX}_build_info`,
       help: 'Build information; always 1.',

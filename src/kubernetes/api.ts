@@ -1,20 +1,23 @@
 /** Shared plumbing for talking to the Kubernetes API through @kubernetes/client-node. */
-import type { ConfigurationOptions, KubeConfig, RequestContext, ResponseContext } from '@kubernetes/client-node';
+import {
+  Observable,
+  type ConfigurationOptions,
+  type KubeConfig,
+  type ObservableMiddleware,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
 
-/**
- * Per-call options that bound a request's time (client-node has no timeout of its own).
- * The object API's types name observable middleware, but at run time it wraps promise middleware
- * (PromiseAPI's wrapOptions), which is what this is.
- */
+/** Per-call options that bound a request's time (client-node has no timeout of its own). */
 export function withTimeout(timeoutMs: number): ConfigurationOptions {
-  const middleware = {
-    pre: async (context: RequestContext) => {
+  const middleware: ObservableMiddleware = {
+    pre: (context: RequestContext) => {
       context.setSignal(AbortSignal.timeout(timeoutMs));
-      return context;
+      return new Observable(Promise.resolve(context));
     },
-    post: async (response: ResponseContext) => response,
+    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
   };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' } as unknown as ConfigurationOptions;
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }
 
 /** HTTP status of a failed API call (ApiException.code), if it got that far. */

@@ -1,0 +1,107 @@
+/**
+ * Starts the real exporter in-process (the same createExporter main.ts uses) against a loopback
+ * Kubernetes API, and scrapes it over HTTP like Prometheus does.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { createExporter, type Exporter, type ExporterDeps } from '../../src/app.js';
+import { parseFlags, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+
+export interface RunningExporter {
+  readonly exporter: Exporter;
+  readonly url: string;
+  /** Every log line the exporter wrote. */
+  readonly logs: string[];
+  scrape(options?: { timeoutSeconds?: number }): Promise<Scrape>;
+  stop(): Promise<void>;
+}
+
+export interface Sample {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+export interface Scrape {
+  readonly status: number;
+  readonly text: string;
+  readonly samples: readonly Sample[];
+  readonly ms: number;
+  /** Samples of one metric whose labels include `labels`. */
+  find(name: string, labels?: Record<string, string>): Sample[];
+  /** The single value of a metric with these labels, or undefined when there is no such series. */
+  value(name: string, labels?: Record<string, string>): number | undefined;
+}
+
+export const PREFIX = 'k8s_image_existence_exporter';
+
+/** Minimal parser for the Prometheus text format (enough for what the exporter writes). */
+export function parseExposition(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$/.exec(line);
+    if (!match) throw new Error(`unparsable exposition line: ${line}`);
+    const labels: Record<string, string> = {};
+    const body = match[2] ?? '';
+    const labelRe = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/g;
+    let m: RegExpExecArray | null;
+    while ((m = labelRe.exec(body))) {
+      labels[m[1] as string] = (m[2] as string).replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+    }
+    samples.push({ name: match[1] as string, labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+function matches(sample: Sample, labels: Record<string, string>): boolean {
+  return Object.entries(labels).every(([k, v]) => sample.labels[k] === v);
+}
+
+export async function scrapeUrl(url: string, options: { timeoutSeconds?: number } = {}): Promise<Scrape> {
+  const headers: Record<string, string> = {};
+  if (options.timeoutSeconds !== undefined) headers['X-Prometheus-Scrape-Timeout-Seconds'] = String(options.timeoutSeconds);
+  const started = performance.now();
+  const response = await fetch(`${url}/metrics`, { headers });
+  const text = await response.text();
+  const ms = performance.now() - started;
+  const samples = response.status === 200 ? parseExposition(text) : [];
+  const find = (name: string, labels: Record<string, string> = {}) =>
+    samples.filter((s) => s.name === name && matches(s, labels));
+  return {
+    status: response.status,
+    text,
+    samples,
+    ms,
+    find,
+    value(name, labels) {
+      const found = find(name, labels);
+      if (found.length > 1) throw new Error(`${found.length} series of ${name} match ${JSON.stringify(labels)}`);
+      return found[0]?.value;
+    },
+  };
+}
+
+export async function startExporter(
+  kubeconfigPath: string,
+  flags: string[] = [],
+  deps: Partial<Omit<ExporterDeps, 'kubeConfig' | 'logger'>> = {},
+): Promise<RunningExporter> {
+  const outcome = parseFlags(['--bind-address=127.0.0.1:0', '--log-level=debug', ...flags]);
+  if (outcome.action !== 'run') throw new Error('flags did not produce a config');
+  const config: Config = outcome.config;
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubeconfigPath);
+  const logs: string[] = [];
+  const logger = createLogger('debug', (line) => logs.push(line));
+  const exporter = createExporter(config, { kubeConfig, logger, ...deps });
+  const port = await exporter.listen();
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    exporter,
+    url,
+    logs,
+    scrape: (options) => scrapeUrl(url, options),
+    stop: () => exporter.close(),
+  };
+}

@@ -1,0 +1,283 @@
+/**
+ * A loopback HTTP server speaking the Kubernetes REST shapes the exporter reads: list (all
+ * namespaces and namespaced) for apps/v1 deployments/statefulsets/daemonsets, batch/v1 cronjobs,
+ * v1 secrets and serviceaccounts, get of one secret or service account, `limit`/`continue`
+ * pagination over a snapshot, bearer-token auth and `Status` error bodies. Faults can be injected.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { makeTempDir } from './tmp.js';
+
+export type Kind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob' | 'Secret' | 'ServiceAccount';
+
+interface Resource {
+  readonly kind: Kind;
+  readonly group: string; // '' for core
+  readonly version: string;
+  readonly plural: string;
+}
+
+const RESOURCES: readonly Resource[] = [
+  { kind: 'Deployment', group: 'apps', version: 'v1', plural: 'deployments' },
+  { kind: 'StatefulSet', group: 'apps', version: 'v1', plural: 'statefulsets' },
+  { kind: 'DaemonSet', group: 'apps', version: 'v1', plural: 'daemonsets' },
+  { kind: 'CronJob', group: 'batch', version: 'v1', plural: 'cronjobs' },
+  { kind: 'Secret', group: '', version: 'v1', plural: 'secrets' },
+  { kind: 'ServiceAccount', group: '', version: 'v1', plural: 'serviceaccounts' },
+];
+
+export interface FaultRule {
+  /** Matched against the request path (without query). */
+  readonly path: string | RegExp;
+  readonly status?: number;
+  readonly reason?: string;
+  readonly message?: string;
+  /** How many matching requests fail (default: all). */
+  times?: number;
+  /** Only fail list requests that carry a continue token at least this many pages in. */
+  readonly afterPages?: number;
+  readonly delayMs?: number;
+  /** Answer this body as-is (malformed JSON, say) with `status` (default 200). */
+  readonly rawBody?: string;
+  /** Accept the request and never answer. */
+  readonly hang?: boolean;
+}
+
+export interface RecordedApiRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly authorization: string | undefined;
+}
+
+export interface KubeApi {
+  readonly url: string;
+  readonly kubeconfigPath: string;
+  readonly requests: RecordedApiRequest[];
+  set(kind: Kind, objects: object[]): void;
+  add(kind: Kind, object: object): void;
+  remove(kind: Kind, namespace: string, name: string): void;
+  fault(rule: FaultRule): void;
+  clearFaults(): void;
+  /** The next request carrying a continue token answers 410 Expired, as after etcd compaction. */
+  expireContinue(): void;
+  stop(): Promise<void>;
+}
+
+interface Meta {
+  namespace?: string;
+  name?: string;
+  [key: string]: unknown;
+}
+type KubeObject = { metadata?: Meta; [key: string]: unknown };
+
+function status(code: number, reason: string, message: string): object {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+const REASONS: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  410: 'Expired',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+};
+
+export async function startKubeApi(options: { token?: string } = {}): Promise<KubeApi> {
+  const token = options.token ?? 'test-token';
+  const store = new Map<Kind, Map<string, KubeObject>>(RESOURCES.map((r) => [r.kind, new Map()]));
+  const requests: RecordedApiRequest[] = [];
+  let faults: FaultRule[] = [];
+  let expireNextContinue = false;
+  let resourceVersion = 1000;
+  let uid = 0;
+  /** List snapshots for continue tokens: consistent pages like the real API server. */
+  const snapshots = new Map<string, KubeObject[]>();
+  let snapshotSeq = 0;
+  const hanging = new Set<ServerResponse>();
+
+  const send = (res: ServerResponse, code: number, body: object | string) => {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+
+  const decorate = (resource: Resource, object: KubeObject): KubeObject => ({
+    apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
+    kind: resource.kind,
+    ...object,
+  });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    requests.push({ method: req.method ?? '', path, query: url.searchParams, authorization: req.headers.authorization });
+
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      return send(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
+    }
+
+    const cont = url.searchParams.get('continue') ?? undefined;
+    const page = cont ? Number(JSON.parse(Buffer.from(cont, 'base64url').toString()).page ?? 0) : 0;
+    const rule = faults.find((f) => (typeof f.path === 'string' ? f.path === path : f.path.test(path)) && (f.afterPages === undefined || page >= f.afterPages));
+    if (rule) {
+      if (rule.times !== undefined) {
+        rule.times--;
+        if (rule.times <= 0) faults = faults.filter((f) => f !== rule);
+      }
+      if (rule.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs));
+      if (rule.hang) {
+        hanging.add(res);
+        return;
+      }
+      if (rule.rawBody !== undefined) {
+        res.writeHead(rule.status ?? 200, { 'content-type': 'application/json' });
+        return res.end(rule.rawBody);
+      }
+      if (rule.status) {
+        const reason = rule.reason ?? REASONS[rule.status] ?? 'Unknown';
+        return send(res, rule.status, status(rule.status, reason, rule.message ?? `injected ${rule.status}`));
+      }
+    }
+
+    if (req.method !== 'GET') return send(res, 405, status(405, 'MethodNotAllowed', `${req.method} is not supported`));
+
+    // /api/v1[/namespaces/NS]/PLURAL[/NAME] and /apis/GROUP/VERSION[/namespaces/NS]/PLURAL[/NAME]
+    const match = /^\/(?:api\/(v1)|apis\/([a-z.]+)\/(v1))(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?$/.exec(path);
+    const resource = match && RESOURCES.find((r) => r.plural === match[5] && r.group === (match[2] ?? '') && r.version === (match[1] ?? match[3]));
+    if (!match || !resource) return send(res, 404, status(404, 'NotFound', `the server could not find the requested resource (${path})`));
+    const namespace = match[4];
+    const name = match[6];
+    const objects = store.get(resource.kind)!;
+
+    if (name !== undefined) {
+      const object = namespace ? objects.get(`${namespace}/${name}`) : undefined;
+      if (!object) {
+        return send(res, 404, {
+          ...status(404, 'NotFound', `${resource.plural} "${name}" not found`),
+          details: { name, kind: resource.plural },
+        });
+      }
+      return send(res, 200, decorate(resource, object));
+    }
+
+    let items: KubeObject[];
+    let offset = 0;
+    let snapshotId: string;
+    if (cont) {
+      const parsed = JSON.parse(Buffer.from(cont, 'base64url').toString()) as { id: string; offset: number };
+      const snapshot = snapshots.get(parsed.id);
+      if (expireNextContinue || !snapshot) {
+        expireNextContinue = false;
+        return send(
+          res,
+          410,
+          status(
+            410,
+            'Expired',
+            'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
+          ),
+        );
+      }
+      items = snapshot;
+      offset = parsed.offset;
+      snapshotId = parsed.id;
+    } else {
+      items = [...objects.values()]
+        .filter((o) => namespace === undefined || o.metadata?.namespace === namespace)
+        .sort((a, b) => `${a.metadata?.namespace}/${a.metadata?.name}`.localeCompare(`${b.metadata?.namespace}/${b.metadata?.name}`));
+      snapshotId = String(++snapshotSeq);
+    }
+    const limit = Number(url.searchParams.get('limit') ?? 0);
+    const end = limit > 0 ? Math.min(items.length, offset + limit) : items.length;
+    const metadata: Record<string, unknown> = { resourceVersion: String(resourceVersion) };
+    if (end < items.length) {
+      snapshots.set(snapshotId, items);
+      metadata.continue = Buffer.from(JSON.stringify({ id: snapshotId, offset: end, page: page + 1 })).toString('base64url');
+      metadata.remainingItemCount = items.length - end;
+    } else {
+      snapshots.delete(snapshotId);
+    }
+    send(res, 200, {
+      kind: `${resource.kind}List`,
+      apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
+      metadata,
+      items: items.slice(offset, end).map((o) => decorate(resource, o)),
+    });
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => send(res, 500, status(500, 'InternalError', String(error))));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const dir = await makeTempDir('kube-api');
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  // client-node 1.x refuses plain http unless the cluster skips TLS verification.
+  await writeFile(
+    kubeconfigPath,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      `- name: loopback`,
+      `  cluster: { server: "${url}", insecure-skip-tls-verify: true }`,
+      'users:',
+      `- name: tester`,
+      `  user: { token: "${token}" }`,
+      'contexts:',
+      '- name: loopback',
+      '  context: { cluster: loopback, user: tester }',
+      'current-context: loopback',
+      '',
+    ].join('\n'),
+  );
+
+  const keyOf = (object: KubeObject) => `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+  const withMeta = (object: KubeObject): KubeObject => ({
+    ...object,
+    metadata: { uid: `uid-${++uid}`, resourceVersion: String(++resourceVersion), ...object.metadata },
+  });
+
+  return {
+    url,
+    kubeconfigPath,
+    requests,
+    set(kind, list) {
+      const objects = store.get(kind)!;
+      objects.clear();
+      for (const object of list as KubeObject[]) objects.set(keyOf(object), withMeta(object));
+    },
+    add(kind, object) {
+      store.get(kind)!.set(keyOf(object as KubeObject), withMeta(object as KubeObject));
+    },
+    remove(kind, namespace, name) {
+      store.get(kind)!.delete(`${namespace}/${name}`);
+      resourceVersion++;
+    },
+    fault(rule) {
+      faults.push({ ...rule });
+    },
+    clearFaults() {
+      faults = [];
+    },
+    expireContinue() {
+      expireNextContinue = true;
+    },
+    async stop() {
+      for (const res of hanging) res.destroy();
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close').catch(() => undefined);
+    },
+  };
+}
