@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 /** Entry point: flags, Kubernetes config, start the server, stop gracefully on SIGTERM/SIGINT. */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import { readDockerConfigFile } from './credentials/pull-secrets.js';
@@ -11,10 +14,14 @@ import { VERSION } from './version.js';
 
 function loadKubeConfig(config: Config): KubeConfig {
   const kubeConfig = new KubeConfig();
+  const home = join(homedir(), '.kube', 'config');
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
-  else kubeConfig.loadFromDefault(); // $KUBECONFIG, then ~/.kube/config
-  if (!kubeConfig.getCurrentCluster()) throw new Error('no Kubernetes cluster configured (use --kubeconfig, in-cluster config, $KUBECONFIG or ~/.kube/config)');
+  else if (process.env.KUBECONFIG) kubeConfig.loadFromDefault();
+  else if (existsSync(home)) kubeConfig.loadFromFile(home);
+  // client-node would otherwise invent http://localhost:8080 — which may well be this exporter.
+  else throw new Error('no Kubernetes configuration found (use --kubeconfig, run in a cluster, or set $KUBECONFIG or ~/.kube/config)');
+  if (!kubeConfig.getCurrentCluster()) throw new Error('the Kubernetes configuration names no current cluster');
   return kubeConfig;
 }
 

@@ -52,6 +52,19 @@ describe('flags', () => {
     expect(version.stdout).toMatch(/^k8s-image-existence-exporter \d+\.\d+\.\d+\n$/);
   });
 
+  test('no Kubernetes configuration at all is a clear error, not a guessed localhost', async () => {
+    const { code, stderr } = await run(process.execPath, [...MAIN], {
+      cwd: ROOT,
+      timeout: 20_000,
+      env: { ...process.env, HOME: '/nonexistent', KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' },
+    }).then(
+      (r) => ({ code: 0, stderr: r.stderr }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+    expect(code).toBe(1);
+    expect(stderr).toContain('no Kubernetes configuration found');
+  });
+
   test('a kubeconfig that does not exist is a clear error, exit 1', async () => {
     const { code, stderr } = await exporterExit(['--kubeconfig=/nonexistent/kubeconfig']);
     expect(code).toBe(1);
