@@ -1,12 +1,10 @@
 #!/usr/bin/env node
 /** Entry point: flags, Kubernetes config, start the server, stop gracefully on SIGTERM/SIGINT. */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { X509Certificate } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
-import { readDockerConfigFile } from './credentials/pull-secrets.js';
+import { checkDockerConfig, readCaFiles } from './startup-files.js';
 import { createExporter } from './app.js';
 import { FlagError, helpText, parseFlags, type Config, type ParseOutcome } from './config.js';
 import { createLogger } from './log.js';
@@ -23,41 +21,6 @@ function loadKubeConfig(config: Config): KubeConfig {
   else throw new Error('no Kubernetes configuration found (use --kubeconfig, run in a cluster, or set $KUBECONFIG or ~/.kube/config)');
   if (!kubeConfig.getCurrentCluster()) throw new Error('the Kubernetes configuration names no current cluster');
   return kubeConfig;
-}
-
-/** Reads --registry-ca-file bundles; a file that is unreadable or holds no certificate is a flag error. */
-async function readCaFiles(paths: readonly string[]): Promise<string[]> {
-  const pems: string[] = [];
-  for (const path of paths) {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      throw new FlagError('registry-ca-file', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-    const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    if (blocks.length === 0) throw new FlagError('registry-ca-file', `${path} contains no PEM certificate`);
-    for (const block of blocks) {
-      try {
-        new X509Certificate(block);
-      } catch {
-        throw new FlagError('registry-ca-file', `${path} contains a certificate that cannot be parsed`);
-      }
-      pems.push(block);
-    }
-  }
-  return pems;
-}
-
-/** Fails start-up early on an unreadable --docker-config rather than at the first scrape. */
-async function checkDockerConfig(path: string | undefined): Promise<void> {
-  if (!path) return;
-  try {
-    await readDockerConfigFile(path);
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ? `cannot read ${path}: ${(error as NodeJS.ErrnoException).code}` : (error as Error).message;
-    throw new FlagError('docker-config', reason);
-  }
 }
 
 async function main(argv: readonly string[]): Promise<void> {

@@ -34,6 +34,13 @@ describe('flags', () => {
     [['--bind-address=nope'], 'bind-address'],
     [['--unknown-flag=1'], 'unknown-flag'],
     [['--check-interval=1m', '--check-interval=2m'], 'check-interval'],
+    [['--registry-ca-file=/nonexistent/ca.pem'], 'registry-ca-file'],
+    [['--registry-ca-file=package.json'], 'registry-ca-file'],
+    [['--docker-config=/nonexistent/config.json'], 'docker-config'],
+    [['--docker-config=README.md'], 'docker-config'],
+    [['--image-mirror=docker.io'], 'image-mirror'],
+    [['--default-registry=not a host'], 'default-registry'],
+    [['--skip-registry-cert-verification=maybe'], 'skip-registry-cert-verification'],
   ])('%j exits 2 with one line naming the flag', async (args, flag) => {
     const { code, stdout, stderr } = await exporterExit(args);
     expect(code).toBe(2);

@@ -6,6 +6,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createExporter, type Exporter, type ExporterDeps } from '../../src/app.js';
 import { parseFlags, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
+import { readCaFiles } from '../../src/startup-files.js';
 
 export interface RunningExporter {
   readonly exporter: Exporter;
@@ -94,7 +95,8 @@ export async function startExporter(
   kubeConfig.loadFromFile(kubeconfigPath);
   const logs: string[] = [];
   const logger = createLogger('debug', (line) => logs.push(line));
-  const exporter = createExporter(config, { kubeConfig, logger, ...deps });
+  const registryCaPems = await readCaFiles(config.registryCaFiles);
+  const exporter = createExporter(config, { kubeConfig, logger, registryCaPems, ...deps });
   const port = await exporter.listen();
   const url = `http://127.0.0.1:${port}`;
   return {

@@ -1,0 +1,40 @@
+/** Files named by flags, read once at start-up; problems are FlagErrors naming the flag. */
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { FlagError } from './config.js';
+import { readDockerConfigFile } from './credentials/pull-secrets.js';
+
+/** Reads --registry-ca-file bundles; a file that is unreadable or holds no certificate is a flag error. */
+export async function readCaFiles(paths: readonly string[]): Promise<string[]> {
+  const pems: string[] = [];
+  for (const path of paths) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      throw new FlagError('registry-ca-file', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) throw new FlagError('registry-ca-file', `${path} contains no PEM certificate`);
+    for (const block of blocks) {
+      try {
+        new X509Certificate(block);
+      } catch {
+        throw new FlagError('registry-ca-file', `${path} contains a certificate that cannot be parsed`);
+      }
+      pems.push(block);
+    }
+  }
+  return pems;
+}
+
+/** Fails start-up early on an unreadable --docker-config rather than at the first scrape. */
+export async function checkDockerConfig(path: string | undefined): Promise<void> {
+  if (!path) return;
+  try {
+    await readDockerConfigFile(path);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ? `cannot read ${path}: ${(error as NodeJS.ErrnoException).code}` : (error as Error).message;
+    throw new FlagError('docker-config', reason);
+  }
+}
