@@ -112,3 +112,19 @@ describe('Docker Hub', () => {
     expect(verdict.status).not.toBe('absent');
   });
 });
+
+describe('token answers', () => {
+  test('`access_token` instead of `token` is accepted', async () => {
+    const altIssuer = await startTokenIssuer({ pki, service: 'alt.test', tokenField: 'access_token' });
+    const alt = await startRegistry({ auth: { kind: 'token', issuer: altIssuer, service: 'alt.test', pki } });
+    try {
+      await pushImage(alt, 'app', '1', 'docker');
+      const c = new RegistryClient({ transport, isPlainHttpHost: (host) => host === alt.host });
+      expect((await c.check(parseImageReference(`${alt.host}/app:1`), [])).status).toBe('present');
+      expect(altIssuer.requests).toHaveLength(1);
+    } finally {
+      await alt.stop();
+      await altIssuer.stop();
+    }
+  });
+});

@@ -88,3 +88,19 @@ test('RecheckRounds completes when every referenced image was checked since the 
   expect(rounds.observe(['a', 'b'], at)).toBe(true);
   expect(rounds.count).toBe(2);
 });
+
+test('TokenCache: tokens expire a little before expires_in, keyed by host, scope and credential', async () => {
+  const { TokenCache } = await import('../../src/registry/tokens.js');
+  let now = 0;
+  const tokens = new TokenCache(() => now);
+  const anon = TokenCache.key('r.example.com', 'repository:a:pull', undefined);
+  const cred = TokenCache.key('r.example.com', 'repository:a:pull', { id: 'secret:ns/s#r', username: 'u', password: 'p' });
+  expect(anon).not.toBe(cred);
+  expect(cred).not.toContain('p\n');
+  tokens.set(anon, 'T', 60);
+  now = 53_999;
+  expect(tokens.get(anon)).toBe('T');
+  expect(tokens.get(cred)).toBeUndefined();
+  now = 54_000;
+  expect(tokens.get(anon)).toBeUndefined();
+});
