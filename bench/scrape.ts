@@ -58,7 +58,7 @@ function peakRssMiB(pid: number): number {
 }
 
 async function startExporterProcess(flags: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--bind-address=127.0.0.1:0', '--log-level=error', ...flags], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--bind-address=127.0.0.1:0', '--log-level=info', ...flags], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -1,0 +1,153 @@
+/**
+ * End to end with a real Prometheus (Debian's package): it scrapes the running exporter, which
+ * checks a real registry, evaluates the shipped alert rules, and the absent image's alert fires
+ * while the present image reads 1.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startKubeApi, type KubeApi } from '../support/kube-api.js';
+import { deployment, statefulSet } from '../support/objects.js';
+import { startExporter, type RunningExporter } from '../support/exporter.js';
+import { pushImage } from '../support/push.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { makeTempDir } from '../support/tmp.js';
+
+const RULES = fileURLToPath(new URL('../../deploy/prometheus/alerts.rules.yaml', import.meta.url));
+
+let registry: RunningRegistry;
+let kube: KubeApi;
+let exporter: RunningExporter;
+let prometheus: ChildProcess;
+let api = '';
+let output = '';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function query<T>(path: string): Promise<T> {
+  const response = await fetch(`${api}${path}`);
+  const body = (await response.json()) as { status: string; data: T };
+  if (body.status !== 'success') throw new Error(`${path}: ${JSON.stringify(body)}`);
+  return body.data;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; prometheus said:\n${output.slice(-2000)}`);
+    await sleep(250);
+  }
+}
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  await pushImage(registry, 'shop/web', '1.0', 'docker');
+  kube = await startKubeApi();
+  kube.set('Deployment', [
+    deployment('shop', 'web', {
+      containers: [
+        { name: 'web', image: `${registry.host}/shop/web:1.0` },
+        { name: 'sidecar', image: `${registry.host}/shop/sidecar:deleted` },
+      ],
+    }),
+  ]);
+  kube.set('StatefulSet', [statefulSet('shop', 'db', { containers: [{ name: 'db', image: `${registry.host}/shop/web:1.0` }] })]);
+  exporter = await startExporter(kube.kubeconfigPath, [`--allow-plain-http=${registry.host}`]);
+
+  // The shipped rules, with their `for:` shortened to 2 s so the test need not wait 10 minutes.
+  const dir = await makeTempDir('prometheus');
+  const rules = (await readFile(RULES, 'utf8')).replace(/\bfor: \d+m\b/g, 'for: 2s');
+  await writeFile(join(dir, 'alerts.rules.yaml'), rules);
+  await writeFile(
+    join(dir, 'prometheus.yml'),
+    [
+      'global:',
+      '  scrape_interval: 1s',
+      '  evaluation_interval: 1s',
+      'rule_files:',
+      '  - alerts.rules.yaml',
+      'scrape_configs:',
+      '  - job_name: image-existence-exporter',
+      '    honor_labels: true',
+      '    scrape_timeout: 1s',
+      '    static_configs:',
+      `      - targets: ['${new URL(exporter.url).host}']`,
+      '',
+    ].join('\n'),
+  );
+  const port = await freePort();
+  api = `http://127.0.0.1:${port}`;
+  prometheus = spawn(
+    'prometheus',
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--web.enable-lifecycle',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  prometheus.stdout!.on('data', (d) => (output += d));
+  prometheus.stderr!.on('data', (d) => (output += d));
+  await until('Prometheus to be ready', async () => ((await fetch(`${api}/-/ready`)).ok ? true : undefined));
+}, 60_000);
+
+afterAll(async () => {
+  if (prometheus && prometheus.exitCode === null) {
+    prometheus.kill('SIGTERM');
+    await new Promise((resolve) => prometheus.once('exit', resolve));
+  }
+  await exporter?.stop();
+  await kube?.stop();
+  await registry?.stop();
+});
+
+type Vector = Array<{ metric: Record<string, string>; value: [number, string] }>;
+type Alerts = { alerts: Array<{ labels: Record<string, string>; state: string; annotations: Record<string, string> }> };
+
+test('Prometheus scrapes the exporter: the present image reads 1 with the workload namespace kept', async () => {
+  const present = await until('the present series', async () => {
+    const v = await query<{ result: Vector }>(
+      `/api/v1/query?query=${encodeURIComponent('k8s_image_existence_exporter_deployment_image_exists{container="web"}')}`,
+    );
+    return v.result.length > 0 ? v.result : undefined;
+  });
+  expect(present).toHaveLength(1);
+  expect(present[0]!.metric).toMatchObject({ namespace: 'shop', owner_name: 'web', image: `${registry.host}/shop/web:1.0` });
+  expect(present[0]!.value[1]).toBe('1');
+});
+
+test('the absent-image alert fires for exactly the absent image, with the right kind in its text', async () => {
+  const firing = await until('DeploymentImageAbsent to fire', async () => {
+    const { alerts } = await query<Alerts>('/api/v1/alerts');
+    const found = alerts.filter((a) => a.labels.alertname === 'DeploymentImageAbsent' && a.state === 'firing');
+    return found.length > 0 ? found : undefined;
+  });
+  expect(firing).toHaveLength(1);
+  expect(firing[0]!.labels).toMatchObject({
+    namespace: 'shop',
+    owner_name: 'web',
+    container: 'sidecar',
+    image: `${registry.host}/shop/sidecar:deleted`,
+    severity: 'warning',
+  });
+  expect(firing[0]!.annotations.description).toContain('Deployment shop/web');
+
+  const { alerts } = await query<Alerts>('/api/v1/alerts');
+  const names = new Set(alerts.map((a) => a.labels.alertname));
+  for (const quiet of ['StatefulSetImageAbsent', 'ImageCheckFailing', 'ImageExistenceExporterDown', 'ImageExistenceExporterCannotListWorkloads']) {
+    expect(names.has(quiet), quiet).toBe(false);
+  }
+});
