@@ -3,7 +3,7 @@
  * the loopback Kubernetes API, the real registry behind a proxy adding 50 ms per request, and the
  * exporter as its own process. Prints figures; asserts nothing. Run with `npm run bench`.
  *
- *   BENCH_WORKLOADS, BENCH_IMAGES, BENCH_LATENCY_MS override the sizes.
+ *   BENCH_WORKLOADS, BENCH_IMAGES, BENCH_LATENCY_MS override the sizes. `npm run bench` builds dist/ first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -27,6 +27,8 @@ const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 50);
 const WARM_SCRAPES = 20;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPOS = 10;
+/** Same as NODE_OPTIONS in deploy/03-deployment.yaml. */
+const HEAP_FLAG = '--max-old-space-size=192';
 
 const MANIFEST_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
 
@@ -58,7 +60,8 @@ function peakRssMiB(pid: number): number {
 }
 
 async function startExporterProcess(flags: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--bind-address=127.0.0.1:0', '--log-level=info', ...flags], {
+  // The compiled exporter with deploy/'s heap setting, as it runs in the cluster.
+  const child = spawn(process.execPath, [HEAP_FLAG, 'dist/main.js', '--bind-address=127.0.0.1:0', '--log-level=info', ...flags], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -80,6 +83,7 @@ async function startExporterProcess(flags: string[]): Promise<{ child: ChildProc
 
 async function main(): Promise<void> {
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+  console.log(`exporter: node ${HEAP_FLAG} dist/main.js`);
   console.log(`cluster: ${WORKLOADS} Deployments × 2 containers, ${IMAGES} unique images, registry latency ${LATENCY_MS} ms/request`);
 
   const registry = await startRegistry();

@@ -109,7 +109,6 @@ const UNREACHABLE = new Set([
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_CLOSED',
   'UND_ERR_HEADERS_OVERFLOW',
-  'HPE_HEADER_OVERFLOW',
   // TLS verification failures (OpenSSL's names, as Node reports them)
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
@@ -129,7 +128,8 @@ export function classifyTransportError(error: unknown): Classification {
   }
   const code = err?.code ?? (err?.cause as { code?: string } | undefined)?.code;
   const message = err?.message ?? String(error);
-  if (code && (UNREACHABLE.has(code) || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL'))) {
+  // HPE_*: the HTTP parser gave up on a broken or truncated response.
+  if (code && (UNREACHABLE.has(code) || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.startsWith('HPE_'))) {
     return { status: 'registry_unavailable', detail: `${code}: ${message}` };
   }
   if (/certificate|ssl|tls|wrong version number/i.test(message)) {
