@@ -128,6 +128,8 @@ export function classifyTransportError(error: unknown): Classification {
   }
   const code = err?.code ?? (err?.cause as { code?: string } | undefined)?.code;
   const message = err?.message ?? String(error);
+  // undici's parser error (a truncated answer, or a port that does not speak HTTP) carries no code.
+  if (err?.name === 'HTTPParserError') return { status: 'registry_unavailable', detail: `not a valid HTTP response: ${message}` };
   // HPE_*: the HTTP parser gave up on a broken or truncated response.
   if (code && (UNREACHABLE.has(code) || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.startsWith('HPE_'))) {
     return { status: 'registry_unavailable', detail: `${code}: ${message}` };

@@ -82,6 +82,8 @@ describe('classifyTransportError never says absent', () => {
     [Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), 'registry_unavailable'],
     [Object.assign(new Error('x'), { name: 'TimeoutError' }), 'registry_unavailable'],
     [Object.assign(new Error('headers'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), 'registry_unavailable'],
+    [Object.assign(new Error('Response does not match the HTTP/1.1 protocol'), { name: 'HTTPParserError' }), 'registry_unavailable'],
+    [Object.assign(new Error('Parse Error: Expected HTTP/'), { code: 'HPE_INVALID_CONSTANT' }), 'registry_unavailable'],
     [new Error('something odd'), 'unknown_error'],
     ['a string', 'unknown_error'],
     [undefined, 'unknown_error'],
