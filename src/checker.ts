@@ -48,6 +48,9 @@ export class ImageChecker {
   private readonly cache: ResultCache;
   private readonly proven = new Map<string, CheckResult>();
   private readonly latestResults = new Map<string, CheckResult>();
+  /** Completion order of checks, for counting recheck rounds without clock ties. */
+  private readonly finishedSeqs = new Map<string, number>();
+  private seq = 0;
   private readonly global: LimitFunction;
   private readonly perHost = new Map<string, LimitFunction>();
   private readonly backoffUntil = new Map<string, number>();
@@ -88,9 +91,14 @@ export class ImageChecker {
     return result;
   }
 
-  /** When the latest check of a key finished. */
-  finishedAt(key: string): number | undefined {
-    return this.latestResults.get(key)?.checkedAt;
+  /** Sequence number of the latest finished check of a key (increases with every finished check). */
+  finishedSeq(key: string): number | undefined {
+    return this.finishedSeqs.get(key);
+  }
+
+  /** Sequence number of the most recently finished check of any key (0 before the first). */
+  get latestSeq(): number {
+    return this.seq;
   }
 
   /** Forgets state of images no scrape has referenced for a while, so memory follows the cluster. */
@@ -99,7 +107,10 @@ export class ImageChecker {
     const horizon = this.now() - PROVEN_FRESH_INTERVALS * this.options.checkIntervalMs;
     for (const [key, result] of this.proven) if (!referenced.has(key) && result.checkedAt < horizon) this.proven.delete(key);
     for (const [key, result] of this.latestResults) {
-      if (!referenced.has(key) && result.checkedAt < horizon) this.latestResults.delete(key);
+      if (!referenced.has(key) && result.checkedAt < horizon) {
+        this.latestResults.delete(key);
+        this.finishedSeqs.delete(key);
+      }
     }
     for (const [host, until] of this.backoffUntil) if (until <= this.now()) this.backoffUntil.delete(host);
     this.options.client.prune();
@@ -110,6 +121,7 @@ export class ImageChecker {
     try {
       const result = await this.evaluate(request);
       this.latestResults.set(request.key, result);
+      this.finishedSeqs.set(request.key, ++this.seq);
       if (isProven(result.status)) {
         this.proven.set(request.key, result);
       } else {

@@ -85,7 +85,7 @@ export class Collector {
   constructor(private readonly options: CollectorOptions) {
     this.now = options.now ?? Date.now;
     this.ignore = ignoreMatcher(options.ignoredImages);
-    this.rounds = new RecheckRounds(this.now);
+    this.rounds = new RecheckRounds(() => options.checker.latestSeq);
     this.listShared = pMemoize((kind: OwnerKind) => options.lister.list(kind), { cache: false });
   }
 
@@ -138,7 +138,7 @@ export class Collector {
     });
 
     const keys = new Set(requests.keys());
-    if (this.rounds.observe(keys, (key) => checker.finishedAt(key))) this.options.onRecheckRound();
+    if (this.rounds.observe(keys, (key) => checker.finishedSeq(key))) this.options.onRecheckRound();
     checker.prune(keys);
     return { rows, listUp, pending: checker.pending, collectionSeconds: (this.now() - started) / 1000 };
   }
