@@ -17,10 +17,11 @@ export interface ServerDeps {
 
 /**
  * How long a scrape may spend collecting: the scrape timeout minus a margin for rendering and the
- * network (10 %, at least 250 ms), but never less than half the timeout.
+ * network (10 %, at least 500 ms: many scrapes answered at once render one after another on one
+ * thread), but never less than half the timeout.
  */
 export function collectionBudgetMs(scrapeTimeoutMs: number): number {
-  const margin = Math.max(250, scrapeTimeoutMs * 0.1);
+  const margin = Math.max(500, scrapeTimeoutMs * 0.1);
   return Math.max(scrapeTimeoutMs / 2, scrapeTimeoutMs - margin);
 }
 
