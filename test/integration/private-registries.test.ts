@@ -19,7 +19,6 @@ import {
 } from '../support/objects.js';
 import { PREFIX, startExporter, type RunningExporter, type Scrape } from '../support/exporter.js';
 import { createPki, type Pki } from '../support/pki.js';
-import { startRecordingProxy } from '../support/proxy.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/tmp.js';

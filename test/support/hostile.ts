@@ -3,8 +3,9 @@
  * registry will not: chosen status codes, hangs, truncated answers, huge bodies and headers.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { listenLoopback } from './listen.js';
 
 export interface Hostile {
   /** 127.0.0.1:PORT */
@@ -24,10 +25,9 @@ async function listening(server: Server): Promise<{ host: string; stop: () => Pr
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const host = await listenLoopback(server);
   return {
-    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    host,
     stop: async () => {
       for (const socket of sockets) socket.destroy();
       server.close();

@@ -7,9 +7,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { makeTempDir } from './tmp.js';
+import { listenLoopback } from './listen.js';
 
 export type Kind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob' | 'Secret' | 'ServiceAccount';
 
@@ -216,9 +216,7 @@ export async function startKubeApi(options: { token?: string } = {}): Promise<Ku
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => send(res, 500, status(500, 'InternalError', String(error))));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `http://${await listenLoopback(server)}`;
 
   const dir = await makeTempDir('kube-api');
   const kubeconfigPath = join(dir, 'kubeconfig');

@@ -6,8 +6,8 @@
  */
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { listenLoopback } from './listen.js';
 
 export interface RecordedRequest {
   method: string;
@@ -102,18 +102,11 @@ export async function startRecordingProxy(target: string, opts: ProxyOptions = {
     res.once('close', () => inFlight--);
     void forward(req, res);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const address = await listenLoopback(server);
 
   return {
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
+    url: `http://${address}`,
+    host: address,
     requests,
     get maxConcurrent() {
       return maxConcurrent;

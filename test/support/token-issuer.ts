@@ -5,8 +5,8 @@
  */
 import { createPrivateKey, randomUUID, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Pki } from './pki.js';
+import { listenLoopback } from './listen.js';
 
 export interface GrantRequest {
   /** Basic-auth username, or null for an anonymous token request. */
@@ -145,17 +145,10 @@ export async function startTokenIssuer(opts: TokenIssuerOptions): Promise<TokenI
   };
 
   const server = createServer(handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const address = await listenLoopback(server);
 
   return {
-    realm: `http://127.0.0.1:${port}/token`,
+    realm: `http://${address}/token`,
     issuer: ISSUER,
     service: opts.service,
     requests,
