@@ -97,10 +97,11 @@ export class Collector {
     OWNER_KINDS.forEach((kind, i) => {
       const listing = listings[i] as Listing;
       listUp.set(kind, listing.ok);
-      workloads.push(...listing.workloads);
+      for (const workload of listing.workloads) workloads.push(workload); // no spread: lists can be huge
     });
 
-    const lookup = await this.credentialLookup(workloads);
+    // Reading pull secrets may use half of what is left; the checks need the rest.
+    const lookup = await this.credentialLookup(workloads, this.now() + (deadline - this.now()) / 2);
     const requests = new Map<string, CheckRequest>();
     const planned: Array<{ workload: Workload; container: string; image: string; key: string }> = [];
     for (const workload of workloads) {
@@ -161,9 +162,25 @@ export class Collector {
     }
   }
 
-  private async credentialLookup(workloads: readonly Workload[]): Promise<CredentialLookup | undefined> {
+  /**
+   * The scrape's credential lookup. If pull secrets cannot be read by the deadline (or at all), every
+   * image is checked anonymously with a credential problem attached, so only "present" counts.
+   */
+  private async credentialLookup(workloads: readonly Workload[], deadline: number): Promise<CredentialLookup | undefined> {
     if (!this.options.credentials) return undefined;
-    return this.options.credentials.prepare(workloads);
+    const failed = (problem: string): CredentialLookup => () => ({ credentials: [], problem });
+    const timer = until(deadline, this.now());
+    try {
+      const lookup = await Promise.race([this.options.credentials.prepare(workloads), timer.promise]);
+      if (lookup !== TIMED_OUT) return lookup;
+      this.options.logger.warn('pull secrets were not read before the scrape deadline');
+      return failed('pull secrets not read in time');
+    } catch (error) {
+      this.options.logger.error('cannot resolve pull secrets', { reason: describeApiError(error) });
+      return failed('cannot resolve pull secrets');
+    } finally {
+      timer.cancel();
+    }
   }
 
   /** What to check for one container's image; undefined when the image is ignored. */

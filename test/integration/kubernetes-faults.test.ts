@@ -86,6 +86,29 @@ describe('nothing can be listed', () => {
   });
 });
 
+describe('pull secrets hang', () => {
+  test('the scrape still answers in time; without secrets only "present" is believed', async () => {
+    kube.set('Deployment', [
+      deployment('a', 'web', { containers: [{ name: 'c', image: `${registry.host}/app:1` }] }),
+      deployment('a', 'gone', { containers: [{ name: 'c', image: `${registry.host}/app:404` }] }),
+    ]);
+    kube.fault({ path: '/api/v1/serviceaccounts', hang: true });
+    const exporter = await startExporter(kube.kubeconfigPath, [`--allow-plain-http=${registry.host}`]);
+    try {
+      const scrape = await exporter.scrape({ timeoutSeconds: 1.5 });
+      expect(scrape.ms).toBeLessThan(1500);
+      expect(scrape.value(EXISTS, { owner_name: 'web' })).toBe(1);
+      // Anonymous 404 without the secrets the workload might use: not proof of absence.
+      expect(scrape.find(EXISTS, { owner_name: 'gone' })).toEqual([]);
+      expect(scrape.find(STATUS, { owner_name: 'gone' }).map((s) => s.labels.status)).toEqual(['auth_failure']);
+      expect(exporter.logs.some((l) => l.includes('pull secrets were not read before the scrape deadline'))).toBe(true);
+    } finally {
+      kube.clearFaults();
+      await exporter.stop();
+    }
+  });
+});
+
 describe('one list breaks', () => {
   test('a 500 midway through pagination keeps the previous complete listing', async () => {
     kube.set(
