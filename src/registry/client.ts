@@ -4,6 +4,7 @@
  * HEAD only (plus a GET to read the error body of a 404 or when HEAD is not allowed): HEAD does not
  * count against Docker Hub's pull limit.
  */
+import pMemoize from 'p-memoize';
 import { DOCKER_HUB, manifestReference, type ImageReference } from '../image/reference.js';
 import { parseChallenges, type Challenge } from './challenge.js';
 import { basicAuthorization, type RegistryCredential } from './credentials.js';
@@ -28,6 +29,8 @@ export const MANIFEST_ACCEPT = [
 
 export const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
 const MAX_REDIRECTS = 5;
+/** A registry's auth scheme rarely changes; its /v2/ challenge is asked again after this. */
+const PING_CACHE_MS = 10 * 60_000;
 
 export interface RegistryClientOptions {
   readonly transport: Transport;
@@ -51,6 +54,7 @@ class RedirectError extends Error {}
 
 export class RegistryClient {
   private readonly tokens: TokenCache;
+  private readonly pings = new Map<string, { challenges: Challenge[]; expiresAt: number }>();
   private readonly now: () => number;
 
   constructor(private readonly options: RegistryClientOptions) {
@@ -80,6 +84,9 @@ export class RegistryClient {
       if (!REJECTED.has(verdict.status)) {
         // A later fallback's "cannot tell" is less useful than the first credential's rejection.
         if (first && !isProven(verdict.status)) return first;
+        // After rejected credentials, an anonymous "not found" may only mean "not visible to
+        // anonymous users" (registries hide private repositories that way): not proof of absence.
+        if (first && credential === undefined && verdict.status === 'absent') return first;
         return verdict;
       }
       first ??= verdict;
@@ -106,27 +113,27 @@ export class RegistryClient {
       const cached = this.tokens.get(tokenKey);
       let authorization = cached ? `Bearer ${cached}` : undefined;
       let afterToken = false;
+      let authorizedUpfront = false;
+      // With credentials, learn the registry's challenge from `GET /v2/` first (as docker does) and
+      // send them with the first manifest request: some registries answer an anonymous request for a
+      // private repository with 404 rather than a challenge.
+      if (credential && !authorization) {
+        const challenges = await this.challengesOf(scheme, host);
+        if (challenges && challenges.length > 0) {
+          const auth = await this.authorize(challenges, url, scope, credential, tokenKey);
+          if ('status' in auth) return verdict(auth);
+          ({ authorization, afterToken } = auth);
+          authorizedUpfront = true;
+        }
+      }
       let answer = await this.request('HEAD', url, authorization, false);
 
-      if (answer.status === 401) {
-        const challenges = parseChallenges(answer.headers['www-authenticate']);
-        const bearer = challenges.find((c) => c.scheme === 'bearer');
-        const basic = challenges.find((c) => c.scheme === 'basic');
+      if (answer.status === 401 && !authorizedUpfront) {
         if (cached) this.tokens.delete(tokenKey);
-        if (bearer) {
-          const token = await this.fetchToken(bearer, scope, credential, tokenKey);
-          authorization = `Bearer ${token}`;
-          afterToken = true;
-          answer = await this.request('HEAD', url, authorization, false);
-        } else if (basic && credential) {
-          if (!this.mayCarryCredentials(url)) {
-            return verdict({ status: 'auth_failure', detail: `refusing to send credentials over plain HTTP to ${host}` });
-          }
-          authorization = basicAuthorization(credential);
-          answer = await this.request('HEAD', url, authorization, false);
-        } else if (basic || challenges.length === 0) {
-          return verdict({ status: 'auth_failure', detail: `registry ${host} requires credentials and none matched` });
-        }
+        const auth = await this.authorize(parseChallenges(answer.headers['www-authenticate']), url, scope, credential, tokenKey);
+        if ('status' in auth) return verdict(auth);
+        ({ authorization, afterToken } = auth);
+        answer = await this.request('HEAD', url, authorization, false);
       }
 
       // HEAD carries no body: read the error document of a 404 to be sure it means "unknown manifest";
@@ -161,6 +168,51 @@ export class RegistryClient {
       return verdict({ status, detail: `${host}: ${detail}` });
     }
   }
+
+  /**
+   * How to authenticate for `challenges`: a Bearer token (anonymous or with the credential), Basic
+   * credentials, or a Classification saying why not.
+   */
+  private async authorize(
+    challenges: readonly Challenge[],
+    url: URL,
+    scope: string,
+    credential: RegistryCredential | undefined,
+    tokenKey: string,
+  ): Promise<{ authorization: string; afterToken: boolean } | Classification> {
+    const bearer = challenges.find((c) => c.scheme === 'bearer');
+    if (bearer) return { authorization: `Bearer ${await this.fetchToken(bearer, scope, credential, tokenKey)}`, afterToken: true };
+    if (challenges.some((c) => c.scheme === 'basic') && credential) {
+      if (!this.mayCarryCredentials(url)) {
+        return { status: 'auth_failure', detail: `refusing to send credentials over plain HTTP to ${url.host}` };
+      }
+      return { authorization: basicAuthorization(credential), afterToken: false };
+    }
+    return { status: 'auth_failure', detail: `registry ${url.host} requires credentials and none matched` };
+  }
+
+  /** The challenges of a registry's `GET /v2/` ([] when it needs none), cached; undefined if unknown. */
+  private async challengesOf(scheme: string, host: string): Promise<Challenge[] | undefined> {
+    const origin = `${scheme}://${host}`;
+    const known = this.pings.get(origin);
+    if (known && known.expiresAt > this.now()) return known.challenges;
+    const challenges = await this.ping(origin);
+    if (challenges) this.pings.set(origin, { challenges, expiresAt: this.now() + PING_CACHE_MS });
+    return challenges;
+  }
+
+  private readonly ping = pMemoize(
+    async (origin: string): Promise<Challenge[] | undefined> => {
+      try {
+        const answer = await this.options.transport.send('GET', new URL(`${origin}/v2/`), {}, false);
+        if (answer.status === 401) return parseChallenges(answer.headers['www-authenticate']);
+        return answer.status === 200 ? [] : undefined;
+      } catch {
+        return undefined; // the manifest request will tell what is wrong
+      }
+    },
+    { cache: false },
+  );
 
   private async fetchToken(
     challenge: Challenge,
@@ -210,9 +262,10 @@ export class RegistryClient {
     }
   }
 
-  /** Forgets expired tokens; called once per scrape. */
+  /** Forgets expired tokens and registry challenges; called once per scrape. */
   prune(): void {
     this.tokens.prune();
+    for (const [origin, ping] of this.pings) if (ping.expiresAt <= this.now()) this.pings.delete(origin);
   }
 }
 
