@@ -73,14 +73,14 @@ export class Transport {
           if (size >= MAX_BODY_BYTES) break;
         }
       } finally {
-        response.body.destroy();
+        // Destroying an unfinished body emits 'error'; unheard, that event would crash the process.
+        response.body.on('error', () => undefined).destroy();
       }
       body = Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8');
-    } else if (method === 'HEAD') {
-      await response.body.dump(); // nothing to read; keeps the connection reusable
     } else {
-      // Not reading it: destroy rather than drain, so a server streaming forever cannot hold us.
-      response.body.destroy();
+      // Not read: drain at most 64 KiB (keeps a small answer's connection reusable), then hang up, so
+      // a server streaming forever cannot hold us. dump() listens for the abort it causes.
+      await response.body.dump({ limit: MAX_BODY_BYTES }).catch(() => undefined);
     }
     return { status: response.statusCode, headers: flat, body };
   }

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { deployment } from '../support/objects.js';
+import { dockerConfigSecret } from '../support/objects.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 
@@ -167,5 +168,52 @@ describe('running process', () => {
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
     expect(stderr).toContain('"msg":"shutting down"');
+  });
+});
+
+describe('answers the exporter does not read', () => {
+  test('the process survives unread /v2/ challenge bodies (they once crashed it) and keeps answering', async () => {
+    // A real htpasswd registry: with credentials, the exporter asks GET /v2/ for the challenge and
+    // does not read the 401's body.
+    const registry = await startRegistry({ auth: { kind: 'htpasswd', users: { alice: 'pw-cli-1c2d' } } });
+    await pushImage(registry, 'app', '1', 'docker');
+    const kube = await startKubeApi();
+    kube.set('Secret', [dockerConfigSecret('x', 'creds', { [registry.host]: { username: 'alice', password: 'pw-cli-1c2d' } })]);
+    kube.set(
+      'Deployment',
+      Array.from({ length: 5 }, (_, i) =>
+        deployment('x', `app${i}`, { containers: [{ name: 'c', image: `${registry.host}/app:${i === 0 ? '1' : `missing${i}`}` }], imagePullSecrets: ['creds'] }),
+      ),
+    );
+    const child = spawn(
+      process.execPath,
+      [...MAIN, '--bind-address=127.0.0.1:0', `--kubeconfig=${kube.kubeconfigPath}`, `--allow-plain-http=${registry.host}`],
+      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => (stderr += d));
+    try {
+      const port = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`did not start: ${stderr}`)), 20_000);
+        child.stderr!.on('data', () => {
+          const found = /"msg":"listening".*"port":(\d+)/.exec(stderr)?.[1];
+          if (found) {
+            clearTimeout(timer);
+            resolve(found);
+          }
+        });
+      });
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(text).toContain(`owner_name="app0",container="c",image="${registry.host}/app:1"} 1`);
+      expect(text).toContain(`owner_name="app1",container="c",image="${registry.host}/app:missing1"} 0`);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(child.exitCode, stderr).toBeNull();
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    } finally {
+      child.kill('SIGKILL');
+      await kube.stop();
+      await registry.stop();
+    }
   });
 });
