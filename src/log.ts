@@ -30,4 +30,3 @@ export function createLogger(
   };
 }
 
-export const silentLogger: Logger = createLogger('error', () => {});

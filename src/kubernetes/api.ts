@@ -2,7 +2,6 @@
 import {
   Observable,
   type ConfigurationOptions,
-  type KubeConfig,
   type ObservableMiddleware,
   type RequestContext,
   type ResponseContext,
@@ -48,4 +47,3 @@ export function describeApiError(error: unknown): string {
   return `${err?.code ? `${err.code}: ` : ''}${(err?.message ?? String(error)).slice(0, 300)}`;
 }
 
-export type { KubeConfig };
