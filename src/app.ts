@@ -8,7 +8,7 @@ import { Collector, type CredentialSource } from './collector.js';
 import type { Config } from './config.js';
 import { PullSecretCredentials } from './credentials/pull-secrets.js';
 import { ignoreMatcher } from './image/ignore.js';
-import { resolveLocation } from './image/mirror.js';
+import { resolveLocations } from './image/mirror.js';
 import { WorkloadLister } from './kubernetes/workloads.js';
 import type { Logger } from './log.js';
 import { ExporterMetrics } from './metrics.js';
@@ -79,9 +79,9 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
         dockerConfigPath: config.dockerConfig,
         now: deps.now,
       }),
-    resolveLocation:
+    resolveLocations:
       config.imageMirrors.length > 0 || config.defaultRegistry
-        ? (ref) => resolveLocation(ref, config.imageMirrors, config.defaultRegistry)
+        ? (ref) => resolveLocations(ref, config.imageMirrors, config.defaultRegistry)
         : undefined,
     logger,
     onRecheckRound: () => metrics.completedRechecks.inc(),

@@ -1,26 +1,38 @@
 /**
  * The memoized, concurrency-limited image check. p-memoize shares one in-flight check between
- * concurrent scrapes and keeps its result for as long as ResultCache allows; p-limit bounds how many
- * registry requests run at once, overall and per registry host.
+ * concurrent scrapes and keeps its result for as long as CheckStates allows. A check asks each place
+ * a node would pull from (mirrors, then the original) with each credential the node would use, in
+ * the node's order, until one says present; decideVerdict() judges the answers. Each question takes
+ * a slot of the fair limiter for its host, and is not sent at all while the host gate says no.
  */
-import pLimit, { type LimitFunction } from 'p-limit';
 import pMemoize from 'p-memoize';
+import { CheckStates, type ExpiryPolicy } from './check-state.js';
+import { FairLimiter } from './fair-limiter.js';
 import type { ImageReference } from './image/reference.js';
 import type { Logger } from './log.js';
 import type { RegistryClient } from './registry/client.js';
 import type { RegistryCredential } from './registry/credentials.js';
+import { HostGate } from './registry/host-gate.js';
 import { isProven, type CheckResult } from './registry/status.js';
-import { MAX_RETRY_AFTER_MS, ResultCache, type ExpiryPolicy } from './result-cache.js';
+import { ANONYMOUS, decideVerdict, type Attempt } from './registry/verdict.js';
 
-/** One unique thing to check: an image as seen with one set of credentials. */
+/** One place a node pulls the image from, with the credentials it would use there (kubelet order). */
+export interface CheckLocation {
+  readonly ref: ImageReference;
+  /** Has the last word on absence: the original registry, or a mirror that replaces it. */
+  readonly authoritative: boolean;
+  readonly credentials: readonly RegistryCredential[];
+}
+
+/** One unique thing to check: an image as a node would pull it. */
 export interface CheckRequest {
-  /** Cache key: canonical reference plus the identities of the credentials (never their content). */
+  /** Cache key: the locations and the identities of their credentials (never their content). */
   readonly key: string;
   readonly image: string;
-  readonly ref: ImageReference | undefined;
-  /** Why the reference could not be parsed, when `ref` is undefined. */
+  /** In the order a node tries them; empty when the reference is bad. */
+  readonly locations: readonly CheckLocation[];
+  /** Why the reference could not be parsed, when there are no locations. */
   readonly badReference?: string;
-  readonly credentials: readonly RegistryCredential[];
   /** A pull secret the workload names could not be read (missing, forbidden, malformed). */
   readonly credentialProblem?: string;
 }
@@ -39,21 +51,11 @@ export interface CheckerOptions {
   readonly onFailedCheck?: (result: CheckResult) => void;
 }
 
-/** How long a proven result may stand in for failing rechecks, in check intervals. */
-export const PROVEN_FRESH_INTERVALS = 2;
-/** A 429 without Retry-After backs the host off this long. */
-const DEFAULT_BACKOFF_MS = 60_000;
-
 export class ImageChecker {
-  private readonly cache: ResultCache;
-  private readonly proven = new Map<string, CheckResult>();
-  private readonly latestResults = new Map<string, CheckResult>();
-  /** Completion order of checks, for counting recheck rounds without clock ties. */
-  private readonly finishedSeqs = new Map<string, number>();
-  private seq = 0;
-  private readonly global: LimitFunction;
-  private readonly perHost = new Map<string, LimitFunction>();
-  private readonly backoffUntil = new Map<string, number>();
+  /** Everything known per check key; also p-memoize's cache. */
+  readonly states: CheckStates;
+  private readonly limiter: FairLimiter;
+  private readonly gate: HostGate;
   private readonly now: () => number;
   private inFlight = 0;
   readonly check: (request: CheckRequest) => Promise<CheckResult>;
@@ -65,11 +67,12 @@ export class ImageChecker {
       jitter: options.jitter ?? 0.1,
       random: options.random ?? Math.random,
     };
-    this.cache = new ResultCache(policy, this.now);
-    this.global = pLimit(options.maxConcurrentChecks);
+    this.states = new CheckStates(policy, this.now);
+    this.limiter = new FairLimiter(options.maxConcurrentChecks, options.maxConcurrentPerHost);
+    this.gate = new HostGate(this.now);
     this.check = pMemoize((request: CheckRequest) => this.run(request), {
       cacheKey: ([request]) => request.key,
-      cache: this.cache,
+      cache: this.states,
     });
   }
 
@@ -78,41 +81,10 @@ export class ImageChecker {
     return this.inFlight;
   }
 
-  /** The latest finished result for a key, however old (a recheck may be running). */
-  latest(key: string): CheckResult | undefined {
-    return this.latestResults.get(key);
-  }
-
-  /** The last present/absent answer for a key while it is younger than two check intervals. */
-  lastProven(key: string): CheckResult | undefined {
-    const result = this.proven.get(key);
-    if (!result) return undefined;
-    if (this.now() - result.checkedAt > PROVEN_FRESH_INTERVALS * this.options.checkIntervalMs) return undefined;
-    return result;
-  }
-
-  /** Sequence number of the latest finished check of a key (increases with every finished check). */
-  finishedSeq(key: string): number | undefined {
-    return this.finishedSeqs.get(key);
-  }
-
-  /** Sequence number of the most recently finished check of any key (0 before the first). */
-  get latestSeq(): number {
-    return this.seq;
-  }
-
-  /** Forgets state of images no scrape has referenced for a while, so memory follows the cluster. */
+  /** Forgets state of images and hosts no scrape has needed for a while, so memory follows the cluster. */
   prune(referenced: ReadonlySet<string>): void {
-    this.cache.prune();
-    const horizon = this.now() - PROVEN_FRESH_INTERVALS * this.options.checkIntervalMs;
-    for (const [key, result] of this.proven) if (!referenced.has(key) && result.checkedAt < horizon) this.proven.delete(key);
-    for (const [key, result] of this.latestResults) {
-      if (!referenced.has(key) && result.checkedAt < horizon) {
-        this.latestResults.delete(key);
-        this.finishedSeqs.delete(key);
-      }
-    }
-    for (const [host, until] of this.backoffUntil) if (until <= this.now()) this.backoffUntil.delete(host);
+    this.states.prune(referenced);
+    this.gate.prune();
     this.options.client.prune();
   }
 
@@ -120,11 +92,7 @@ export class ImageChecker {
     this.inFlight++;
     try {
       const result = await this.evaluate(request);
-      this.latestResults.set(request.key, result);
-      this.finishedSeqs.set(request.key, ++this.seq);
-      if (isProven(result.status)) {
-        this.proven.set(request.key, result);
-      } else {
+      if (!isProven(result.status)) {
         this.options.onFailedCheck?.(result);
         this.options.logger.warn('image check failed', { image: request.image, status: result.status, reason: result.detail });
       }
@@ -135,41 +103,44 @@ export class ImageChecker {
   }
 
   private async evaluate(request: CheckRequest): Promise<CheckResult> {
-    const { ref } = request;
-    if (!ref) {
+    if (request.locations.length === 0) {
       return { status: 'bad_reference', detail: request.badReference ?? 'invalid image reference', checkedAt: this.now() };
     }
-    const host = this.options.client.apiHost(ref.registry);
-    let hostLimit = this.perHost.get(host);
-    if (!hostLimit) {
-      hostLimit = pLimit(this.options.maxConcurrentPerHost);
-      this.perHost.set(host, hostLimit);
+    const attempts: Attempt[] = [];
+    ask: for (const location of request.locations) {
+      const { ref, credentials, authoritative } = location;
+      const host = this.options.client.apiHost(ref.registry);
+      const identities: Array<RegistryCredential | undefined> = [...credentials, undefined];
+      for (const credential of identities) {
+        // Anonymous comes last and only while no credential got a real answer: it can still prove
+        // a public image present, never absent (the node would not try it).
+        if (credential === undefined && attempts.some((a) => a.host === host && a.identity !== ANONYMOUS && a.status === 'absent' && a.asIdentity)) {
+          continue;
+        }
+        const attempt = await this.ask(host, ref, credential, credentials.length > 0, authoritative);
+        attempts.push(attempt);
+        if (attempt.status === 'present') break ask;
+      }
     }
-    return hostLimit(() =>
-      this.global(async (): Promise<CheckResult> => {
-        const until = this.backoffUntil.get(host) ?? 0;
-        if (until > this.now()) {
-          return {
-            status: 'rate_limited',
-            detail: `${host}: backing off after HTTP 429 until ${new Date(until).toISOString()}`,
-            checkedAt: this.now(),
-            retryAfterMs: until - this.now(),
-          };
-        }
-        const verdict = await this.options.client.check(ref, request.credentials, {
-          credentialsExpected: request.credentialProblem !== undefined,
-        });
-        let retryAfterMs = verdict.retryAfterMs;
-        if (verdict.status === 'rate_limited') {
-          retryAfterMs = Math.min(verdict.retryAfterMs ?? DEFAULT_BACKOFF_MS, MAX_RETRY_AFTER_MS);
-          this.backoffUntil.set(host, this.now() + retryAfterMs);
-        }
-        if (request.credentialProblem && verdict.status !== 'present') {
-          // Without the secret's credentials, a denial or even a 404 may be about access, not existence.
-          return { status: 'auth_failure', detail: `${request.credentialProblem}; registry: ${verdict.detail}`, checkedAt: this.now() };
-        }
-        return { status: verdict.status, detail: verdict.detail, checkedAt: this.now(), retryAfterMs };
-      }),
-    );
+    const verdict = decideVerdict({ attempts, credentialProblem: request.credentialProblem });
+    return { status: verdict.status, detail: verdict.detail, checkedAt: this.now(), retryAfterMs: verdict.retryAfterMs };
+  }
+
+  /** One question to one host, unless its gate is closed; takes one of the host's fair slots. */
+  private ask(
+    host: string,
+    ref: ImageReference,
+    credential: RegistryCredential | undefined,
+    hadCredentials: boolean,
+    authoritative: boolean,
+  ): Promise<Attempt> {
+    const identity = credential?.id ?? ANONYMOUS;
+    return this.limiter.run(host, async (): Promise<Attempt> => {
+      const refusal = this.gate.admit(host);
+      if (refusal) return { host, authoritative, identity, asIdentity: false, ...refusal };
+      const answer = await this.options.client.attempt(ref, credential, hadCredentials);
+      this.gate.record(host, answer);
+      return { host, authoritative, identity, status: answer.status, detail: answer.detail, asIdentity: answer.asIdentity, retryAfterMs: answer.retryAfterMs };
+    });
   }
 }

@@ -4,7 +4,8 @@
  * the cache for the next scrape.
  */
 import pMemoize from 'p-memoize';
-import type { CheckRequest, ImageChecker } from './checker.js';
+import type { CheckLocation, CheckRequest, ImageChecker } from './checker.js';
+import type { PullSource } from './image/mirror.js';
 import { ignoreMatcher, type IgnoreMatcher } from './image/ignore.js';
 import { BadReferenceError, parseImageReference, type ImageReference } from './image/reference.js';
 import { describeApiError } from './kubernetes/api.js';
@@ -51,8 +52,8 @@ export interface CollectorOptions {
   readonly checker: ImageChecker;
   readonly ignoredImages: readonly string[];
   readonly credentials?: CredentialSource;
-  /** Mirrors and default registry: where an image is really pulled from. */
-  readonly resolveLocation?: (ref: ImageReference) => ImageReference;
+  /** Mirrors and default registry: where a node pulls an image from, in order. */
+  readonly resolveLocations?: (ref: ImageReference) => readonly PullSource[];
   readonly logger: Logger;
   readonly onRecheckRound: () => void;
   readonly now?: () => number;
@@ -85,7 +86,7 @@ export class Collector {
   constructor(private readonly options: CollectorOptions) {
     this.now = options.now ?? Date.now;
     this.ignore = ignoreMatcher(options.ignoredImages);
-    this.rounds = new RecheckRounds(() => options.checker.latestSeq);
+    this.rounds = new RecheckRounds(() => options.checker.states.latestSeq);
     this.listShared = pMemoize((kind: OwnerKind) => options.lister.list(kind), { cache: false });
   }
 
@@ -124,9 +125,10 @@ export class Collector {
     timer.cancel();
 
     const { checker } = this.options;
+    const { states } = checker;
     const rows: ContainerRow[] = planned.map(({ workload, container, image, key }) => {
-      const result = settled.get(key) ?? checker.latest(key);
-      const proven = result && isProven(result.status) ? result : checker.lastProven(key);
+      const result = settled.get(key) ?? states.latest(key);
+      const proven = result && isProven(result.status) ? result : states.lastProven(key);
       return {
         kind: workload.kind,
         namespace: workload.namespace,
@@ -139,7 +141,7 @@ export class Collector {
     });
 
     const keys = new Set(requests.keys());
-    if (this.rounds.observe(keys, (key) => checker.finishedSeq(key))) this.options.onRecheckRound();
+    if (this.rounds.observe(keys, (key) => states.finishedSeq(key))) this.options.onRecheckRound();
     checker.prune(keys);
     return { rows, listUp, pending: checker.pending, collectionSeconds: (this.now() - started) / 1000 };
   }
@@ -191,17 +193,21 @@ export class Collector {
     } catch (error) {
       if (this.ignore(image)) return undefined;
       const reason = error instanceof BadReferenceError ? error.message : String(error);
-      return { key: `bad\n${image}`, image, ref: undefined, badReference: reason, credentials: [] };
+      return { key: `bad\n${image}`, image, locations: [], badReference: reason };
     }
     if (this.ignore(image, ref)) return undefined;
-    const location = this.options.resolveLocation ? this.options.resolveLocation(ref) : ref;
-    const { credentials, problem } = lookup ? lookup(workload, location) : { credentials: [] };
-    // The key names the credentials used (never their content): results obtained with one
-    // namespace's secret are never served to a workload that lacks it.
-    const parts = [location.canonical, ...credentials.map((c) => c.id)];
-    if (problem) parts.push(`!${problem}`);
-    const key = parts.join('\n');
-    if (problem) return { key, image, ref: location, credentials, credentialProblem: problem };
-    return { key, image, ref: location, credentials };
+    const sources = this.options.resolveLocations?.(ref) ?? [{ ref, authoritative: true }];
+    const problems = new Set<string>();
+    const locations: CheckLocation[] = sources.map((source) => {
+      const { credentials, problem } = lookup ? lookup(workload, source.ref) : { credentials: [] };
+      if (problem) problems.add(problem);
+      return { ...source, credentials };
+    });
+    // The key names the locations and the credentials used (never their content): results obtained
+    // with one namespace's secret are never served to a workload that lacks it.
+    const parts = locations.map((l) => [l.authoritative ? l.ref.canonical : `mirror ${l.ref.canonical}`, ...l.credentials.map((c) => c.id)].join('\n'));
+    const credentialProblem = problems.size > 0 ? [...problems].join('; ') : undefined;
+    if (credentialProblem) parts.push(`!${credentialProblem}`);
+    return { key: parts.join('\n'), image, locations, credentialProblem };
   }
 }

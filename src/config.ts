@@ -85,7 +85,12 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'image-mirror': {
     kind: 'string',
     repeatable: true,
-    help: 'original=mirror: check images of "original" (registry[/path]) at "mirror" instead, e.g. docker.io=mirror.example.com/hub. Repeatable.',
+    help: 'original=mirror: nodes pull images of "original" (registry[/path]) through "mirror" first, then from the original, e.g. docker.io=mirror.example.com/hub. Only the original can prove an image absent. Repeatable.',
+  },
+  'image-mirror-only': {
+    kind: 'string',
+    repeatable: true,
+    help: 'original=mirror: nodes pull images of "original" only from "mirror" (air-gapped clusters): the mirror\'s answer is final. Repeatable.',
   },
   'default-registry': {
     kind: 'string',
@@ -200,6 +205,14 @@ export function parseFlags(argv: readonly string[]): ParseOutcome {
     return path;
   };
   const kubeconfig = optionalPath('kubeconfig');
+  const mirrorRules = (name: string, replaces: boolean): MirrorRule[] =>
+    (values.get(name) ?? []).map((rule) => {
+      try {
+        return parseMirrorRule(rule, replaces);
+      } catch (error) {
+        throw new FlagError(name, (error as Error).message);
+      }
+    });
   const bind = parseBindAddress(one('bind-address'));
   return {
     action: 'run',
@@ -223,13 +236,7 @@ export function parseFlags(argv: readonly string[]): ParseOutcome {
       skipRegistryCertVerification: values.has('skip-registry-cert-verification')
         ? parseBool('skip-registry-cert-verification', one('skip-registry-cert-verification'))
         : false,
-      imageMirrors: (values.get('image-mirror') ?? []).map((rule) => {
-        try {
-          return parseMirrorRule(rule);
-        } catch (error) {
-          throw new FlagError('image-mirror', (error as Error).message);
-        }
-      }),
+      imageMirrors: [...mirrorRules('image-mirror', false), ...mirrorRules('image-mirror-only', true)],
       defaultRegistry: values.has('default-registry') ? registryLocation(one('default-registry')) : undefined,
     },
   };

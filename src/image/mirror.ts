@@ -1,7 +1,11 @@
 /**
- * `--image-mirror original=mirror` and `--default-registry`: where an image is really pulled from.
+ * `--image-mirror`, `--image-mirror-only` and `--default-registry`: where a node pulls an image from.
  * Applied after normalization, so `nginx` (docker.io/library/nginx) is mirrored by a `docker.io`
  * rule. Pure.
+ *
+ * A mirror works as in containerd: the node tries the mirrors first and falls back to the original
+ * registry, which has the last word on absence. A mirror given with `--image-mirror-only` replaces
+ * the original (air-gapped clusters): its answer is final.
  */
 import { looksLikeRegistry, withLocation, type ImageReference } from './reference.js';
 
@@ -14,6 +18,15 @@ export interface Location {
 export interface MirrorRule {
   readonly from: Location;
   readonly to: Location;
+  /** The mirror replaces the original: nodes never fall back to it. */
+  readonly replaces: boolean;
+}
+
+/** One place a node may pull an image from, in the order it tries them. */
+export interface PullSource {
+  readonly ref: ImageReference;
+  /** Has the last word on absence: the original registry, or the mirror that replaces it. */
+  readonly authoritative: boolean;
 }
 
 function parseLocation(text: string): Location | undefined {
@@ -28,12 +41,12 @@ function parseLocation(text: string): Location | undefined {
 }
 
 /** Parses `original=mirror`, e.g. `docker.io=mirror.example.com/hub`; throws a message for the flag. */
-export function parseMirrorRule(text: string): MirrorRule {
+export function parseMirrorRule(text: string, replaces = false): MirrorRule {
   const eq = text.indexOf('=');
   const from = eq > 0 ? parseLocation(text.slice(0, eq)) : undefined;
   const to = eq > 0 ? parseLocation(text.slice(eq + 1)) : undefined;
   if (!from || !to) throw new Error(`expected original=mirror such as docker.io=mirror.example.com/hub, got ${JSON.stringify(text)}`);
-  return { from, to };
+  return { from, to, replaces };
 }
 
 export function parseRegistryLocation(text: string): Location {
@@ -59,22 +72,37 @@ export function namesRegistry(original: string): boolean {
   return slash !== -1 && looksLikeRegistry(original.slice(0, slash));
 }
 
+/** The rules with the longest `from` that covers `ref`, in the order they were given. */
+function longestRules(ref: ImageReference, rules: readonly MirrorRule[]): MirrorRule[] {
+  const matching = rules.filter((rule) => under(ref, rule.from));
+  const longest = Math.max(-1, ...matching.map((rule) => rule.from.path.length));
+  return matching.filter((rule) => rule.from.path.length === longest);
+}
+
 /**
- * Where to ask for `ref`: unqualified names go to the default registry when one is set; then the
- * mirror rule with the longest matching prefix applies.
+ * Where a node pulls `ref` from, in order: unqualified names go to the default registry when one is
+ * set; then the mirrors of the longest matching prefix (in flag order), then the original — or,
+ * with a replacing mirror, that mirror instead of the original.
  */
-export function resolveLocation(
+export function resolveLocations(
   ref: ImageReference,
   rules: readonly MirrorRule[],
   defaultRegistry: Location | undefined,
-): ImageReference {
+): PullSource[] {
   let resolved = ref;
   if (defaultRegistry && !namesRegistry(ref.original)) {
     resolved = relocate(ref, { registry: ref.registry, path: '' }, defaultRegistry);
   }
-  let best: MirrorRule | undefined;
-  for (const rule of rules) {
-    if (under(resolved, rule.from) && (!best || rule.from.path.length > best.from.path.length)) best = rule;
+  const mirrors = longestRules(resolved, rules.filter((rule) => !rule.replaces));
+  const replacement = longestRules(resolved, rules.filter((rule) => rule.replaces))[0];
+  const final = replacement ? relocate(resolved, replacement.from, replacement.to) : resolved;
+  const sources: PullSource[] = [];
+  for (const mirror of mirrors) {
+    const mirrored = relocate(resolved, mirror.from, mirror.to);
+    if (mirrored.canonical !== final.canonical && !sources.some((s) => s.ref.canonical === mirrored.canonical)) {
+      sources.push({ ref: mirrored, authoritative: false });
+    }
   }
-  return best ? relocate(resolved, best.from, best.to) : resolved;
+  sources.push({ ref: final, authoritative: true });
+  return sources;
 }

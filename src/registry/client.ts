@@ -13,10 +13,10 @@ import {
   classifyTransportError,
   isProven,
   parseRetryAfter,
-  type CheckStatus,
   type Classification,
 } from './status.js';
-import { requestToken, TokenCache, TokenError } from './tokens.js';
+import { requestToken, tokenCacheKey, TokenError, tokenLifetimeMs, DEFAULT_TOKEN_LIFETIME_MS } from './tokens.js';
+import { ExpiringMap } from '../expiring-map.js';
 import type { HttpAnswer, Transport } from './transport.js';
 
 /** All four manifest types: without the OCI ones the registry answers 404 for OCI images. */
@@ -41,25 +41,26 @@ export interface RegistryClientOptions {
   readonly now?: () => number;
 }
 
-export interface RegistryVerdict extends Classification {
+/** What one identity was told by one host. */
+export interface AttemptAnswer extends Classification {
+  /** The answer is the one this identity gets (see Attempt.asIdentity in verdict.ts). */
+  readonly asIdentity: boolean;
   readonly retryAfterMs?: number;
-  /** The registry host that was asked (for per-host limits and logs). */
-  readonly host: string;
+  /** The host did not answer in time: counts toward its circuit breaker. */
+  readonly silent: boolean;
 }
-
-/** Statuses that mean "these credentials did not work": try the next ones, as the kubelet does. */
-const REJECTED: ReadonlySet<CheckStatus> = new Set(['auth_failure', 'access_denied']);
 
 class RedirectError extends Error {}
 
 export class RegistryClient {
-  private readonly tokens: TokenCache;
-  private readonly pings = new Map<string, { challenges: Challenge[]; expiresAt: number }>();
+  private readonly tokens: ExpiringMap<string, string>;
+  private readonly pings: ExpiringMap<string, Challenge[]>;
   private readonly now: () => number;
 
   constructor(private readonly options: RegistryClientOptions) {
     this.now = options.now ?? Date.now;
-    this.tokens = new TokenCache(this.now);
+    this.tokens = new ExpiringMap({ ttlMs: DEFAULT_TOKEN_LIFETIME_MS, now: this.now });
+    this.pings = new ExpiringMap({ ttlMs: PING_CACHE_MS, now: this.now });
   }
 
   /** The API host (host[:port]) that serves a registry name. */
@@ -67,63 +68,49 @@ export class RegistryClient {
     return registry === DOCKER_HUB ? (this.options.dockerHubHost ?? DOCKER_HUB_API_HOST) : registry;
   }
 
-  /**
-   * Checks one image. Credentials are tried most specific first, then anonymous access; the first
-   * answer that is not a rejection wins.
-   */
-  async check(
-    ref: ImageReference,
-    credentials: readonly RegistryCredential[],
-    options: { credentialsExpected?: boolean } = {},
-  ): Promise<RegistryVerdict> {
-    const host = this.apiHost(ref.registry);
-    const attempts: Array<RegistryCredential | undefined> = [...credentials, undefined];
-    let first: RegistryVerdict | undefined;
-    for (const credential of attempts) {
-      const verdict = await this.attempt(ref, host, credential, credentials.length > 0 || options.credentialsExpected === true);
-      if (!REJECTED.has(verdict.status)) {
-        // A later fallback's "cannot tell" is less useful than the first credential's rejection.
-        if (first && !isProven(verdict.status)) return first;
-        // After rejected credentials, an anonymous "not found" may only mean "not visible to
-        // anonymous users" (registries hide private repositories that way): not proof of absence.
-        if (first && credential === undefined && verdict.status === 'absent') return first;
-        return verdict;
-      }
-      first ??= verdict;
-    }
-    return first as RegistryVerdict;
-  }
-
   private mayCarryCredentials = (url: URL): boolean =>
     url.protocol === 'https:' || this.options.isPlainHttpHost(url.host);
 
-  private async attempt(
-    ref: ImageReference,
-    host: string,
-    credential: RegistryCredential | undefined,
-    hadCredentials: boolean,
-  ): Promise<RegistryVerdict> {
+  /**
+   * Asks the registry for one image as one identity (a credential, or anonymous when undefined).
+   * `hadCredentials`: some credential exists for this registry (Docker Hub's insufficient_scope
+   * then no longer means absent).
+   */
+  async attempt(ref: ImageReference, credential: RegistryCredential | undefined, hadCredentials: boolean): Promise<AttemptAnswer> {
+    const host = this.apiHost(ref.registry);
     const scheme = this.options.isPlainHttpHost(host) ? 'http' : 'https';
     const url = new URL(`${scheme}://${host}/v2/${ref.repository}/manifests/${manifestReference(ref)}`);
     const scope = `repository:${ref.repository}:pull`;
-    const tokenKey = TokenCache.key(host, scope, credential);
-    const verdict = (c: Classification, retryAfterMs?: number): RegistryVerdict => ({ ...c, host, retryAfterMs });
+    const tokenKey = tokenCacheKey(host, scope, credential);
+    // Anonymous answers are by definition what an anonymous puller gets.
+    let asIdentity = credential === undefined;
+    const answerOf = (c: Classification, extra: { retryAfterMs?: number; silent?: boolean } = {}): AttemptAnswer => ({
+      ...c,
+      asIdentity,
+      retryAfterMs: extra.retryAfterMs,
+      silent: extra.silent ?? false,
+    });
 
     try {
       const cached = this.tokens.get(tokenKey);
       let authorization = cached ? `Bearer ${cached}` : undefined;
+      if (authorization) asIdentity = true;
       let afterToken = false;
       let authorizedUpfront = false;
       // With credentials, learn the registry's challenge from `GET /v2/` first (as docker does) and
       // send them with the first manifest request: some registries answer an anonymous request for a
-      // private repository with 404 rather than a challenge.
+      // private repository with 404 rather than a challenge. If /v2/ fails, the request goes out
+      // without them and its answer cannot speak for this credential (asIdentity stays false).
       if (credential && !authorization) {
         const challenges = await this.challengesOf(scheme, host);
         if (challenges && challenges.length > 0) {
           const auth = await this.authorize(challenges, url, scope, credential, tokenKey);
-          if ('status' in auth) return verdict(auth);
+          if ('status' in auth) return answerOf(auth);
           ({ authorization, afterToken } = auth);
           authorizedUpfront = true;
+          asIdentity = true;
+        } else if (challenges) {
+          asIdentity = true; // the registry asks nobody for credentials
         }
       }
       let answer = await this.request('HEAD', url, authorization, false);
@@ -131,14 +118,15 @@ export class RegistryClient {
       if (answer.status === 401 && !authorizedUpfront) {
         if (cached) this.tokens.delete(tokenKey);
         const auth = await this.authorize(parseChallenges(answer.headers['www-authenticate']), url, scope, credential, tokenKey);
-        if ('status' in auth) return verdict(auth);
+        if ('status' in auth) return answerOf(auth);
         ({ authorization, afterToken } = auth);
+        asIdentity = true;
         answer = await this.request('HEAD', url, authorization, false);
       }
 
       // HEAD carries no body: read the error document of a 404 to be sure it means "unknown manifest";
-      // and some servers do not allow HEAD at all.
-      if (answer.status === 404 || answer.status === 405) {
+      // and some servers do not allow (405) or implement (501) HEAD at all.
+      if (answer.status === 404 || answer.status === 405 || answer.status === 501) {
         answer = await this.request('GET', url, authorization, answer.status === 404);
       }
 
@@ -155,17 +143,15 @@ export class RegistryClient {
         servedDigest: answer.headers['docker-content-digest'],
       });
       const retryAfterMs = answer.status === 429 ? parseRetryAfter(answer.headers['retry-after'], this.now()) : undefined;
-      return verdict(
-        isProven(classification.status)
-          ? classification
-          : { status: classification.status, detail: `${host}: ${classification.detail}` },
-        retryAfterMs,
+      return answerOf(
+        isProven(classification.status) ? classification : { status: classification.status, detail: `${host}: ${classification.detail}` },
+        { retryAfterMs },
       );
     } catch (error) {
-      if (error instanceof TokenError) return verdict(error.classification);
-      if (error instanceof RedirectError) return verdict({ status: 'unknown_error', detail: error.message });
-      const { status, detail } = classifyTransportError(error);
-      return verdict({ status, detail: `${host}: ${detail}` });
+      if (error instanceof TokenError) return answerOf(error.classification);
+      if (error instanceof RedirectError) return answerOf({ status: 'unknown_error', detail: error.message });
+      const { status, detail, silent } = classifyTransportError(error);
+      return answerOf({ status, detail: `${host}: ${detail}` }, { silent });
     }
   }
 
@@ -195,9 +181,9 @@ export class RegistryClient {
   private async challengesOf(scheme: string, host: string): Promise<Challenge[] | undefined> {
     const origin = `${scheme}://${host}`;
     const known = this.pings.get(origin);
-    if (known && known.expiresAt > this.now()) return known.challenges;
+    if (known) return known;
     const challenges = await this.ping(origin);
-    if (challenges) this.pings.set(origin, { challenges, expiresAt: this.now() + PING_CACHE_MS });
+    if (challenges) this.pings.set(origin, challenges);
     return challenges;
   }
 
@@ -214,22 +200,15 @@ export class RegistryClient {
     { cache: false },
   );
 
-  private async fetchToken(
-    challenge: Challenge,
-    scope: string,
-    credential: RegistryCredential | undefined,
-    tokenKey: string,
-  ): Promise<string> {
-    const { token, expiresInS } = await requestToken(
-      this.options.transport,
-      challenge,
-      scope,
-      credential,
-      this.mayCarryCredentials,
-    );
-    this.tokens.set(tokenKey, token, expiresInS);
-    return token;
-  }
+  /** Concurrent checks of one repository with one identity share one token request. */
+  private readonly fetchToken = pMemoize(
+    async (challenge: Challenge, scope: string, credential: RegistryCredential | undefined, tokenKey: string): Promise<string> => {
+      const { token, expiresInS } = await requestToken(this.options.transport, challenge, scope, credential, this.mayCarryCredentials);
+      this.tokens.set(tokenKey, token, tokenLifetimeMs(expiresInS));
+      return token;
+    },
+    { cacheKey: (args) => args[3], cache: false },
+  );
 
   /**
    * One request, following redirects by hand so that `Authorization` is never forwarded to another
@@ -265,7 +244,7 @@ export class RegistryClient {
   /** Forgets expired tokens and registry challenges; called once per scrape. */
   prune(): void {
     this.tokens.prune();
-    for (const [origin, ping] of this.pings) if (ping.expiresAt <= this.now()) this.pings.delete(origin);
+    this.pings.prune();
   }
 }
 

@@ -120,24 +120,42 @@ const UNREACHABLE = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/**
+ * Codes of a host that did not answer in time. Only these hold a concurrency slot for long (a
+ * refused connection fails at once), so only these count toward the host's circuit breaker.
+ */
+const SILENT = new Set([
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+export interface TransportFailure extends Classification {
+  /** The host did not answer in time: its circuit breaker counts these. */
+  readonly silent: boolean;
+}
+
 /** Classifies a transport failure (timeout, DNS, TCP, TLS). Never `absent`. */
-export function classifyTransportError(error: unknown): Classification {
+export function classifyTransportError(error: unknown): TransportFailure {
   const err = error as { name?: string; code?: string; message?: string; cause?: unknown };
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError') {
-    return { status: 'registry_unavailable', detail: 'registry request timed out' };
+    return { status: 'registry_unavailable', detail: 'registry request timed out', silent: true };
   }
   const code = err?.code ?? (err?.cause as { code?: string } | undefined)?.code;
   const message = err?.message ?? String(error);
+  const silent = code !== undefined && SILENT.has(code);
   // undici's parser error (a truncated answer, or a port that does not speak HTTP) carries no code.
-  if (err?.name === 'HTTPParserError') return { status: 'registry_unavailable', detail: `not a valid HTTP response: ${message}` };
+  if (err?.name === 'HTTPParserError') return { status: 'registry_unavailable', detail: `not a valid HTTP response: ${message}`, silent };
   // HPE_*: the HTTP parser gave up on a broken or truncated response.
   if (code && (UNREACHABLE.has(code) || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.startsWith('HPE_'))) {
-    return { status: 'registry_unavailable', detail: `${code}: ${message}` };
+    return { status: 'registry_unavailable', detail: `${code}: ${message}`, silent };
   }
   if (/certificate|ssl|tls|wrong version number/i.test(message)) {
-    return { status: 'registry_unavailable', detail: `TLS failure: ${message}` };
+    return { status: 'registry_unavailable', detail: `TLS failure: ${message}`, silent };
   }
-  return { status: 'unknown_error', detail: code ? `${code}: ${message}` : message };
+  return { status: 'unknown_error', detail: code ? `${code}: ${message}` : message, silent };
 }
 
 /** `Retry-After` as milliseconds (delta-seconds or HTTP date); undefined when absent or unreadable. */

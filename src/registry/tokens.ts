@@ -12,48 +12,22 @@ export class TokenError extends Error {
   }
 }
 
-interface CachedToken {
-  readonly value: string;
-  readonly expiresAt: number;
-}
-
 /** Tokens answer with `expires_in`; the spec's default when it is missing is 60 s. */
 const DEFAULT_EXPIRES_IN_S = 60;
+export const DEFAULT_TOKEN_LIFETIME_MS = DEFAULT_EXPIRES_IN_S * 1000;
 
-export class TokenCache {
-  private readonly tokens = new Map<string, CachedToken>();
+/**
+ * Cache key of a token: host, scope and the credential's id — never its content, so a token got
+ * with one credential is never used for another and no secret sits in a key.
+ */
+export function tokenCacheKey(host: string, scope: string, credential: RegistryCredential | undefined): string {
+  return `${host}\n${scope}\n${credential?.id ?? 'anonymous'}`;
+}
 
-  constructor(private readonly now: () => number = Date.now) {}
-
-  static key(host: string, scope: string, credential: RegistryCredential | undefined): string {
-    return `${host}\n${scope}\n${credential?.id ?? 'anonymous'}`;
-  }
-
-  get(key: string): string | undefined {
-    const token = this.tokens.get(key);
-    if (!token) return undefined;
-    if (token.expiresAt <= this.now()) {
-      this.tokens.delete(key);
-      return undefined;
-    }
-    return token.value;
-  }
-
-  set(key: string, value: string, expiresInS: number): void {
-    // Renew a little early so a token never expires between lookup and use.
-    const margin = Math.min(10, expiresInS / 10);
-    this.tokens.set(key, { value, expiresAt: this.now() + (expiresInS - margin) * 1000 });
-  }
-
-  delete(key: string): void {
-    this.tokens.delete(key);
-  }
-
-  /** Drops expired tokens so the map stays as small as the set of live scopes. */
-  prune(): void {
-    const now = this.now();
-    for (const [key, token] of this.tokens) if (token.expiresAt <= now) this.tokens.delete(key);
-  }
+/** How long to reuse a token: renewed a little early so it never expires between lookup and use. */
+export function tokenLifetimeMs(expiresInS: number): number {
+  const margin = Math.min(10, expiresInS / 10);
+  return (expiresInS - margin) * 1000;
 }
 
 interface TokenAnswer {

@@ -250,12 +250,18 @@ describe('transport options', () => {
     expect(status(await (await exporterWith([`--allow-plain-http=127.0.0.1:*`])).scrape(), 'plain')).toEqual(['present']);
   });
 
-  test('--image-mirror applies to implicit Docker Hub names such as nginx', async () => {
+  test('--image-mirror applies to implicit Docker Hub names such as nginx; only the original proves absence', async () => {
     kube.set('Deployment', [workload('t', 'hub', 'nginx'), workload('t', 'hub-missing', 'nginx:does-not-exist')]);
     const scrape = await (await exporterWith([`--image-mirror=docker.io=${hub.host}`])).scrape();
     expect(status(scrape, 'hub')).toEqual(['present']);
     expect(scrape.value(EXISTS, { owner_name: 'hub', image: 'nginx' })).toBe(1);
-    expect(status(scrape, 'hub-missing')).toEqual(['absent']);
+    // The mirror's 404 is no proof: a node falls back to Docker Hub, which cannot be reached here.
+    expect(status(scrape, 'hub-missing')).toEqual(['registry_unavailable']);
+    expect(scrape.find(EXISTS, { owner_name: 'hub-missing' })).toEqual([]);
+    // A mirror that replaces the original (air-gapped) has the last word.
+    const replaced = await (await exporterWith([`--image-mirror-only=docker.io=${hub.host}`])).scrape();
+    expect(status(replaced, 'hub')).toEqual(['present']);
+    expect(status(replaced, 'hub-missing')).toEqual(['absent']);
   });
 
   test('--default-registry serves names without a registry', async () => {

@@ -57,9 +57,9 @@ describe('Bearer token flow', () => {
     issuer.requests.length = 0;
     proxy.reset();
     const ref = parseImageReference(`${proxy.host}/library/nginx:1.25`);
-    expect((await c.check(ref, [])).status).toBe('present');
-    expect((await c.check(ref, [])).status).toBe('present');
-    expect((await c.check(parseImageReference(`${proxy.host}/library/nginx:nope`), [])).status).toBe('absent');
+    expect((await c.attempt(ref, undefined, false)).status).toBe('present');
+    expect((await c.attempt(ref, undefined, false)).status).toBe('present');
+    expect((await c.attempt(parseImageReference(`${proxy.host}/library/nginx:nope`), undefined, false)).status).toBe('absent');
     // One token for the repository scope, three checks.
     expect(issuer.requests).toHaveLength(1);
     expect(issuer.requests[0]?.query.get('scope')).toBe('repository:library/nginx:pull');
@@ -82,12 +82,12 @@ describe('Bearer token flow', () => {
 
   test('a pinned digest is checked by digest; a different digest is absent', async () => {
     const c = client();
-    expect((await c.check(parseImageReference(`${proxy.host}/library/nginx@${image.digest}`), [])).status).toBe('present');
-    expect((await c.check(parseImageReference(`${proxy.host}/library/nginx@sha256:${'1'.repeat(64)}`), [])).status).toBe('absent');
+    expect((await c.attempt(parseImageReference(`${proxy.host}/library/nginx@${image.digest}`), undefined, false)).status).toBe('present');
+    expect((await c.attempt(parseImageReference(`${proxy.host}/library/nginx@sha256:${'1'.repeat(64)}`), undefined, false)).status).toBe('absent');
   });
 
   test('a repository the token service refuses is NOT absent for an ordinary registry', async () => {
-    const verdict = await client().check(parseImageReference(`${proxy.host}/team/ghost:1`), []);
+    const verdict = await client().attempt(parseImageReference(`${proxy.host}/team/ghost:1`), undefined, false);
     expect(verdict.status).toBe('auth_failure');
   });
 });
@@ -95,20 +95,18 @@ describe('Bearer token flow', () => {
 describe('Docker Hub', () => {
   test('short names are normalized to library/ and asked of the Hub API host', async () => {
     proxy.reset();
-    const verdict = await client({ hub: true }).check(parseImageReference('nginx:1.25'), []);
+    const verdict = await client({ hub: true }).attempt(parseImageReference('nginx:1.25'), undefined, false);
     expect(verdict.status).toBe('present');
     expect(proxy.requests.some((r) => r.path === '/v2/library/nginx/manifests/1.25')).toBe(true);
   });
 
   test("401 insufficient_scope after a valid anonymous token is Docker Hub's answer for a missing repository", async () => {
-    const verdict = await client({ hub: true }).check(parseImageReference('no-such-user/no-such-image:1'), []);
+    const verdict = await client({ hub: true }).attempt(parseImageReference('no-such-user/no-such-image:1'), undefined, false);
     expect(verdict.status).toBe('absent');
   });
 
   test('…but not when the workload had credentials for it (the repository may be private)', async () => {
-    const verdict = await client({ hub: true }).check(parseImageReference('no-such-user/no-such-image:1'), [], {
-      credentialsExpected: true,
-    });
+    const verdict = await client({ hub: true }).attempt(parseImageReference('no-such-user/no-such-image:1'), undefined, true);
     expect(verdict.status).not.toBe('absent');
   });
 });
@@ -120,7 +118,7 @@ describe('token answers', () => {
     try {
       await pushImage(alt, 'app', '1', 'docker');
       const c = new RegistryClient({ transport, isPlainHttpHost: (host) => host === alt.host });
-      expect((await c.check(parseImageReference(`${alt.host}/app:1`), [])).status).toBe('present');
+      expect((await c.attempt(parseImageReference(`${alt.host}/app:1`), undefined, false)).status).toBe('present');
       expect(altIssuer.requests).toHaveLength(1);
     } finally {
       await alt.stop();

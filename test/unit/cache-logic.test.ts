@@ -2,7 +2,9 @@ import { describe, expect, test } from 'vitest';
 import { ignoreMatcher } from '../../src/image/ignore.js';
 import { parseImageReference } from '../../src/image/reference.js';
 import { RecheckRounds } from '../../src/rechecks.js';
-import { FAILURE_RETRY_MS, MAX_RETRY_AFTER_MS, ResultCache, timeToLive } from '../../src/result-cache.js';
+import { CheckStates, FAILURE_RETRY_MS, MAX_RETRY_AFTER_MS, PROVEN_FRESH_INTERVALS, timeToLive } from '../../src/check-state.js';
+import { ExpiringMap } from '../../src/expiring-map.js';
+import { tokenCacheKey, tokenLifetimeMs } from '../../src/registry/tokens.js';
 import type { CheckResult } from '../../src/registry/status.js';
 
 describe('ignoreMatcher', () => {
@@ -57,16 +59,59 @@ describe('timeToLive', () => {
   });
 });
 
-test('ResultCache expires entries', () => {
-  let now = 1_000_000;
-  const cache = new ResultCache({ checkIntervalMs: 1000, jitter: 0, random: () => 0 }, () => now);
-  cache.set('a', result('present'));
-  expect(cache.has('a')).toBe(true);
-  now += 999;
-  expect(cache.has('a')).toBe(true);
-  now += 1;
-  expect(cache.has('a')).toBe(false);
-  expect(cache.size).toBe(0);
+describe('CheckStates: one record per image check', () => {
+  test('fresh for the interval, then p-memoize runs the check again', () => {
+    let now = 1_000_000;
+    const states = new CheckStates({ checkIntervalMs: 1000, jitter: 0, random: () => 0 }, () => now);
+    states.set('a', result('present', { checkedAt: now }));
+    expect(states.has('a')).toBe(true);
+    now += 999;
+    expect(states.has('a')).toBe(true);
+    now += 1;
+    expect(states.has('a')).toBe(false);
+    // Stale, but still known: served while the recheck runs.
+    expect(states.latest('a')?.status).toBe('present');
+  });
+
+  test('the last proven answer stands in for failures for two intervals, no longer', () => {
+    let now = 1_000_000;
+    const states = new CheckStates({ checkIntervalMs: 1000, jitter: 0, random: () => 0 }, () => now);
+    states.set('a', result('absent', { checkedAt: now }));
+    now += 1000;
+    states.set('a', result('registry_unavailable', { checkedAt: now }));
+    expect(states.latest('a')?.status).toBe('registry_unavailable');
+    expect(states.lastProven('a')?.status).toBe('absent');
+    now = 1_000_000 + PROVEN_FRESH_INTERVALS * 1000 + 1;
+    expect(states.lastProven('a')).toBeUndefined();
+  });
+
+  test('completion order, and pruning of what no scrape references', () => {
+    let now = 1_000_000;
+    const states = new CheckStates({ checkIntervalMs: 1000, jitter: 0, random: () => 0 }, () => now);
+    states.set('a', result('present', { checkedAt: now }));
+    states.set('b', result('present', { checkedAt: now }));
+    expect([states.finishedSeq('a'), states.finishedSeq('b'), states.latestSeq]).toEqual([1, 2, 2]);
+    now += PROVEN_FRESH_INTERVALS * 1000 + 1;
+    states.prune(new Set(['a']));
+    expect(states.latest('a')).toBeDefined();
+    expect(states.latest('b')).toBeUndefined();
+    expect(states.size).toBe(1);
+  });
+});
+
+test('ExpiringMap: entries live their TTL (fixed, per value, or per set), prune drops the dead', () => {
+  let now = 0;
+  const map = new ExpiringMap<string, number>({ ttlMs: (v) => v, now: () => now });
+  map.set('short', 10).set('long', 100).set('explicit', 1, 50);
+  expect(map.expiresAt('explicit')).toBe(50);
+  now = 10;
+  expect(map.get('short')).toBeUndefined();
+  expect(map.has('long')).toBe(true);
+  now = 60;
+  expect(map.size).toBe(2);
+  map.prune();
+  expect(map.size).toBe(1);
+  expect(map.get('long')).toBe(100);
 });
 
 test('RecheckRounds completes when every referenced image was checked since the round began', () => {
@@ -90,15 +135,20 @@ test('RecheckRounds completes when every referenced image was checked since the 
   expect(rounds.count).toBe(2);
 });
 
-test('TokenCache: tokens expire a little before expires_in, keyed by host, scope and credential', async () => {
-  const { TokenCache } = await import('../../src/registry/tokens.js');
-  let now = 0;
-  const tokens = new TokenCache(() => now);
-  const anon = TokenCache.key('r.example.com', 'repository:a:pull', undefined);
-  const cred = TokenCache.key('r.example.com', 'repository:a:pull', { id: 'secret:ns/s#r', username: 'u', password: 'p' });
+test('token cache: tokens live a little less than expires_in; keys name the credential, never its secret', () => {
+  const secret = 'pa55-w0rd';
+  const credential = { id: 'secret:ns/s#r.example.com', username: 'robot', password: secret };
+  const anon = tokenCacheKey('r.example.com', 'repository:a:pull', undefined);
+  const cred = tokenCacheKey('r.example.com', 'repository:a:pull', credential);
   expect(anon).not.toBe(cred);
-  expect(cred).not.toContain('p\n');
-  tokens.set(anon, 'T', 60);
+  expect(cred).toContain(credential.id);
+  expect(cred).not.toContain(secret);
+  expect(cred).not.toContain(Buffer.from(`robot:${secret}`).toString('base64'));
+  expect(tokenLifetimeMs(60)).toBe(54_000);
+  expect(tokenLifetimeMs(3600)).toBe(3_590_000);
+  let now = 0;
+  const tokens = new ExpiringMap<string, string>({ ttlMs: 60_000, now: () => now });
+  tokens.set(anon, 'T', tokenLifetimeMs(60));
   now = 53_999;
   expect(tokens.get(anon)).toBe('T');
   expect(tokens.get(cred)).toBeUndefined();

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { DockerConfigError, parseDockerConfig } from '../../src/credentials/docker-config.js';
 import { keyMatches, matchingEntries, parseKey } from '../../src/credentials/matching.js';
 import { parseSecret } from '../../src/credentials/pull-secrets.js';
-import { parseMirrorRule, parseRegistryLocation, resolveLocation } from '../../src/image/mirror.js';
+import { parseMirrorRule, parseRegistryLocation, resolveLocations } from '../../src/image/mirror.js';
 import { parseImageReference } from '../../src/image/reference.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -107,34 +107,55 @@ describe('kubelet-style key matching', () => {
 });
 
 describe('mirrors and default registry', () => {
-  const resolve = (image: string, rules: string[], def?: string) =>
-    resolveLocation(parseImageReference(image), rules.map(parseMirrorRule), def ? parseRegistryLocation(def) : undefined)
-      .canonical;
+  /** Where a node pulls from, in order; the last one has the last word on absence. */
+  const sources = (image: string, mirrors: string[], options: { only?: string[]; def?: string } = {}) =>
+    resolveLocations(
+      parseImageReference(image),
+      [...mirrors.map((r) => parseMirrorRule(r)), ...(options.only ?? []).map((r) => parseMirrorRule(r, true))],
+      options.def ? parseRegistryLocation(options.def) : undefined,
+    ).map((s) => `${s.authoritative ? 'final' : 'mirror'} ${s.ref.canonical}`);
 
-  test('applied after normalization: implicit Docker Hub names are mirrored', () => {
-    expect(resolve('nginx', ['docker.io=mirror.example.com'])).toBe('mirror.example.com/library/nginx:latest');
-    expect(resolve('docker.io/library/nginx:1', ['docker.io=mirror.example.com/hub'])).toBe(
-      'mirror.example.com/hub/library/nginx:1',
-    );
+  test('a mirror is tried first, then the original, which has the last word (containerd)', () => {
+    expect(sources('nginx', ['docker.io=mirror.example.com'])).toEqual([
+      'mirror mirror.example.com/library/nginx:latest',
+      'final docker.io/library/nginx:latest',
+    ]);
+    expect(sources('docker.io/library/nginx:1', ['docker.io=mirror.example.com/hub'])).toEqual([
+      'mirror mirror.example.com/hub/library/nginx:1',
+      'final docker.io/library/nginx:1',
+    ]);
   });
 
-  test('longest prefix wins; other registries untouched', () => {
-    const rules = ['ghcr.io=m.example.com/ghcr', 'ghcr.io/org=m.example.com/org-mirror'];
-    expect(resolve('ghcr.io/org/app:1', rules)).toBe('m.example.com/org-mirror/app:1');
-    expect(resolve('ghcr.io/other/app:1', rules)).toBe('m.example.com/ghcr/other/app:1');
-    expect(resolve('quay.io/x/y:1', rules)).toBe('quay.io/x/y:1');
+  test('several mirrors of one prefix in flag order; the longest prefix wins; others untouched', () => {
+    const rules = ['ghcr.io=m.example.com/ghcr', 'ghcr.io/org=m.example.com/org-mirror', 'ghcr.io/org=m2.example.com/org'];
+    expect(sources('ghcr.io/org/app:1', rules)).toEqual([
+      'mirror m.example.com/org-mirror/app:1',
+      'mirror m2.example.com/org/app:1',
+      'final ghcr.io/org/app:1',
+    ]);
+    expect(sources('ghcr.io/other/app:1', rules)).toEqual(['mirror m.example.com/ghcr/other/app:1', 'final ghcr.io/other/app:1']);
+    expect(sources('quay.io/x/y:1', rules)).toEqual(['final quay.io/x/y:1']);
+  });
+
+  test('--image-mirror-only replaces the original: its answer is final', () => {
+    expect(sources('nginx', [], { only: ['docker.io=airgap.example.com/hub'] })).toEqual(['final airgap.example.com/hub/library/nginx:latest']);
+    expect(sources('nginx', ['docker.io=cache.example.com'], { only: ['docker.io=airgap.example.com'] })).toEqual([
+      'mirror cache.example.com/library/nginx:latest',
+      'final airgap.example.com/library/nginx:latest',
+    ]);
   });
 
   test('digests survive a mirror', () => {
     const digest = `sha256:${'b'.repeat(64)}`;
-    expect(resolve(`nginx@${digest}`, ['docker.io=m.example.com'])).toBe(`m.example.com/library/nginx@${digest}`);
+    expect(sources(`nginx@${digest}`, ['docker.io=m.example.com'])[0]).toBe(`mirror m.example.com/library/nginx@${digest}`);
   });
 
   test('default registry only for names without a registry', () => {
-    expect(resolve('nginx', [], 'registry.internal')).toBe('registry.internal/library/nginx:latest');
-    expect(resolve('team/app:1', [], 'registry.internal/proxy')).toBe('registry.internal/proxy/team/app:1');
-    expect(resolve('docker.io/library/nginx', [], 'registry.internal')).toBe('docker.io/library/nginx:latest');
-    expect(resolve('ghcr.io/a/b', [], 'registry.internal')).toBe('ghcr.io/a/b:latest');
+    const final = (image: string, def: string) => sources(image, [], { def });
+    expect(final('nginx', 'registry.internal')).toEqual(['final registry.internal/library/nginx:latest']);
+    expect(final('team/app:1', 'registry.internal/proxy')).toEqual(['final registry.internal/proxy/team/app:1']);
+    expect(final('docker.io/library/nginx', 'registry.internal')).toEqual(['final docker.io/library/nginx:latest']);
+    expect(final('ghcr.io/a/b', 'registry.internal')).toEqual(['final ghcr.io/a/b:latest']);
   });
 
   test.each(['', 'docker.io', '=x', 'x=', 'a b=c', 'docker.io=UPPER/Path'])('rejects %j', (rule) => {
