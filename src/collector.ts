@@ -4,6 +4,7 @@
  * the cache for the next scrape.
  */
 import pMemoize from 'p-memoize';
+import { beforeDeadline, TIMED_OUT } from './deadline.js';
 import type { CheckLocation, CheckRequest, ImageChecker } from './checker.js';
 import type { PullSource } from './image/mirror.js';
 import { ignoreMatcher, type IgnoreMatcher } from './image/ignore.js';
@@ -64,16 +65,6 @@ interface Listing {
   readonly ok: boolean;
 }
 
-const TIMED_OUT = Symbol('timed out');
-
-function until(deadline: number, now: number): { promise: Promise<typeof TIMED_OUT>; cancel: () => void } {
-  let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, deadline - now));
-  });
-  return { promise, cancel: () => clearTimeout(timer) };
-}
-
 export class Collector {
   private readonly ignore: IgnoreMatcher;
   private readonly now: () => number;
@@ -120,9 +111,7 @@ export class Collector {
         settled.set(request.key, await this.options.checker.check(request));
       }),
     );
-    const timer = until(deadline, this.now());
-    await Promise.race([all, timer.promise]);
-    timer.cancel();
+    await beforeDeadline(all, deadline, this.now);
 
     const { checker } = this.options;
     const { states } = checker;
@@ -147,9 +136,8 @@ export class Collector {
   }
 
   private async listKind(kind: OwnerKind, deadline: number): Promise<Listing> {
-    const timer = until(deadline, this.now());
     try {
-      const outcome = await Promise.race([this.listShared(kind), timer.promise]);
+      const outcome = await beforeDeadline(this.listShared(kind), deadline, this.now);
       if (outcome === TIMED_OUT) {
         this.options.logger.warn('listing workloads did not finish before the scrape deadline', { kind });
         return { workloads: this.lastListing.get(kind) ?? [], ok: false };
@@ -159,8 +147,6 @@ export class Collector {
     } catch (error) {
       this.options.logger.error('cannot list workloads', { kind, reason: describeApiError(error) });
       return { workloads: this.lastListing.get(kind) ?? [], ok: false };
-    } finally {
-      timer.cancel();
     }
   }
 
@@ -171,17 +157,14 @@ export class Collector {
   private async credentialLookup(workloads: readonly Workload[], deadline: number): Promise<CredentialLookup | undefined> {
     if (!this.options.credentials) return undefined;
     const failed = (problem: string): CredentialLookup => () => ({ credentials: [], problem });
-    const timer = until(deadline, this.now());
     try {
-      const lookup = await Promise.race([this.options.credentials.prepare(workloads), timer.promise]);
+      const lookup = await beforeDeadline(this.options.credentials.prepare(workloads), deadline, this.now);
       if (lookup !== TIMED_OUT) return lookup;
       this.options.logger.warn('pull secrets were not read before the scrape deadline');
       return failed('pull secrets not read in time');
     } catch (error) {
       this.options.logger.error('cannot resolve pull secrets', { reason: describeApiError(error) });
       return failed('cannot resolve pull secrets');
-    } finally {
-      timer.cancel();
     }
   }
 

@@ -4,6 +4,7 @@ import Koa from 'koa';
 import type { Snapshot } from './collector.js';
 import type { Logger } from './log.js';
 import type { ExporterMetrics } from './metrics.js';
+import { SharedAnswer } from './shared-answer.js';
 
 export interface ServerDeps {
   readonly metrics: ExporterMetrics;
@@ -44,13 +45,17 @@ export function createApp(deps: ServerDeps): Koa {
   const now = deps.now ?? Date.now;
   const router = new Router();
 
+  const answers = new SharedAnswer(async (deadline) => {
+    let pending: Promise<Snapshot> | undefined;
+    // All of this answer's collect() callbacks share one snapshot.
+    const snapshot = () => (pending ??= deps.collect(deadline));
+    return Buffer.from(await deps.metrics.render(snapshot));
+  }, now);
+
   router.get('/metrics', async (ctx) => {
     const timeoutMs = scrapeTimeoutFromHeader(ctx.get('x-prometheus-scrape-timeout-seconds'), deps.defaultScrapeTimeoutMs);
-    const deadline = now() + collectionBudgetMs(timeoutMs);
-    let pending: Promise<Snapshot> | undefined;
-    // All of this scrape's collect() callbacks share one snapshot.
-    const snapshot = () => (pending ??= deps.collect(deadline));
-    ctx.body = await deps.metrics.render(snapshot);
+    // One Buffer for every scraper waiting on this answer: written to each socket, never copied.
+    ctx.body = await answers.get(now() + collectionBudgetMs(timeoutMs));
     ctx.type = deps.metrics.contentType;
   });
 
