@@ -99,8 +99,7 @@ export class RegistryClient {
       let authorizedUpfront = false;
       // With credentials, learn the registry's challenge from `GET /v2/` first (as docker does) and
       // send them with the first manifest request: some registries answer an anonymous request for a
-      // private repository with 404 rather than a challenge. If /v2/ fails, the request goes out
-      // without them and its answer cannot speak for this credential (asIdentity stays false).
+      // private repository with 404 rather than a challenge.
       if (credential && !authorization) {
         const challenges = await this.challengesOf(scheme, host);
         if (challenges && challenges.length > 0) {
@@ -111,6 +110,11 @@ export class RegistryClient {
           asIdentity = true;
         } else if (challenges) {
           asIdentity = true; // the registry asks nobody for credentials
+        } else if (this.mayCarryCredentials(url)) {
+          // /v2/ failed: send the credentials as Basic anyway, so a registry that hides private
+          // repositories can still say "present". Whether it read them is unknown, so its 404 proves
+          // nothing (asIdentity stays false); a challenge in return is answered as usual.
+          authorization = basicAuthorization(credential);
         }
       }
       let answer = await this.request('HEAD', url, authorization, false);
@@ -203,6 +207,9 @@ export class RegistryClient {
   /** Concurrent checks of one repository with one identity share one token request. */
   private readonly fetchToken = pMemoize(
     async (challenge: Challenge, scope: string, credential: RegistryCredential | undefined, tokenKey: string): Promise<string> => {
+      // Another check of the same repository may have got one while this one waited for its 401.
+      const fresh = this.tokens.get(tokenKey);
+      if (fresh) return fresh;
       const { token, expiresInS } = await requestToken(this.options.transport, challenge, scope, credential, this.mayCarryCredentials);
       this.tokens.set(tokenKey, token, tokenLifetimeMs(expiresInS));
       return token;
