@@ -9,7 +9,7 @@ export interface TransportOptions {
   /** Extra PEM CA certificates trusted in addition to the system roots. */
   readonly extraCaPems?: readonly string[];
   readonly skipCertVerification?: boolean;
-  /** Per-request limit, connection and headers included. */
+  /** Limit on connecting, on waiting for the headers, and between body chunks. */
   readonly requestTimeoutMs: number;
 }
 
@@ -55,7 +55,10 @@ export class Transport {
       method,
       headers: { 'user-agent': USER_AGENT, ...headers },
       dispatcher: this.dispatcher,
-      signal: AbortSignal.timeout(this.options.requestTimeoutMs),
+      // undici's own connect/headers/body timeouts come first; this only bounds a body that trickles
+      // in forever. (An aborted request makes undici open a fresh connection right away: against a
+      // host that never answers, that would leave a stray socket per timeout.)
+      signal: AbortSignal.timeout(2 * this.options.requestTimeoutMs),
     });
     const flat: Record<string, string | undefined> = {};
     for (const [name, value] of Object.entries(response.headers)) {
