@@ -23,6 +23,11 @@ export interface ProxyOptions {
   latencyMs?: number;
   /** CA (PEM) to trust for an https upstream. */
   ca?: string;
+  /**
+   * Sees each request first (after the latency); returns true when it answered the request itself
+   * (a 429, a 502, a hidden repository's 404, …), false to forward it.
+   */
+  intercept?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface RecordingProxy {
@@ -69,6 +74,7 @@ export async function startRecordingProxy(target: string, opts: ProxyOptions = {
   const forward = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (latencyMs > 0) await sleep(latencyMs);
     if (res.destroyed) return; // client gave up while we were waiting
+    if (opts.intercept?.(req, res)) return;
     const options = {
       protocol: upstream.protocol,
       hostname: upstream.hostname,

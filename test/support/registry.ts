@@ -26,6 +26,8 @@ export interface StartRegistryOptions {
   tls?: Pki;
   /** storage.delete.enabled; default true. */
   deleteEnabled?: boolean;
+  /** Run as a pull-through cache of this upstream (distribution's proxy mode); pushes are refused. */
+  pullThroughOf?: { remoteurl: string; username?: string; password?: string };
 }
 
 /** How push.ts authenticates its writes. */
@@ -231,6 +233,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
       http,
     };
     if (auth) config['auth'] = auth;
+    if (opts.pullThroughOf) config['proxy'] = { ...opts.pullThroughOf };
     await writeFile(configFile, toYaml(config));
   };
 
