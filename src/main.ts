@@ -64,7 +64,6 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const exporter = createExporter(config, { kubeConfig, logger, registryCaPems });
   const port = await exporter.listen();
-  logger.info('listening', { address: config.bindHost ?? '*', port, version: VERSION });
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -83,6 +82,8 @@ async function main(argv: readonly string[]): Promise<void> {
   process.on('unhandledRejection', (reason) => {
     logger.error('unhandled rejection', { reason: (reason as Error)?.message ?? String(reason) });
   });
+  // Only now: whoever acts on this line (a test, an operator) may signal at once.
+  logger.info('listening', { address: config.bindHost ?? '*', port, version: VERSION });
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
