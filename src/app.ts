@@ -1,6 +1,6 @@
 /** Wires the parts of one exporter instance together; main.ts and the tests both start it here. */
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ImageChecker } from './checker.js';
@@ -14,7 +14,7 @@ import type { Logger } from './log.js';
 import { ExporterMetrics } from './metrics.js';
 import { RegistryClient } from './registry/client.js';
 import { Transport } from './registry/transport.js';
-import { createApp } from './server.js';
+import { createApp, scrapeTimeoutFromHeader } from './server.js';
 
 export interface ExporterDeps {
   readonly kubeConfig: KubeConfig;
@@ -35,8 +35,23 @@ export interface Exporter {
   readonly collector: Collector;
   /** Starts listening; resolves with the bound port. */
   listen(): Promise<number>;
-  close(): Promise<void>;
+  /** Scrapes being answered now, and ms until the last request in flight reaches its scrape timeout. */
+  inFlight(): { readonly scrapes: number; readonly remainingMs: number };
+  /**
+   * Stops accepting connections and closes idle ones at once, lets the requests in flight answer
+   * (with `Connection: close`; whatever outlives its scrape timeout is cut), then abandons the
+   * registry checks still running.
+   */
+  close(): Promise<DrainSummary>;
 }
+
+export interface DrainSummary {
+  /** Scrapes in flight when close() began (or arriving on open connections after) that got their answer. */
+  readonly scrapesAnswered: number;
+}
+
+/** How long close() waits past the last scrape timeout before cutting the connections left. */
+const DRAIN_MARGIN_MS = 1000;
 
 /** Workload lists page size: big enough for few round trips, small enough for bounded responses. */
 const LIST_PAGE_SIZE = 500;
@@ -96,22 +111,53 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
   });
 
   let server: Server | undefined;
+  let closing = false;
+  let scrapesAnswered = 0;
+  /** Requests being answered, with when (Date.now(): real timers wait for it) their client gives up. */
+  const inFlight = new Map<ServerResponse, { readonly scrape: boolean; readonly deadline: number }>();
+  const track = (req: IncomingMessage, res: ServerResponse) => {
+    const header = req.headers['x-prometheus-scrape-timeout-seconds'];
+    const deadline = Date.now() + scrapeTimeoutFromHeader(typeof header === 'string' ? header : undefined, config.scrapeTimeoutMs);
+    const scrape = /^\/metrics\/?(?:\?|$)/.test(req.url ?? '');
+    inFlight.set(res, { scrape, deadline });
+    res.once('close', () => inFlight.delete(res));
+    if (closing) drain(res, scrape);
+  };
+  /** Answers this request as the connection's last one, and counts it once it is answered. */
+  const drain = (res: ServerResponse, scrape: boolean) => {
+    if (!res.headersSent) res.setHeader('connection', 'close');
+    if (scrape) res.once('finish', () => scrapesAnswered++);
+  };
+  const remainingMs = () => Math.max(0, ...[...inFlight.values()].map((r) => r.deadline - Date.now()));
   return {
     metrics,
     checker,
     collector,
     async listen() {
       server = app.listen({ host: config.bindHost, port: config.bindPort });
+      server.on('request', track);
       await once(server, 'listening');
       return (server.address() as AddressInfo).port;
     },
+    inFlight() {
+      return { scrapes: [...inFlight.values()].filter((r) => r.scrape).length, remainingMs: remainingMs() };
+    },
     async close() {
+      closing = true;
+      for (const [res, { scrape }] of inFlight) drain(res, scrape);
       if (server) {
-        server.closeAllConnections();
-        server.close();
-        await once(server, 'close').catch(() => undefined);
+        const closed = once(server, 'close').catch(() => undefined);
+        server.close(); // no new connections; Node also closes the idle keep-alive ones
+        server.closeIdleConnections();
+        const open = server;
+        const cut = setTimeout(() => open.closeAllConnections(), remainingMs() + DRAIN_MARGIN_MS);
+        cut.unref();
+        await closed;
+        clearTimeout(cut);
       }
-      await transport.close();
+      // Checks still running have no scrape left to answer: abandon them rather than wait.
+      await transport.destroy().catch(() => undefined);
+      return { scrapesAnswered };
     },
   };
 }

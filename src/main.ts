@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** Entry point: flags, Kubernetes config, start the server, stop gracefully on SIGTERM/SIGINT. */
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { constants as osConstants, homedir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { checkDockerConfig, readCaFiles } from './startup-files.js';
@@ -22,6 +22,9 @@ function loadKubeConfig(config: Config): KubeConfig {
   if (!kubeConfig.getCurrentCluster()) throw new Error('the Kubernetes configuration names no current cluster');
   return kubeConfig;
 }
+
+/** How long past the last scrape timeout shutdown may take before the process exits regardless. */
+const SHUTDOWN_MARGIN_MS = 2000;
 
 async function main(argv: readonly string[]): Promise<void> {
   let parsed: ParseOutcome;
@@ -64,18 +67,31 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const exporter = createExporter(config, { kubeConfig, logger, registryCaPems });
   const port = await exporter.listen();
-  logger.info('listening', { address: config.bindHost ?? '*', port, version: VERSION });
 
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn('second signal, exiting now', { signal });
+      process.exit(128 + osConstants.signals[signal]);
+    }
     stopping = true;
-    logger.info('shutting down', { signal });
-    // Checks in flight are abandoned; a stuck connection must not hold the process.
-    setTimeout(() => process.exit(0), 5000).unref();
+    const started = Date.now();
+    const { scrapes, remainingMs } = exporter.inFlight();
+    logger.info('shutting down', { signal, scrapesInFlight: scrapes });
+    // The scrapes in flight get their answers; nothing may hold the process past their timeouts.
+    setTimeout(() => {
+      logger.warn('shutdown took too long, exiting now', { ms: Date.now() - started });
+      process.exit(0);
+    }, remainingMs + SHUTDOWN_MARGIN_MS).unref();
     exporter.close().then(
-      () => process.exit(0),
-      () => process.exit(0),
+      ({ scrapesAnswered }) => {
+        logger.info('shut down', { scrapesAnswered, ms: Date.now() - started });
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error('shutdown failed', { reason: (error as Error)?.message ?? String(error) });
+        process.exit(1);
+      },
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -83,6 +99,8 @@ async function main(argv: readonly string[]): Promise<void> {
   process.on('unhandledRejection', (reason) => {
     logger.error('unhandled rejection', { reason: (reason as Error)?.message ?? String(reason) });
   });
+  // Only now: whoever acts on this line (a test, an operator) may signal at once.
+  logger.info('listening', { address: config.bindHost ?? '*', port, version: VERSION });
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -91,4 +91,9 @@ export class Transport {
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
+
+  /** Abandons the requests in flight (their send() rejects, as on a network error) and hangs up. */
+  async destroy(): Promise<void> {
+    await this.dispatcher.destroy();
+  }
 }

@@ -104,6 +104,8 @@ export async function startExporter(
     url,
     logs,
     scrape: (options) => scrapeUrl(url, options),
-    stop: () => exporter.close(),
+    stop: async () => {
+      await exporter.close();
+    },
   };
 }
