@@ -2,7 +2,7 @@
  * The exporter as a process, the way operators run it: flags, signals, HTTP endpoints, and a scrape
  * that `promtool check metrics` (Debian's prometheus package) accepts.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -12,6 +12,7 @@ import { deployment } from '../support/objects.js';
 import { dockerConfigSecret } from '../support/objects.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startExporterProcess, type ExporterProcess } from '../support/process.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -83,9 +84,9 @@ describe('flags', () => {
 describe('running process', () => {
   let kube: KubeApi;
   let registry: RunningRegistry;
-  let child: ChildProcess;
-  let stderr = '';
+  let exporter: ExporterProcess;
   let url = '';
+  const stderr = () => exporter.stderr();
 
   beforeAll(async () => {
     registry = await startRegistry();
@@ -100,27 +101,12 @@ describe('running process', () => {
         ],
       }),
     ]);
-    child = spawn(
-      process.execPath,
-      [...MAIN, '--bind-address=127.0.0.1:0', `--kubeconfig=${kube.kubeconfigPath}`, `--allow-plain-http=${registry.host}`],
-      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    child.stderr!.setEncoding('utf8');
-    url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`exporter did not start: ${stderr}`)), 20_000);
-      child.stderr!.on('data', (chunk: string) => {
-        stderr += chunk;
-        const port = /"msg":"listening".*"port":(\d+)/.exec(stderr)?.[1];
-        if (port) {
-          clearTimeout(timer);
-          resolve(`http://127.0.0.1:${port}`);
-        }
-      });
-    });
+    exporter = await startExporterProcess([`--kubeconfig=${kube.kubeconfigPath}`, `--allow-plain-http=${registry.host}`]);
+    url = exporter.url;
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+    exporter?.kill();
     await kube?.stop();
     await registry?.stop();
   });
@@ -153,21 +139,21 @@ describe('running process', () => {
   });
 
   test('logs are JSON lines with a level', () => {
-    const lines = stderr.trim().split('\n');
+    const lines = stderr().trim().split('\n');
     expect(lines.length).toBeGreaterThan(1);
     for (const line of lines) {
       const parsed = JSON.parse(line) as { level?: string; msg?: string };
       expect(['debug', 'info', 'warn', 'error']).toContain(parsed.level);
       expect(typeof parsed.msg).toBe('string');
     }
-    expect(stderr).toContain('"status":"bad_reference"');
+    expect(stderr()).toContain('"status":"bad_reference"');
   });
 
   test('SIGTERM stops it gracefully with exit 0', async () => {
-    child.kill('SIGTERM');
-    const [code] = await once(child, 'exit');
+    exporter.child.kill('SIGTERM');
+    const { code } = await exporter.exited;
     expect(code).toBe(0);
-    expect(stderr).toContain('"msg":"shutting down"');
+    expect(stderr()).toContain('"msg":"shutting down"');
   });
 });
 
@@ -185,33 +171,17 @@ describe('answers the exporter does not read', () => {
         deployment('x', `app${i}`, { containers: [{ name: 'c', image: `${registry.host}/app:${i === 0 ? '1' : `missing${i}`}` }], imagePullSecrets: ['creds'] }),
       ),
     );
-    const child = spawn(
-      process.execPath,
-      [...MAIN, '--bind-address=127.0.0.1:0', `--kubeconfig=${kube.kubeconfigPath}`, `--allow-plain-http=${registry.host}`],
-      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => (stderr += d));
+    const child = await startExporterProcess([`--kubeconfig=${kube.kubeconfigPath}`, `--allow-plain-http=${registry.host}`]);
     try {
-      const port = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`did not start: ${stderr}`)), 20_000);
-        child.stderr!.on('data', () => {
-          const found = /"msg":"listening".*"port":(\d+)/.exec(stderr)?.[1];
-          if (found) {
-            clearTimeout(timer);
-            resolve(found);
-          }
-        });
-      });
+      const { port } = child;
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       expect(text).toContain(`owner_name="app0",container="c",image="${registry.host}/app:1"} 1`);
       expect(text).toContain(`owner_name="app1",container="c",image="${registry.host}/app:missing1"} 0`);
       await new Promise((r) => setTimeout(r, 500));
-      expect(child.exitCode, stderr).toBeNull();
+      expect(child.child.exitCode, child.stderr()).toBeNull();
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     } finally {
-      child.kill('SIGKILL');
+      child.kill();
       await kube.stop();
       await registry.stop();
     }

@@ -4,12 +4,9 @@
  * answer, new connections must be refused, and the process must then exit 0 without waiting for
  * registry checks nobody is waiting for any more.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { parseExposition, PREFIX } from '../support/exporter.js';
 import { startHostileHttp, type Hostile } from '../support/hostile.js';
@@ -18,52 +15,17 @@ import { deployment } from '../support/objects.js';
 import { startRecordingProxy, type RecordingProxy } from '../support/proxy.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startExporterProcess, type ExporterProcess } from '../support/process.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = ['--import', 'tsx', 'src/main.ts'];
 
-interface Running {
-  readonly child: ChildProcess;
-  readonly port: number;
-  /** Everything written to stderr so far. */
-  stderr(): string;
-  /** Resolves with the exit code and when (Date.now()) the process exited. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-}
-
-const children: ChildProcess[] = [];
+const children: ExporterProcess[] = [];
 /** Scrapers' keep-alive agents: their idle connections stay open until the test ends. */
 const agents: Agent[] = [];
 
-async function startProcess(kubeconfigPath: string): Promise<Running> {
-  const child = spawn(
-    process.execPath,
-    [...MAIN, '--bind-address=127.0.0.1:0', `--kubeconfig=${kubeconfigPath}`, '--allow-plain-http=127.0.0.1:*'],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  children.push(child);
-  const exited = once(child, 'exit').then(([code, signal]) => ({
-    code: code as number | null,
-    signal: signal as NodeJS.Signals | null,
-    at: Date.now(),
-  }));
-  let stderr = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => (stderr += chunk));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`exporter did not start: ${stderr}`)), 20_000);
-    const look = () => {
-      const found = /"msg":"listening".*"port":(\d+)/.exec(stderr)?.[1];
-      if (found) {
-        clearTimeout(timer);
-        child.stderr!.off('data', look);
-        resolve(Number(found));
-      }
-    };
-    child.stderr!.on('data', look);
-    void exited.then(() => reject(new Error(`exporter exited before listening: ${stderr}`)));
-  });
-  return { child, port, stderr: () => stderr, exited };
+async function startProcess(kubeconfigPath: string): Promise<ExporterProcess> {
+  const running = await startExporterProcess([`--kubeconfig=${kubeconfigPath}`, '--allow-plain-http=127.0.0.1:*']);
+  children.push(running);
+  return running;
 }
 
 interface Answer {
@@ -138,7 +100,7 @@ beforeAll(async () => {
 
 afterEach(() => {
   for (const agent of agents.splice(0)) agent.destroy();
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const running of children.splice(0)) running.kill();
 });
 
 afterAll(async () => {
