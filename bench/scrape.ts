@@ -1,5 +1,6 @@
 /**
- * Benchmark: a synthetic cluster (10,000 workloads × 2 containers over 1,000 unique images) served by
+ * Benchmark: a synthetic cluster (10,000 Deployments shaped and sized like a real API server's, ~11 KB
+ * each, × 2 containers over 1,000 unique images) served by
  * the loopback Kubernetes API, the real registry behind a proxy adding 50 ms per request, and the
  * exporter as its own process. Prints figures; asserts nothing. Run with `npm run bench`.
  *
@@ -16,7 +17,7 @@ import { WorkloadLister } from '../src/kubernetes/workloads.js';
 import { ExporterMetrics } from '../src/metrics.js';
 import { scrapeUrl } from '../test/support/exporter.js';
 import { startKubeApi } from '../test/support/kube-api.js';
-import { deployment } from '../test/support/objects.js';
+import { realisticDeployment } from '../test/support/objects.js';
 import { startRecordingProxy } from '../test/support/proxy.js';
 import { pushImage } from '../test/support/push.js';
 import { startRegistry, type RunningRegistry } from '../test/support/registry.js';
@@ -25,6 +26,8 @@ const WORKLOADS = Number(process.env.BENCH_WORKLOADS ?? 10_000);
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 1_000);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 50);
 const WARM_SCRAPES = 20;
+const CONCURRENT_SCRAPES = 50;
+const CONCURRENT_ROUNDS = 3;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPOS = 10;
 /** Same as NODE_OPTIONS in deploy/03-deployment.yaml. */
@@ -99,12 +102,17 @@ async function main(): Promise<void> {
   kube.set(
     'Deployment',
     Array.from({ length: WORKLOADS }, (_, i) =>
-      deployment(`ns${i % 100}`, `app${i}`, {
-        containers: [
-          { name: 'main', image: `${proxy.host}/${images[i % IMAGES]}` },
-          { name: 'sidecar', image: `${proxy.host}/${images[(i * 7 + 3) % IMAGES]}` },
-        ],
-      }),
+      realisticDeployment(
+        `ns${i % 100}`,
+        `app${i}`,
+        {
+          containers: [
+            { name: 'main', image: `${proxy.host}/${images[i % IMAGES]}` },
+            { name: 'sidecar', image: `${proxy.host}/${images[(i * 7 + 3) % IMAGES]}` },
+          ],
+        },
+        i,
+      ),
     ),
   );
   const concurrency = 32;
@@ -135,6 +143,19 @@ async function main(): Promise<void> {
     // Warm: every result cached.
     const warm: number[] = [];
     for (let i = 0; i < WARM_SCRAPES; i++) warm.push((await scrapeUrl(url, { timeoutSeconds: 10 })).ms);
+    const rssBeforeConcurrent = peakRssMiB(child.pid!);
+
+    // Many scrapers at once (HA Prometheus pairs, people with curl): rounds of 50 concurrent scrapes.
+    const concurrentMs: number[] = [];
+    let concurrentFailures = 0;
+    for (let round = 0; round < CONCURRENT_ROUNDS; round++) {
+      const answers = await Promise.all(Array.from({ length: CONCURRENT_SCRAPES }, () => scrapeUrl(url, { timeoutSeconds: 10 })));
+      for (const answer of answers) {
+        concurrentMs.push(answer.ms);
+        if (answer.status !== 200 || statusSeries(answer) !== WORKLOADS * 2) concurrentFailures++;
+      }
+    }
+    const alive = child.exitCode === null;
 
     // Baseline in this process: only listing the workloads and rendering the same metrics.
     const kubeConfig = new KubeConfig();
@@ -175,7 +196,10 @@ async function main(): Promise<void> {
     );
     console.log(`registry requests per unique image per interval: ${(registryRequests / IMAGES).toFixed(3)} (${registryRequests} requests; goal ≤ 1.05)`);
     console.log(`peak registry concurrency seen: ${proxy.maxConcurrent}`);
-    console.log(`exporter peak RSS: ${peakRssMiB(child.pid!).toFixed(0)} MiB`);
+    console.log(
+      `${CONCURRENT_ROUNDS} rounds of ${CONCURRENT_SCRAPES} concurrent scrapes: ${concurrentFailures} incomplete or failed answers, slowest ${Math.max(...concurrentMs).toFixed(0)} ms, process ${alive ? 'alive' : 'DEAD'}`,
+    );
+    console.log(`exporter peak RSS: ${rssBeforeConcurrent.toFixed(0)} MiB before the concurrent scrapes, ${peakRssMiB(child.pid!).toFixed(0)} MiB after`);
   } finally {
     child.kill('SIGTERM');
     await kube.stop();
