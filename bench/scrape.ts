@@ -177,7 +177,7 @@ async function main(): Promise<void> {
           exists: 1 as const,
         })),
       );
-      const snapshot = { rows, listUp: new Map(OWNER_KINDS.map((k) => [k, true])), pending: 0, collectionSeconds: 0 };
+      const snapshot = { rows, listUp: new Map(OWNER_KINDS.map((k) => [k, true])), listAge: new Map(OWNER_KINDS.map((k) => [k, 0])), pending: 0, collectionSeconds: 0 };
       await metrics.render(async () => snapshot);
       baseline.push(performance.now() - started);
     }

@@ -10,6 +10,7 @@ import { PullSecretCredentials } from './credentials/pull-secrets.js';
 import { ignoreMatcher } from './image/ignore.js';
 import { resolveLocations } from './image/mirror.js';
 import { WorkloadLister } from './kubernetes/workloads.js';
+import { Listings } from './listings.js';
 import type { Logger } from './log.js';
 import { ExporterMetrics } from './metrics.js';
 import { RegistryClient } from './registry/client.js';
@@ -82,7 +83,12 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
     onFailedCheck: () => metrics.genericErrors.inc(),
   });
   const collector = new Collector({
-    lister: new WorkloadLister(deps.kubeConfig, { pageSize: LIST_PAGE_SIZE, requestTimeoutMs: config.scrapeTimeoutMs }),
+    listings: new Listings({
+      lister: new WorkloadLister(deps.kubeConfig, { pageSize: LIST_PAGE_SIZE, requestTimeoutMs: config.listTimeoutMs }),
+      maxAgeMs: config.listMaxAgeMs,
+      logger,
+      now: deps.now,
+    }),
     checker,
     ignoredImages: config.ignoredImages,
     credentials:

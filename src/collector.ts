@@ -3,14 +3,14 @@
  * snapshot of what is known when the deadline arrives. Checks still running then go on and land in
  * the cache for the next scrape.
  */
-import pMemoize from 'p-memoize';
 import { beforeDeadline, TIMED_OUT } from './deadline.js';
+import type { KindListing, Listings } from './listings.js';
 import type { CheckLocation, CheckRequest, ImageChecker } from './checker.js';
 import type { PullSource } from './image/mirror.js';
 import { ignoreMatcher, type IgnoreMatcher } from './image/ignore.js';
 import { BadReferenceError, parseImageReference, type ImageReference } from './image/reference.js';
 import { describeApiError } from './kubernetes/api.js';
-import { OWNER_KINDS, type OwnerKind, type Workload, type WorkloadLister } from './kubernetes/workloads.js';
+import { OWNER_KINDS, type OwnerKind, type Workload } from './kubernetes/workloads.js';
 import type { Logger } from './log.js';
 import { RecheckRounds } from './rechecks.js';
 import type { RegistryCredential } from './registry/credentials.js';
@@ -44,12 +44,14 @@ export interface ContainerRow {
 export interface Snapshot {
   readonly rows: readonly ContainerRow[];
   readonly listUp: ReadonlyMap<OwnerKind, boolean>;
+  /** Seconds since the listing reported for each kind completed (absent: no listing yet). */
+  readonly listAge: ReadonlyMap<OwnerKind, number>;
   readonly pending: number;
   readonly collectionSeconds: number;
 }
 
 export interface CollectorOptions {
-  readonly lister: Pick<WorkloadLister, 'list'>;
+  readonly listings: Pick<Listings, 'get'>;
   readonly checker: ImageChecker;
   readonly ignoredImages: readonly string[];
   readonly credentials?: CredentialSource;
@@ -60,35 +62,27 @@ export interface CollectorOptions {
   readonly now?: () => number;
 }
 
-interface Listing {
-  readonly workloads: readonly Workload[];
-  readonly ok: boolean;
-}
-
 export class Collector {
   private readonly ignore: IgnoreMatcher;
   private readonly now: () => number;
   private readonly rounds: RecheckRounds;
-  /** Last successful listing per kind: served (with list_up 0) when a list fails. */
-  private readonly lastListing = new Map<OwnerKind, readonly Workload[]>();
-  /** Concurrent scrapes share one in-flight list per kind. */
-  private readonly listShared: (kind: OwnerKind) => Promise<Workload[]>;
 
   constructor(private readonly options: CollectorOptions) {
     this.now = options.now ?? Date.now;
     this.ignore = ignoreMatcher(options.ignoredImages);
     this.rounds = new RecheckRounds(() => options.checker.states.latestSeq);
-    this.listShared = pMemoize((kind: OwnerKind) => options.lister.list(kind), { cache: false });
   }
 
   async collect(deadline: number): Promise<Snapshot> {
     const started = this.now();
-    const listings = await Promise.all(OWNER_KINDS.map((kind) => this.listKind(kind, deadline)));
+    const listings = await Promise.all(OWNER_KINDS.map((kind) => this.options.listings.get(kind, deadline)));
     const listUp = new Map<OwnerKind, boolean>();
+    const listAge = new Map<OwnerKind, number>();
     const workloads: Workload[] = [];
     OWNER_KINDS.forEach((kind, i) => {
-      const listing = listings[i] as Listing;
-      listUp.set(kind, listing.ok);
+      const listing = listings[i] as KindListing;
+      listUp.set(kind, listing.up);
+      if (listing.ageSeconds !== undefined) listAge.set(kind, listing.ageSeconds);
       for (const workload of listing.workloads) workloads.push(workload); // no spread: lists can be huge
     });
 
@@ -105,16 +99,22 @@ export class Collector {
       }
     }
 
-    const settled = new Map<string, CheckResult>();
-    const all = Promise.all(
-      [...requests.values()].map(async (request) => {
-        settled.set(request.key, await this.options.checker.check(request));
-      }),
-    );
-    await beforeDeadline(all, deadline, this.now);
-
+    // Stale-while-revalidate: a known result past its interval is served while its recheck runs; only
+    // images never checked are waited for, up to the deadline.
     const { checker } = this.options;
     const { states } = checker;
+    const settled = new Map<string, CheckResult>();
+    const firstChecks: Promise<void>[] = [];
+    for (const request of requests.values()) {
+      const check = checker.check(request);
+      if (states.latest(request.key) === undefined) {
+        firstChecks.push(check.then((result) => void settled.set(request.key, result)));
+      } else {
+        check.catch((error: unknown) => this.options.logger.error('image recheck failed unexpectedly', { image: request.image, reason: String(error) }));
+      }
+    }
+    await beforeDeadline(Promise.all(firstChecks), deadline, this.now);
+
     const rows: ContainerRow[] = planned.map(({ workload, container, image, key }) => {
       const result = settled.get(key) ?? states.latest(key);
       const proven = result && isProven(result.status) ? result : states.lastProven(key);
@@ -132,22 +132,7 @@ export class Collector {
     const keys = new Set(requests.keys());
     if (this.rounds.observe(keys, (key) => states.finishedSeq(key))) this.options.onRecheckRound();
     checker.prune(keys);
-    return { rows, listUp, pending: checker.pending, collectionSeconds: (this.now() - started) / 1000 };
-  }
-
-  private async listKind(kind: OwnerKind, deadline: number): Promise<Listing> {
-    try {
-      const outcome = await beforeDeadline(this.listShared(kind), deadline, this.now);
-      if (outcome === TIMED_OUT) {
-        this.options.logger.warn('listing workloads did not finish before the scrape deadline', { kind });
-        return { workloads: this.lastListing.get(kind) ?? [], ok: false };
-      }
-      this.lastListing.set(kind, outcome);
-      return { workloads: outcome, ok: true };
-    } catch (error) {
-      this.options.logger.error('cannot list workloads', { kind, reason: describeApiError(error) });
-      return { workloads: this.lastListing.get(kind) ?? [], ok: false };
-    }
+    return { rows, listUp, listAge, pending: checker.pending, collectionSeconds: (this.now() - started) / 1000 };
   }
 
   /**

@@ -12,6 +12,8 @@ export interface Config {
   readonly bindPort: number;
   readonly checkIntervalMs: number;
   readonly scrapeTimeoutMs: number;
+  readonly listMaxAgeMs: number;
+  readonly listTimeoutMs: number;
   readonly registryTimeoutMs: number;
   readonly ignoredImages: readonly string[];
   readonly kubeconfig: string | undefined;
@@ -64,7 +66,13 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     default: '10s',
     help: "Answer /metrics within this time when Prometheus sends no X-Prometheus-Scrape-Timeout-Seconds header.",
   },
-  'registry-timeout': { kind: 'duration', default: '10s', help: 'Timeout of one request to a registry or token service.' },
+  'registry-timeout': { kind: 'duration', default: '10s', help: 'Timeout of connecting to a registry or token service, and of waiting for its answer.' },
+  'list-max-age': {
+    kind: 'duration',
+    default: '30s',
+    help: 'A scrape answers from the newest workload listing; one older than this is listed anew for later scrapes.',
+  },
+  'list-timeout': { kind: 'duration', default: '60s', help: 'Timeout of one page of a workload or service-account list.' },
   'max-concurrent-checks': { kind: 'count', default: '32', help: 'Registry checks running at once, over all registries.' },
   'max-concurrent-per-registry': { kind: 'count', default: '16', help: 'Registry checks running at once against one registry host.' },
   'allow-plain-http': {
@@ -221,6 +229,8 @@ export function parseFlags(argv: readonly string[]): ParseOutcome {
       bindPort: bind.port,
       checkIntervalMs: parseDuration('check-interval', one('check-interval')),
       scrapeTimeoutMs: parseDuration('scrape-timeout', one('scrape-timeout')),
+      listMaxAgeMs: parseDuration('list-max-age', one('list-max-age')),
+      listTimeoutMs: parseDuration('list-timeout', one('list-timeout')),
       registryTimeoutMs: parseDuration('registry-timeout', one('registry-timeout')),
       ignoredImages: parseList(values.get('ignored-images') ?? []),
       kubeconfig,

@@ -170,7 +170,7 @@ describe('cache, rechecks and change', () => {
       expect(heads('team/app/manifests/docker')).toBe(1);
 
       await sleep(1600);
-      const later = await exporter.scrape();
+      const later = await exporter.scrapeFresh();
       expect(heads('team/app/manifests/docker')).toBe(2);
       expect(heads('team/app/manifests/oci')).toBe(2);
       expect(later.value(RECHECKS)).toBe(2);
@@ -179,7 +179,7 @@ describe('cache, rechecks and change', () => {
     }
   });
 
-  test('a deleted workload disappears on the next scrape; a retired tag turns 0 after expiry', async () => {
+  test('a deleted workload disappears with the next listing; a retired tag turns 0 after expiry', async () => {
     kube.set('Deployment', [
       deployment('a', 'keep', { containers: [{ name: 'c', image: `${host}/team/retired:1` }] }),
       deployment('a', 'gone', { containers: [{ name: 'c', image: `${host}/team/app:docker` }] }),
@@ -192,13 +192,13 @@ describe('cache, rechecks and change', () => {
 
       kube.remove('Deployment', 'a', 'gone');
       await deleteManifest(registry, 'team/retired', retired.digest);
-      scrape = await exporter.scrape();
+      scrape = await exporter.scrapeFresh();
       expect(scrape.find(DEPLOYMENT, { owner_name: 'gone' })).toEqual([]);
       expect(scrape.find(STATUS, { owner_name: 'gone' })).toEqual([]);
       expect(scrape.value(DEPLOYMENT, { owner_name: 'keep' })).toBe(1); // still cached
 
       await sleep(1100);
-      scrape = await exporter.scrape();
+      scrape = await exporter.scrapeFresh();
       expect(scrape.value(DEPLOYMENT, { owner_name: 'keep' })).toBe(0);
       expect(scrape.value(STATUS, { owner_name: 'keep', status: 'absent' })).toBe(1);
     } finally {
@@ -223,7 +223,7 @@ describe('registry down', () => {
       await flaky.stop();
       await sleep(1100);
       kube.add('Deployment', deployment('f', 'never-seen', { containers: [{ name: 'c', image: `${flaky.host}/svc:2` }] }));
-      scrape = await exporter.scrape();
+      scrape = await exporter.scrapeFresh();
       // Proven present 1.1 s ago: still reported (fresh for two intervals), never 0.
       expect(scrape.value(DEPLOYMENT, { owner_name: 'known' })).toBe(1);
       expect(scrape.value(STATUS, { owner_name: 'known', status: 'registry_unavailable' })).toBe(1);
@@ -235,14 +235,14 @@ describe('registry down', () => {
 
       // After two intervals without proof the old 1 is withdrawn too.
       await sleep(1100);
-      scrape = await exporter.scrape();
+      scrape = await exporter.scrapeFresh();
       expect(scrape.find(DEPLOYMENT, { owner_name: 'known' })).toEqual([]);
       expect(scrape.samples.filter((s) => s.name.endsWith('_image_exists') && s.value === 0)).toEqual([]);
 
       // It comes back: the retry after a failure (here one interval) proves presence again.
       await flaky.start();
       await sleep(1100);
-      scrape = await exporter.scrape();
+      scrape = await exporter.scrapeFresh();
       expect(scrape.value(DEPLOYMENT, { owner_name: 'known' })).toBe(1);
       expect(scrape.value(STATUS, { owner_name: 'known', status: 'present' })).toBe(1);
     } finally {

@@ -55,6 +55,9 @@ describe('deadline', () => {
       kube.set('Deployment', [deployment('d', 'quick', { containers: [{ name: 'c', image: `${fast.host}/app0:1` }] })]);
       expect((await exporter.scrape()).value(EXISTS, { owner_name: 'quick' })).toBe(1);
       kube.add('Deployment', deployment('d', 'sluggish', { containers: [{ name: 'c', image: `${slow.host}/app1:1` }] }));
+      // A scrape answers from the listing it has and lists anew; the one after sees the new workload.
+      expect((await exporter.scrape({ timeoutSeconds: 1 })).find(STATUS, { owner_name: 'sluggish' })).toEqual([]);
+      await sleep(200);
 
       const scrape = await exporter.scrape({ timeoutSeconds: 1 });
       expect(scrape.status).toBe(200);
@@ -158,7 +161,7 @@ describe('429 backoff', () => {
       expect(scrape.find(STATUS, { status: 'rate_limited' })).toHaveLength(5);
 
       await sleep(1000);
-      await exporter.scrape();
+      await exporter.scrapeFresh();
       expect(hits).toBeGreaterThan(1);
       expect(exporter.logs.some((l) => l.includes('backing off after HTTP 429'))).toBe(true);
     } finally {

@@ -109,8 +109,7 @@ describe('exporter when listing fails', () => {
       let scrape = await exporter.scrape();
       expect(scrape.value(`${PREFIX}_image_check_status`, { owner_kind: 'CronJob', owner_name: 'backup' })).toBe(1);
       kube.fault({ path: '/apis/batch/v1/cronjobs', status: 500 });
-      scrape = await exporter.scrape();
-      expect(scrape.value(`${PREFIX}_workload_list_up`, { kind: 'CronJob' })).toBe(0);
+      scrape = await exporter.scrapeUntil((s) => s.value(`${PREFIX}_workload_list_up`, { kind: 'CronJob' }) === 0);
       expect(scrape.value(`${PREFIX}_image_check_status`, { owner_kind: 'CronJob', owner_name: 'backup' })).toBe(1);
     } finally {
       await exporter.stop();

@@ -166,7 +166,7 @@ describe('a registry that hides what an identity may not see (404, not 401)', ()
     // /v2/ recovers: the retry (a failure is retried after one interval here) proves the absence.
     pingBroken = false;
     await sleep(1100);
-    scrape = await exporter.scrape();
+    scrape = await exporter.scrapeFresh();
     expect(status(scrape, 'private-missing')).toEqual(['absent']);
     expect(exists(scrape, 'private-missing')).toEqual([0]);
   });

@@ -14,6 +14,14 @@ export interface RunningExporter {
   /** Every log line the exporter wrote. */
   readonly logs: string[];
   scrape(options?: { timeoutSeconds?: number }): Promise<Scrape>;
+  /**
+   * A scrape that reflects the cluster and registries as of this call. A scrape answers from what
+   * the exporter already knows and starts refreshing what is stale; this one scrapes until the
+   * workload listings completed after the call and no check is pending any more.
+   */
+  scrapeFresh(options?: { timeoutSeconds?: number }): Promise<Scrape>;
+  /** Scrapes until `until` holds (what a background refresh leads to), for at most `withinMs`. */
+  scrapeUntil(until: (scrape: Scrape) => boolean, options?: { timeoutSeconds?: number; withinMs?: number }): Promise<Scrape>;
   stop(): Promise<void>;
 }
 
@@ -83,12 +91,28 @@ export async function scrapeUrl(url: string, options: { timeoutSeconds?: number 
   };
 }
 
+async function scrapeFresh(url: string, options: { timeoutSeconds?: number } = {}): Promise<Scrape> {
+  const since = performance.now();
+  for (let attempt = 0; ; attempt++) {
+    const scrape = await scrapeUrl(url, options);
+    const elapsedSeconds = (performance.now() - since) / 1000;
+    const ages = scrape.find(`${PREFIX}_workload_list_age_seconds`).map((s) => s.value);
+    const listedSince = ages.length > 0 && ages.every((age) => age < elapsedSeconds);
+    const settled = scrape.value(`${PREFIX}_checks_pending`) === 0;
+    if ((attempt > 0 && listedSince && settled) || scrape.status !== 200) return scrape;
+    if (attempt > 200) throw new Error('the exporter did not settle within 200 scrapes');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 export async function startExporter(
   kubeconfigPath: string,
   flags: string[] = [],
   deps: Partial<Omit<ExporterDeps, 'kubeConfig' | 'logger'>> = {},
 ): Promise<RunningExporter> {
-  const outcome = parseFlags(['--bind-address=127.0.0.1:0', '--log-level=debug', ...flags]);
+  // Listings refreshed on every scrape (in the background of it), unless a test says otherwise.
+  const defaults = flags.some((f) => f.startsWith('--list-max-age')) ? [] : ['--list-max-age=1ms'];
+  const outcome = parseFlags(['--bind-address=127.0.0.1:0', '--log-level=debug', ...defaults, ...flags]);
   if (outcome.action !== 'run') throw new Error('flags did not produce a config');
   const config: Config = outcome.config;
   const kubeConfig = new KubeConfig();
@@ -104,6 +128,16 @@ export async function startExporter(
     url,
     logs,
     scrape: (options) => scrapeUrl(url, options),
+    scrapeFresh: (options) => scrapeFresh(url, options),
+    async scrapeUntil(until, options = {}) {
+      const end = performance.now() + (options.withinMs ?? 5000);
+      for (;;) {
+        const scrape = await scrapeUrl(url, options);
+        if (until(scrape)) return scrape;
+        if (performance.now() > end) throw new Error(`condition not reached; last scrape:\n${scrape.text.slice(0, 4000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
     stop: async () => {
       await exporter.close();
     },
