@@ -126,15 +126,3 @@ export function keyMatches(pattern: KeyPattern, ref: ImageReference): boolean {
 export function bySpecificity(a: KeyPattern, b: KeyPattern): number {
   return b.components - a.components || a.wildcards - b.wildcards;
 }
-
-/** The entries that apply to `ref`, most specific first (stable for equal specificity). */
-export function matchingEntries<T extends { readonly key: string }>(entries: readonly T[], ref: ImageReference): T[] {
-  const target = targetOf(ref);
-  const matched: Array<{ entry: T; pattern: KeyPattern; index: number }> = [];
-  entries.forEach((entry, index) => {
-    const pattern = parseKey(entry.key);
-    if (pattern && hostMatches(pattern, target) && pathMatches(pattern, target)) matched.push({ entry, pattern, index });
-  });
-  matched.sort((a, b) => bySpecificity(a.pattern, b.pattern) || a.index - b.index);
-  return matched.map((m) => m.entry);
-}
