@@ -2,7 +2,7 @@
  * Which docker-config keys apply to an image, the way the kubelet's keyring decides
  * (pkg/credentialprovider): keys may carry a scheme, a port, a path prefix and `*` wildcards in
  * host labels; every Docker Hub spelling means Docker Hub. Keys are parsed once (parseKey) and
- * images once per lookup (targetOf); matching is then linear in their lengths. Pure.
+ * images once per lookup (targetOf); matching then never backtracks (see glob.ts). Pure.
  */
 import { DOCKER_HUB, type ImageReference } from '../image/reference.js';
 import { compileGlob, globMatches, hasWildcard, type Glob } from './glob.js';
@@ -111,7 +111,7 @@ export function hostMatches(pattern: KeyPattern, target: Target): boolean {
 }
 
 /** The path is a prefix of the repository on component boundaries. */
-export function pathMatches(pattern: KeyPattern, target: Target): boolean {
+function pathMatches(pattern: KeyPattern, target: Target): boolean {
   const { path } = pattern;
   return path === '' || target.repository === path || target.repository.startsWith(`${path}/`);
 }
