@@ -14,15 +14,17 @@ import { apiStatus, describeApiError, withTimeout } from '../kubernetes/api.js';
 import type { Workload } from '../kubernetes/workloads.js';
 import type { Logger } from '../log.js';
 import type { RegistryCredential } from '../registry/credentials.js';
+import { CredentialChain } from './credential-chain.js';
 import { DockerConfigError, parseDockerConfig, type DockerConfigEntry } from './docker-config.js';
-import { matchingEntries } from './matching.js';
+import { Keyring } from './keyring.js';
 
 /** Secrets change rarely; a minute keeps API load flat and picks up rotations soon enough. */
 export const SECRET_CACHE_MS = 60_000;
 const SECRET_FETCH_CONCURRENCY = 16;
 
 interface SecretCredentials {
-  readonly credentials: readonly (RegistryCredential & { key: string })[];
+  /** Parsed when the secret is read, not per lookup. */
+  readonly keyring: Keyring<RegistryCredential>;
   readonly problem?: string;
 }
 
@@ -58,7 +60,7 @@ export class PullSecretCredentials implements CredentialSource {
   private readonly fetchSecret: (id: string) => Promise<SecretCredentials>;
   private readonly listServiceAccounts: () => Promise<Map<string, V1ServiceAccount> | { problem: string }>;
   private readonly limit = pLimit(SECRET_FETCH_CONCURRENCY);
-  private nodeEntries: readonly (RegistryCredential & { key: string })[] = [];
+  private nodeKeyring: Keyring<RegistryCredential> = Keyring.empty();
   private nodeConfigMtime = 0;
 
   constructor(private readonly options: PullSecretOptions) {
@@ -84,18 +86,28 @@ export class PullSecretCredentials implements CredentialSource {
     const loaded = new Map<string, SecretCredentials>();
     await Promise.all([...wanted].map(async (id) => loaded.set(id, await this.secret(id))));
 
-    return (workload, ref) => {
-      const names = secretNames.get(workload) ?? { names: [] };
-      const problems: string[] = names.problem ? [names.problem] : [];
-      const entries: Array<RegistryCredential & { key: string }> = [];
-      for (const name of names.names) {
-        const found = loaded.get(`${workload.namespace}/${name}`);
-        if (found?.problem) problems.push(found.problem);
-        if (found) entries.push(...found.credentials);
+    // One chain per distinct set of secrets: its memo then serves every workload naming that set.
+    const node = this.nodeKeyring;
+    const chains = new Map<string, CredentialChain>();
+    const chainOf = new Map<Workload, CredentialChain>();
+    for (const [workload, names] of secretNames) {
+      const id = [workload.namespace, names.problem ?? '', ...names.names].join('\n');
+      let chain = chains.get(id);
+      if (!chain) {
+        const problems: string[] = names.problem ? [names.problem] : [];
+        const keyrings: Keyring<RegistryCredential>[] = [];
+        for (const name of names.names) {
+          const found = loaded.get(`${workload.namespace}/${name}`);
+          if (found?.problem) problems.push(found.problem);
+          if (found) keyrings.push(found.keyring);
+        }
+        chain = new CredentialChain(keyrings, node, problems.length > 0 ? problems.join('; ') : undefined);
+        chains.set(id, chain);
       }
-      const credentials = [...matchingEntries(entries, ref), ...matchingEntries(this.nodeEntries, ref)];
-      return problems.length > 0 ? { credentials, problem: problems.join('; ') } : { credentials };
-    };
+      chainOf.set(workload, chain);
+    }
+    const none = new CredentialChain([], node);
+    return (workload, ref) => (chainOf.get(workload) ?? none).lookup(ref);
   }
 
   private secretNamesFor(
@@ -159,15 +171,19 @@ export class PullSecretCredentials implements CredentialSource {
             ? `not allowed to read pull secret ${id} (RBAC)`
             : `cannot read pull secret ${id}: ${describeApiError(error)}`;
       this.options.logger.warn('pull secret unavailable', { secret: id, reason: problem });
-      return { credentials: [], problem };
+      return { keyring: Keyring.empty(), problem };
     }
     try {
       const entries = parseSecret(secret);
-      return { credentials: entries.map((e) => ({ ...e, id: `secret:${id}#${e.key}` })) };
+      const keyring = Keyring.of(entries.map((e) => ({ ...e, id: `secret:${id}#${e.key}` })));
+      if (keyring.rejected > 0) {
+        this.options.logger.debug('pull secret keys that name no registry are ignored', { secret: id, keys: keyring.rejected });
+      }
+      return { keyring };
     } catch (error) {
       const problem = `pull secret ${id} ${(error as Error).message}`;
       this.options.logger.warn('pull secret malformed', { secret: id, reason: problem });
-      return { credentials: [], problem };
+      return { keyring: Keyring.empty(), problem };
     }
   }
 
@@ -178,7 +194,10 @@ export class PullSecretCredentials implements CredentialSource {
       const { mtimeMs } = await stat(path);
       if (mtimeMs === this.nodeConfigMtime) return;
       const entries = await readDockerConfigFile(path);
-      this.nodeEntries = entries.map((e) => ({ ...e, id: `docker-config#${e.key}` }));
+      this.nodeKeyring = Keyring.of(entries.map((e) => ({ ...e, id: `docker-config#${e.key}` })));
+      if (this.nodeKeyring.rejected > 0) {
+        this.options.logger.debug('--docker-config keys that name no registry are ignored', { path, keys: this.nodeKeyring.rejected });
+      }
       this.nodeConfigMtime = mtimeMs;
     } catch (error) {
       // Keep the last good entries: a half-written file during a secret rotation must not drop them.

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { DockerConfigError, parseDockerConfig } from '../../src/credentials/docker-config.js';
-import { keyMatches, matchingEntries, parseKey } from '../../src/credentials/matching.js';
+import { Keyring } from '../../src/credentials/keyring.js';
+import { keyMatches, parseKey } from '../../src/credentials/matching.js';
 import { parseSecret } from '../../src/credentials/pull-secrets.js';
 import { parseMirrorRule, parseRegistryLocation, resolveLocations } from '../../src/image/mirror.js';
 import { parseImageReference } from '../../src/image/reference.js';
@@ -96,7 +97,7 @@ describe('kubelet-style key matching', () => {
       { key: 'registry.example.com/team', n: 4 },
       { key: 'other.example.org', n: 5 },
     ];
-    expect(matchingEntries(entries, ref('registry.example.com/team/app:1')).map((e) => e.n)).toEqual([3, 4, 2, 1]);
+    expect(Keyring.of(entries).match(ref('registry.example.com/team/app:1')).map((e) => e.n)).toEqual([3, 4, 2, 1]);
   });
 
   test('keys that name no registry are ignored', () => {
