@@ -9,6 +9,27 @@ import type { RegistryCredential } from '../registry/credentials.js';
 import { matchInOrder, type Keyring } from './keyring.js';
 import { targetOf } from './matching.js';
 
+/**
+ * More distinct credentials than this for one image are not tried: each costs registry requests on
+ * every check, and a tenant's secret can hold thousands of keys that all match.
+ */
+export const MAX_CREDENTIALS_PER_IMAGE = 8;
+
+/** Keeps the first of identical username/password pairs (they get identical answers), and at most the cap. */
+function distinct(credentials: readonly RegistryCredential[]): { credentials: RegistryCredential[]; dropped: number } {
+  const seen = new Set<string>();
+  const kept: RegistryCredential[] = [];
+  let dropped = 0;
+  for (const credential of credentials) {
+    const content = `${credential.username}\0${credential.password}`;
+    if (seen.has(content)) continue;
+    seen.add(content);
+    if (kept.length < MAX_CREDENTIALS_PER_IMAGE) kept.push(credential);
+    else dropped++;
+  }
+  return { credentials: kept, dropped };
+}
+
 export class CredentialChain {
   /**
    * Answers by registry and repository (tag and digest do not matter): thousands of containers
@@ -31,8 +52,10 @@ export class CredentialChain {
     let answer = this.answers.get(key);
     if (!answer) {
       const target = targetOf(ref);
-      const credentials = [...matchInOrder(this.secrets, target), ...matchInOrder([this.node], target)];
-      answer = this.problem === undefined ? { credentials } : { credentials, problem: this.problem };
+      const { credentials, dropped } = distinct([...matchInOrder(this.secrets, target), ...matchInOrder([this.node], target)]);
+      // Credentials not tried could have seen the image: absence can then not be proven.
+      const problems = [this.problem, dropped > 0 ? `${dropped} more credentials match ${ref.registry} than are tried (${MAX_CREDENTIALS_PER_IMAGE})` : undefined].filter((p) => p !== undefined);
+      answer = problems.length === 0 ? { credentials } : { credentials, problem: problems.join('; ') };
       this.answers.set(key, answer);
     }
     return answer;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { CredentialChain } from '../../src/credentials/credential-chain.js';
+import { CredentialChain, MAX_CREDENTIALS_PER_IMAGE } from '../../src/credentials/credential-chain.js';
 import { compileGlob, globMatches } from '../../src/credentials/glob.js';
 import { Keyring, matchInOrder } from '../../src/credentials/keyring.js';
 import { bySpecificity, keyMatches, MAX_KEY_LENGTH, parseKey, targetOf } from '../../src/credentials/matching.js';
@@ -220,7 +220,7 @@ describe('order of credentials', () => {
   });
 
   test("a workload's secrets first, most specific first, then --docker-config's, most specific first", () => {
-    const cred = (key: string, id: string) => ({ key, id, username: 'u', password: 'p' });
+    const cred = (key: string, id: string) => ({ key, id, username: 'u', password: `p-${id}` });
     const first = Keyring.of([cred('*.example.com', 'a1'), cred('registry.example.com', 'a2')]);
     const second = Keyring.of([cred('registry.example.com/team', 'b1'), cred('registry.example.com', 'b2')]);
     const node = Keyring.of([cred('*.example.com', 'n1'), cred('registry.example.com/team', 'n2')]);
@@ -231,6 +231,23 @@ describe('order of credentials', () => {
     // Another tag of the same repository is the same question: answered from memory.
     expect(chain.lookup(ref('registry.example.com/team/app:2'))).toBe(found);
     expect(chain.lookup(ref('registry.example.com/other/app:1')).credentials.map((c) => c.id)).toEqual(['a2', 'b2', 'a1', 'n1']);
+  });
+});
+
+describe('a secret with thousands of matching keys', () => {
+  const refOf = ref('registry.example.com/team/app:1');
+  test('identical username/password pairs are tried once (they get identical answers)', () => {
+    const same = Keyring.of(Array.from({ length: 1000 }, (_, i) => ({ key: `scheme${i}://registry.example.com`, id: `k${i}`, username: 'u', password: 'p' })));
+    const found = new CredentialChain([same], Keyring.empty()).lookup(refOf);
+    expect(found.credentials.map((c) => c.id)).toEqual(['k0']);
+    expect(found.problem).toBeUndefined();
+  });
+
+  test(`at most ${MAX_CREDENTIALS_PER_IMAGE} distinct credentials are tried; then absence cannot be proven`, () => {
+    const many = Keyring.of(Array.from({ length: 1000 }, (_, i) => ({ key: `scheme${i}://registry.example.com`, id: `k${i}`, username: 'u', password: `p${i}` })));
+    const found = new CredentialChain([many], Keyring.empty()).lookup(refOf);
+    expect(found.credentials.map((c) => c.id)).toEqual(Array.from({ length: MAX_CREDENTIALS_PER_IMAGE }, (_, i) => `k${i}`));
+    expect(found.problem).toContain('more credentials match registry.example.com than are tried');
   });
 });
 
