@@ -5,9 +5,8 @@
  * its own process here, probed on /healthz during a scrape the way the kubelet's liveness probe
  * does, so that a blocked event loop fails the test instead of freezing it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { PREFIX, scrapeUrl, type Scrape } from '../support/exporter.js';
@@ -15,8 +14,8 @@ import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { deployment, dockerConfigSecret, type AuthEntry } from '../support/objects.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startExporterProcess, type ExporterProcess } from '../support/process.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const EXISTS = `${PREFIX}_deployment_image_exists`;
 const PASSWORD = 'pw-H0stile-5e7a1c';
 const WRONG_PASSWORD = 'pw-Wr0ng-9d2b4f';
@@ -28,29 +27,7 @@ const SCRAPE_LIMIT_MS = 30_000;
 
 let kube: KubeApi;
 let registry: RunningRegistry; // htpasswd on plain HTTP
-let exporter: { child: ChildProcess; url: string; stderr: () => string } | undefined;
-
-async function startExporterProcess(flags: string[]): Promise<NonNullable<typeof exporter>> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/main.ts', '--bind-address=127.0.0.1:0', `--kubeconfig=${kube.kubeconfigPath}`, ...flags],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => (stderr += chunk));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`exporter did not start: ${stderr}`)), 20_000);
-    child.stderr!.on('data', () => {
-      const port = /"msg":"listening".*"port":(\d+)/.exec(stderr)?.[1];
-      if (port) {
-        clearTimeout(timer);
-        resolve(`http://127.0.0.1:${port}`);
-      }
-    });
-  });
-  return { child, url, stderr: () => stderr };
-}
+let exporter: ExporterProcess | undefined;
 
 /** Scrapes once while probing /healthz every 25 ms; every probe must answer within PROBE_MS. */
 async function scrapeWhileProbing(url: string): Promise<{ scrape: Scrape; probes: number[] }> {
@@ -114,7 +91,7 @@ beforeAll(async () => {
 });
 
 afterEach(() => {
-  if (exporter?.child.exitCode === null) exporter.child.kill('SIGKILL');
+  exporter?.kill();
   exporter = undefined;
 });
 
@@ -140,7 +117,7 @@ describe('hostile pull secrets', () => {
       ...deployments('spin', `${host}/team/app`, ['spin']),
       deployment('tenant', 'no-secret', { containers: [{ name: 'app', image: `${host}/team/app:1` }] }),
     ]);
-    exporter = await startExporterProcess(['--allow-plain-http=*.0.0.1:*']);
+    exporter = await startExporterProcess([`--kubeconfig=${kube.kubeconfigPath}`, '--allow-plain-http=*.0.0.1:*']);
 
     const { scrape, probes } = await scrapeWhileProbing(exporter.url);
     expect(scrape.status).toBe(200);
@@ -164,7 +141,7 @@ describe('hostile pull secrets', () => {
     kube.set('Secret', [dockerConfigSecret('tenant', 'big', auths)]);
     kube.set('ServiceAccount', []);
     kube.set('Deployment', deployments('big', `${registry.host}/team/app`, ['big']));
-    exporter = await startExporterProcess([`--allow-plain-http=${registry.host}`]);
+    exporter = await startExporterProcess([`--kubeconfig=${kube.kubeconfigPath}`, `--allow-plain-http=${registry.host}`]);
 
     const { scrape, probes } = await scrapeWhileProbing(exporter.url);
     expect(scrape.status).toBe(200);
