@@ -1,18 +1,23 @@
 /**
  * Reading Kubernetes lists as streams (src/kubernetes/list-reader.ts) against the loopback API
- * server: pages, expired continue tokens, Status errors, junk
+ * server: pages, expired continue tokens for workloads and service accounts, Status errors, junk
  * and cut-off bodies, timeouts mid-body, and the kubeconfig's TLS and exec authentication.
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { PullSecretCredentials } from '../../src/credentials/pull-secrets.js';
+import { parseImageReference } from '../../src/image/reference.js';
 import { describeApiError } from '../../src/kubernetes/api.js';
 import { ListReader } from '../../src/kubernetes/list-reader.js';
+import type { Workload } from '../../src/kubernetes/workloads.js';
+import { createLogger } from '../../src/log.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
-import { deployment } from '../support/objects.js';
+import { deployment, dockerConfigSecret, serviceAccount } from '../support/objects.js';
 import { PREFIX, startExporter } from '../support/exporter.js';
 import { createPki } from '../support/pki.js';
 
 const DEPLOYMENTS = '/apis/apps/v1/deployments';
+const SERVICE_ACCOUNTS = '/api/v1/serviceaccounts';
 
 let kube: KubeApi;
 let kubeConfig: KubeConfig;
@@ -114,6 +119,61 @@ describe('ListReader', () => {
     } finally {
       await secure.stop();
     }
+  });
+});
+
+describe('service accounts for pull secrets', () => {
+  const logs: string[] = [];
+  const workload: Workload = {
+    kind: 'Deployment',
+    namespace: 'a',
+    name: 'web',
+    containers: [{ name: 'c', image: 'registry.example.com/app:1', init: false }],
+    imagePullSecrets: [],
+    serviceAccountName: 'builder',
+  };
+  const ref = parseImageReference('registry.example.com/app:1');
+  const credentials = () =>
+    new PullSecretCredentials({ kubeConfig, requestTimeoutMs: 2000, logger: createLogger('debug', (line) => logs.push(line)) });
+
+  beforeEach(() => {
+    logs.length = 0;
+    // More than one page of 500, the account that matters on the last one.
+    kube.set('ServiceAccount', [
+      ...Array.from({ length: 1100 }, (_, i) => serviceAccount('a', `sa${String(i).padStart(4, '0')}`)),
+      serviceAccount('a', 'builder', ['regcred']),
+    ]);
+    kube.set('Secret', [dockerConfigSecret('a', 'regcred', { 'registry.example.com': { username: 'u', password: 'p' } })]);
+  });
+
+  test('the account\'s imagePullSecrets are found across pages', async () => {
+    const lookup = await credentials().prepare([workload]);
+    expect(lookup(workload, ref)).toEqual({ credentials: [expect.objectContaining({ id: 'secret:a/regcred#registry.example.com' })] });
+    expect(listRequests(SERVICE_ACCOUNTS).map((r) => r.query.get('limit'))).toEqual(['500', '500', '500']);
+  });
+
+  test('an expired continue token (410) restarts the list instead of losing every account', async () => {
+    kube.expireContinue();
+    const lookup = await credentials().prepare([workload]);
+    expect(lookup(workload, ref)).toEqual({ credentials: [expect.objectContaining({ id: 'secret:a/regcred#registry.example.com' })] });
+    // page 1, page 2 → 410, then pages 1-3 again
+    expect(listRequests(SERVICE_ACCOUNTS).map((r) => r.query.get('continue') !== null)).toEqual([false, true, false, true, true]);
+    expect(logs.filter((l) => l.includes('cannot list service accounts'))).toEqual([]);
+  });
+
+  // The same lines as before this reader; junk JSON's reason was JSON.parse's own message then.
+  test.each([
+    [{ status: 403, message: 'serviceaccounts is forbidden' }, /^HTTP 403: serviceaccounts is forbidden$/],
+    [{ rawBody: '{"kind":"ServiceAccountList","items":[{"metad' }, /JSON/],
+  ])('a failed list (%j) is logged and becomes the workload\'s credential problem', async (fault, reason) => {
+    kube.fault({ path: SERVICE_ACCOUNTS, ...fault });
+    const lookup = await credentials().prepare([workload]);
+    const found = lookup(workload, ref);
+    expect(found.credentials).toEqual([]);
+    expect(found.problem).toMatch(/^cannot read service account a\/builder: /);
+    expect(found.problem?.replace('cannot read service account a/builder: ', '')).toMatch(reason);
+    const lines = logs.filter((l) => l.includes('cannot list service accounts for their imagePullSecrets')).map((l) => JSON.parse(l) as unknown);
+    expect(lines).toEqual([expect.objectContaining({ level: 'error', reason: expect.stringMatching(reason) })]);
   });
 });
 
