@@ -6,11 +6,12 @@
  * cache period however many workloads name them.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { CoreV1Api, type KubeConfig, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1LocalObjectReference, type V1Secret } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
 import pMemoize from 'p-memoize';
 import type { CredentialLookup, CredentialSource } from '../collector.js';
 import { apiStatus, describeApiError, withTimeout } from '../kubernetes/api.js';
+import { ListReader } from '../kubernetes/list-reader.js';
 import type { Workload } from '../kubernetes/workloads.js';
 import type { Logger } from '../log.js';
 import type { RegistryCredential } from '../registry/credentials.js';
@@ -21,6 +22,16 @@ import { Keyring } from './keyring.js';
 /** Secrets change rarely; a minute keeps API load flat and picks up rotations soon enough. */
 export const SECRET_CACHE_MS = 60_000;
 const SECRET_FETCH_CONCURRENCY = 16;
+const SERVICE_ACCOUNT_PAGE_SIZE = 500;
+
+/** `namespace/name` of each service account that names imagePullSecrets -> those secrets' names. */
+type AccountSecrets = Map<string, readonly string[]>;
+
+/** The parts of a ServiceAccount read here, as the API server's JSON has them. */
+interface ServiceAccountObject {
+  metadata?: { namespace?: string; name?: string };
+  imagePullSecrets?: V1LocalObjectReference[];
+}
 
 interface SecretCredentials {
   /** Parsed when the secret is read, not per lookup. */
@@ -54,17 +65,22 @@ export async function readDockerConfigFile(path: string): Promise<DockerConfigEn
 
 export class PullSecretCredentials implements CredentialSource {
   private readonly core: CoreV1Api;
+  private readonly reader: ListReader;
   private readonly now: () => number;
   private readonly secrets = new Map<string, Expiring<SecretCredentials>>();
-  private serviceAccounts: Expiring<Map<string, V1ServiceAccount> | { problem: string }> | undefined;
+  private serviceAccounts: Expiring<AccountSecrets | { problem: string }> | undefined;
   private readonly fetchSecret: (id: string) => Promise<SecretCredentials>;
-  private readonly listServiceAccounts: () => Promise<Map<string, V1ServiceAccount> | { problem: string }>;
+  private readonly listServiceAccounts: () => Promise<AccountSecrets | { problem: string }>;
   private readonly limit = pLimit(SECRET_FETCH_CONCURRENCY);
   private nodeKeyring: Keyring<RegistryCredential> = Keyring.empty();
   private nodeConfigMtime = 0;
 
   constructor(private readonly options: PullSecretOptions) {
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.reader = new ListReader(options.kubeConfig, {
+      pageSize: SERVICE_ACCOUNT_PAGE_SIZE,
+      requestTimeoutMs: options.requestTimeoutMs,
+    });
     this.now = options.now ?? Date.now;
     // Concurrent scrapes share in-flight reads.
     this.fetchSecret = pMemoize((id: string) => this.limit(() => this.readSecret(id)), { cache: false });
@@ -74,7 +90,7 @@ export class PullSecretCredentials implements CredentialSource {
   async prepare(workloads: readonly Workload[]): Promise<CredentialLookup> {
     await this.refreshNodeConfig();
     const needsAccount = workloads.some((w) => w.imagePullSecrets.length === 0);
-    const accounts = needsAccount ? await this.accounts() : new Map<string, V1ServiceAccount>();
+    const accounts = needsAccount ? await this.accounts() : new Map<string, readonly string[]>();
 
     const secretNames = new Map<Workload, { names: string[]; problem?: string }>();
     const wanted = new Set<string>();
@@ -112,35 +128,31 @@ export class PullSecretCredentials implements CredentialSource {
 
   private secretNamesFor(
     workload: Workload,
-    accounts: Map<string, V1ServiceAccount> | { problem: string },
+    accounts: AccountSecrets | { problem: string },
   ): { names: string[]; problem?: string } {
     if (workload.imagePullSecrets.length > 0) return { names: [...workload.imagePullSecrets] };
     const id = `${workload.namespace}/${workload.serviceAccountName}`;
     if (!(accounts instanceof Map)) return { names: [], problem: `cannot read service account ${id}: ${accounts.problem}` };
-    const account = accounts.get(id);
     // A missing service account means the pods are not even created; nothing to add here.
-    return { names: (account?.imagePullSecrets ?? []).map((s) => s.name ?? '').filter((n) => n !== '') };
+    return { names: [...(accounts.get(id) ?? [])] };
   }
 
-  private async accounts(): Promise<Map<string, V1ServiceAccount> | { problem: string }> {
+  private async accounts(): Promise<AccountSecrets | { problem: string }> {
     if (this.serviceAccounts && this.serviceAccounts.expiresAt > this.now()) return this.serviceAccounts.value;
     const value = await this.listServiceAccounts();
     this.serviceAccounts = { value, expiresAt: this.now() + SECRET_CACHE_MS };
     return value;
   }
 
-  private async readServiceAccounts(): Promise<Map<string, V1ServiceAccount> | { problem: string }> {
-    const accounts = new Map<string, V1ServiceAccount>();
-    let token: string | undefined;
+  private async readServiceAccounts(): Promise<AccountSecrets | { problem: string }> {
     try {
-      do {
-        const page = await this.core.listServiceAccountForAllNamespaces(
-          { limit: 500, _continue: token },
-          withTimeout(this.options.requestTimeoutMs),
-        );
-        for (const sa of page.items ?? []) accounts.set(`${sa.metadata?.namespace}/${sa.metadata?.name}`, sa);
-        token = page.metadata?._continue || undefined;
-      } while (token);
+      const listed = await this.reader.list('/api/v1/serviceaccounts', (sa: ServiceAccountObject) => ({
+        id: `${sa.metadata?.namespace}/${sa.metadata?.name}`,
+        names: (sa.imagePullSecrets ?? []).map((s) => s.name ?? '').filter((n) => n !== ''),
+      }));
+      // Only accounts that name secrets: the others add nothing, and clusters have many of them.
+      const accounts: AccountSecrets = new Map();
+      for (const { id, names } of listed) if (names.length > 0) accounts.set(id, names);
       return accounts;
     } catch (error) {
       const problem = describeApiError(error);

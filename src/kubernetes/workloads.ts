@@ -1,9 +1,9 @@
 /**
  * Lists the four workload kinds in all namespaces, paginated, and reduces each object to what the
- * exporter needs: its pod template's images and pull-secret references.
+ * exporter needs as it is read: its pod template's images and pull-secret references.
  */
-import { AppsV1Api, BatchV1Api, type KubeConfig, type V1PodSpec } from '@kubernetes/client-node';
-import { apiStatus, withTimeout } from './api.js';
+import type { KubeConfig, V1PodSpec } from '@kubernetes/client-node';
+import { ListReader } from './list-reader.js';
 
 export const OWNER_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'] as const;
 export type OwnerKind = (typeof OWNER_KINDS)[number];
@@ -24,15 +24,25 @@ export interface Workload {
   readonly serviceAccountName: string;
 }
 
-interface ListPage<T> {
-  metadata?: { _continue?: string };
-  items: T[];
-}
-type Page = { limit: number; _continue?: string };
-
-interface MinimalObject {
+/**
+ * The parts of a workload object read here, as the API server's JSON has them (V1PodSpec's field
+ * names are the JSON's for every field read; it is only a type, nothing is converted).
+ */
+interface WorkloadObject {
   metadata?: { namespace?: string; name?: string };
+  spec?: {
+    template?: { spec?: V1PodSpec };
+    jobTemplate?: { spec?: { template?: { spec?: V1PodSpec } } };
+  };
 }
+
+/** Where each kind is listed, and where its pod template is. */
+const SOURCES: Record<OwnerKind, { path: string; podSpec: (object: WorkloadObject) => V1PodSpec | undefined }> = {
+  Deployment: { path: '/apis/apps/v1/deployments', podSpec: (o) => o.spec?.template?.spec },
+  StatefulSet: { path: '/apis/apps/v1/statefulsets', podSpec: (o) => o.spec?.template?.spec },
+  DaemonSet: { path: '/apis/apps/v1/daemonsets', podSpec: (o) => o.spec?.template?.spec },
+  CronJob: { path: '/apis/batch/v1/cronjobs', podSpec: (o) => o.spec?.jobTemplate?.spec?.template?.spec },
+};
 
 export interface WorkloadListerOptions {
   readonly pageSize: number;
@@ -40,61 +50,20 @@ export interface WorkloadListerOptions {
 }
 
 export class WorkloadLister {
-  private readonly apps: AppsV1Api;
-  private readonly batch: BatchV1Api;
+  private readonly reader: ListReader;
 
-  constructor(
-    kubeConfig: KubeConfig,
-    private readonly options: WorkloadListerOptions,
-  ) {
-    this.apps = kubeConfig.makeApiClient(AppsV1Api);
-    this.batch = kubeConfig.makeApiClient(BatchV1Api);
+  constructor(kubeConfig: KubeConfig, options: WorkloadListerOptions) {
+    this.reader = new ListReader(kubeConfig, options);
   }
 
   /** Lists one kind in all namespaces; rejects with the API error when the list cannot be completed. */
   async list(kind: OwnerKind): Promise<Workload[]> {
-    const call = withTimeout(this.options.requestTimeoutMs);
-    switch (kind) {
-      case 'Deployment':
-        return this.paginate(kind, (p) => this.apps.listDeploymentForAllNamespaces(p, call), (o) => o.spec?.template?.spec);
-      case 'StatefulSet':
-        return this.paginate(kind, (p) => this.apps.listStatefulSetForAllNamespaces(p, call), (o) => o.spec?.template?.spec);
-      case 'DaemonSet':
-        return this.paginate(kind, (p) => this.apps.listDaemonSetForAllNamespaces(p, call), (o) => o.spec?.template?.spec);
-      case 'CronJob':
-        return this.paginate(
-          kind,
-          (p) => this.batch.listCronJobForAllNamespaces(p, call),
-          (o) => o.spec?.jobTemplate?.spec?.template?.spec,
-        );
-    }
-  }
-
-  private async paginate<T extends MinimalObject>(
-    kind: OwnerKind,
-    fetchPage: (page: Page) => Promise<ListPage<T>>,
-    podSpec: (object: T) => V1PodSpec | undefined,
-  ): Promise<Workload[]> {
-    // A continue token can expire mid-list (410 Gone): start over once, as kubectl does.
-    for (let attempt = 0; ; attempt++) {
-      const workloads: Workload[] = [];
-      let token: string | undefined;
-      try {
-        do {
-          const page = await fetchPage({ limit: this.options.pageSize, _continue: token });
-          for (const object of page.items ?? []) workloads.push(toWorkload(kind, object, podSpec(object)));
-          token = page.metadata?._continue || undefined;
-        } while (token);
-        return workloads;
-      } catch (error) {
-        if (apiStatus(error) === 410 && token !== undefined && attempt < 2) continue;
-        throw error;
-      }
-    }
+    const { path, podSpec } = SOURCES[kind];
+    return this.reader.list(path, (object: WorkloadObject) => toWorkload(kind, object, podSpec(object)));
   }
 }
 
-function toWorkload(kind: OwnerKind, object: MinimalObject, spec: V1PodSpec | undefined): Workload {
+function toWorkload(kind: OwnerKind, object: WorkloadObject, spec: V1PodSpec | undefined): Workload {
   const containers: ContainerImage[] = [];
   for (const c of spec?.initContainers ?? []) containers.push({ name: c.name ?? '', image: c.image ?? '', init: true });
   for (const c of spec?.containers ?? []) containers.push({ name: c.name ?? '', image: c.image ?? '', init: false });

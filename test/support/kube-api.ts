@@ -2,12 +2,15 @@
  * A loopback HTTP server speaking the Kubernetes REST shapes the exporter reads: list (all
  * namespaces and namespaced) for apps/v1 deployments/statefulsets/daemonsets, batch/v1 cronjobs,
  * v1 secrets and serviceaccounts, get of one secret or service account, `limit`/`continue`
- * pagination over a snapshot, bearer-token auth and `Status` error bodies. Faults can be injected.
+ * pagination over a snapshot, bearer-token auth and `Status` error bodies, over plain HTTP (with
+ * insecure-skip-tls-verify) or HTTPS (the kubeconfig then trusts the test CA). Faults can be injected.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Pki } from './pki.js';
 import { makeTempDir } from './tmp.js';
 import { listenLoopback } from './listen.js';
 
@@ -44,6 +47,8 @@ export interface FaultRule {
   readonly rawBody?: string;
   /** Accept the request and never answer. */
   readonly hang?: boolean;
+  /** Send the real answer's headers and first bytes, then close the connection or stall. */
+  readonly truncate?: { readonly afterBytes: number; readonly then: 'close' | 'hang' };
 }
 
 export interface RecordedApiRequest {
@@ -51,6 +56,7 @@ export interface RecordedApiRequest {
   readonly path: string;
   readonly query: URLSearchParams;
   readonly authorization: string | undefined;
+  readonly headers: IncomingHttpHeaders;
 }
 
 export interface KubeApi {
@@ -90,7 +96,15 @@ const REASONS: Record<number, string> = {
   503: 'ServiceUnavailable',
 };
 
-export async function startKubeApi(options: { token?: string } = {}): Promise<KubeApi> {
+export interface KubeApiOptions {
+  readonly token?: string;
+  /** Serve HTTPS with the PKI's server certificate; the kubeconfig names its CA. */
+  readonly tls?: Pki;
+  /** The kubeconfig's user: the token itself (default) or an exec credential plugin printing it. */
+  readonly user?: 'token' | 'exec';
+}
+
+export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeApi> {
   const token = options.token ?? 'test-token';
   const store = new Map<Kind, Map<string, KubeObject>>(RESOURCES.map((r) => [r.kind, new Map()]));
   const requests: RecordedApiRequest[] = [];
@@ -103,10 +117,15 @@ export async function startKubeApi(options: { token?: string } = {}): Promise<Ku
   let snapshotSeq = 0;
   const hanging = new Set<ServerResponse>();
 
-  const send = (res: ServerResponse, code: number, body: object | string) => {
+  const send = (res: ServerResponse, code: number, body: object | string, truncate?: FaultRule['truncate']) => {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
     res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
+    if (!truncate) return res.end(text);
+    // Only once those bytes are out: the client must see a response that breaks off.
+    res.write(Buffer.from(text).subarray(0, truncate.afterBytes), () => {
+      if (truncate.then === 'close') res.destroy();
+    });
+    if (truncate.then === 'hang') hanging.add(res);
   };
 
   const decorate = (resource: Resource, object: KubeObject): KubeObject => ({
@@ -118,7 +137,7 @@ export async function startKubeApi(options: { token?: string } = {}): Promise<Ku
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
-    requests.push({ method: req.method ?? '', path, query: url.searchParams, authorization: req.headers.authorization });
+    requests.push({ method: req.method ?? '', path, query: url.searchParams, authorization: req.headers.authorization, headers: req.headers });
 
     if (req.headers.authorization !== `Bearer ${token}`) {
       return send(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
@@ -165,7 +184,7 @@ export async function startKubeApi(options: { token?: string } = {}): Promise<Ku
           details: { name, kind: resource.plural },
         });
       }
-      return send(res, 200, decorate(resource, object));
+      return send(res, 200, decorate(resource, object), rule?.truncate);
     }
 
     let items: KubeObject[];
@@ -210,17 +229,27 @@ export async function startKubeApi(options: { token?: string } = {}): Promise<Ku
       apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
       metadata,
       items: items.slice(offset, end).map((o) => decorate(resource, o)),
-    });
+    }, rule?.truncate);
   };
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error: unknown) => send(res, 500, status(500, 'InternalError', String(error))));
-  });
-  const url = `http://${await listenLoopback(server)}`;
+  };
+  const tls = options.tls;
+  const server = tls
+    ? createHttpsServer({ cert: await readFile(tls.serverCertFile), key: await readFile(tls.serverKeyFile) }, listener)
+    : createServer(listener);
+  const url = `${tls ? 'https' : 'http'}://${await listenLoopback(server)}`;
 
   const dir = await makeTempDir('kube-api');
   const kubeconfigPath = join(dir, 'kubeconfig');
   // client-node 1.x refuses plain http unless the cluster skips TLS verification.
+  const cluster = tls ? `certificate-authority: "${tls.caCertFile}"` : 'insecure-skip-tls-verify: true';
+  const credential = JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token } });
+  const user =
+    options.user === 'exec'
+      ? `exec: { apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: [-c, ${JSON.stringify(`printf '%s' '${credential}'`)}] }`
+      : `token: "${token}"`;
   await writeFile(
     kubeconfigPath,
     [
@@ -228,10 +257,10 @@ export async function startKubeApi(options: { token?: string } = {}): Promise<Ku
       'kind: Config',
       'clusters:',
       `- name: loopback`,
-      `  cluster: { server: "${url}", insecure-skip-tls-verify: true }`,
+      `  cluster: { server: "${url}", ${cluster} }`,
       'users:',
       `- name: tester`,
-      `  user: { token: "${token}" }`,
+      `  user: { ${user} }`,
       'contexts:',
       '- name: loopback',
       '  context: { cluster: loopback, user: tester }',

@@ -1,0 +1,144 @@
+/**
+ * Reads a Kubernetes list (GET of a collection such as /apis/apps/v1/deployments) page by page as a
+ * stream of items, each reduced at once by the caller's `trim` and then dropped. Neither a page nor
+ * an object is kept whole, and nothing is converted into client-node's model classes: memory
+ * follows what the callers keep, not the size of the objects, whatever the page size.
+ *
+ * client-node's KubeConfig still decides the server URL, TLS, proxy and authentication (tokens,
+ * exec plugins, client certificates), so every kubeconfig that worked with its generated API works
+ * here.
+ */
+import type { IncomingMessage } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { VERSION } from '../version.js';
+import { apiStatus } from './api.js';
+import { ListFormatError, ListScanner } from './list-scanner.js';
+
+export interface ListReaderOptions {
+  /** `limit` of each page. */
+  readonly pageSize: number;
+  /** Bound on each page's request, body included. */
+  readonly requestTimeoutMs: number;
+}
+
+/**
+ * A non-2xx answer, shaped like client-node's ApiException (numeric `code`, text `body`) so
+ * apiStatus() and describeApiError() read it the same way.
+ */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly code: number,
+    readonly body: string,
+    path: string,
+  ) {
+    super(`HTTP ${code} from GET ${path}`);
+  }
+}
+
+/** An error answer is a Status object (a few hundred bytes); more is not worth holding. */
+const ERROR_BODY_LIMIT = 64 * 1024;
+/** Restarts after an expired continue token (410 Gone) before the list is given up. */
+const MAX_RESTARTS = 2;
+
+export class ListReader {
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly options: ListReaderOptions,
+  ) {}
+
+  /**
+   * Every item of the collection at `path`, each passed through `trim` (which sees the object as
+   * parsed JSON, shaped as the caller declares). Rejects with ApiError, ListFormatError or the
+   * transport's error when the list cannot be read whole: never a partial list.
+   */
+  async list<O extends object, T>(path: string, trim: (object: O) => T): Promise<T[]> {
+    for (let restarts = 0; ; restarts++) {
+      const items: T[] = [];
+      let token: string | undefined;
+      try {
+        do {
+          token = await this.page(path, token, (object) => items.push(trim(object as O)));
+        } while (token);
+        return items;
+      } catch (error) {
+        // A continue token expires with etcd compaction (410 Gone): start over, as kubectl does.
+        if (apiStatus(error) === 410 && token !== undefined && restarts < MAX_RESTARTS) continue;
+        throw error;
+      }
+    }
+  }
+
+  /** Reads one page, handing each item to onItem; returns the continue token, if any. */
+  private async page(path: string, token: string | undefined, onItem: (object: object) => void): Promise<string | undefined> {
+    const cluster = this.kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('the Kubernetes configuration names no current cluster');
+    // The server URL may carry a path prefix (API proxies): append, as client-node does.
+    const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+    url.searchParams.set('limit', String(this.options.pageSize));
+    if (token !== undefined) url.searchParams.set('continue', token);
+
+    const options: RequestOptions = { method: 'GET', headers: {} };
+    // Authorization (token, exec plugin, token file), client certificate, CA, proxy agent.
+    await this.kubeConfig.applyToHTTPSOptions(options);
+    // JSON, uncompressed: the scanner reads plain JSON bytes. (gzip would be a decoding stage in
+    // front of it, with `accept-encoding` here.)
+    options.headers = { ...options.headers, accept: 'application/json', 'user-agent': `k8s-image-existence-exporter/${VERSION}` };
+    const signal = AbortSignal.timeout(this.options.requestTimeoutMs);
+    options.signal = signal;
+
+    try {
+      const response = await get(url, options);
+      const status = response.statusCode ?? 0;
+      if (status < 200 || status > 299) throw new ApiError(status, await readLimited(response, ERROR_BODY_LIMIT), path);
+      const encoding = response.headers['content-encoding'];
+      if (encoding !== undefined && encoding !== 'identity') {
+        response.destroy();
+        throw new ListFormatError(`list answered with content-encoding ${encoding}, which was not asked for`);
+      }
+      const scanner = new ListScanner((item) => {
+        if (item === null || typeof item !== 'object' || Array.isArray(item)) throw new ListFormatError('malformed list JSON: an item is not an object');
+        onItem(item);
+      });
+      for await (const chunk of response) scanner.push(chunk as Buffer);
+      return scanner.end().continueToken;
+    } catch (error) {
+      // An abort mid-body surfaces as a bare "aborted" socket error, and the signal's own reason
+      // (a DOMException) has a numeric `code` that would pass for an HTTP status: say what happened.
+      // A status already received says more than its error body timing out.
+      if (signal.aborted && !(error instanceof ApiError)) {
+        const timeout = new Error(`GET ${path} timed out after ${this.options.requestTimeoutMs} ms`, { cause: error });
+        timeout.name = 'TimeoutError';
+        throw timeout;
+      }
+      throw error;
+    }
+  }
+}
+
+function get(url: URL, options: RequestOptions): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, resolve);
+    // Stays attached: a late socket error after the response must not be an uncaught 'error'.
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+/** Up to `limit` bytes of the body as text; what arrived if the body breaks off. */
+async function readLimited(response: IncomingMessage, limit: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of response) {
+      parts.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      if (size >= limit) break; // leaving the loop destroys the response: the rest is never read
+    }
+  } catch {
+    // The status code says what matters; a broken error body only loses its message.
+  }
+  return Buffer.concat(parts).subarray(0, limit).toString('utf8');
+}

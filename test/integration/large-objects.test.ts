@@ -1,0 +1,119 @@
+/**
+ * Big objects against the memory the exporter is deployed with: the process, run as in production
+ * with a 192 MB heap (--max-old-space-size=192), lists 120 Deployments of ~1 MB each (a legal
+ * object: one long container argument) and must keep running and report every one of them. Its
+ * memory must follow what it keeps (names, images), not the size of the objects it reads.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startKubeApi, type KubeApi } from '../support/kube-api.js';
+import { deployment } from '../support/objects.js';
+import { PREFIX, scrapeUrl } from '../support/exporter.js';
+import { pushImage } from '../support/push.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const DEPLOYMENTS = 120;
+/** The deployment's memory limit (deploy/03-deployment.yaml). */
+const MEMORY_LIMIT_BYTES = 320 * 1024 * 1024;
+
+let kube: KubeApi;
+let registry: RunningRegistry;
+let child: ChildProcess | undefined;
+let stderr = '';
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  await pushImage(registry, 'app', '1', 'docker');
+  kube = await startKubeApi();
+  // One shared string: the test process holds 1 MB, the exporter still reads 120 MB of JSON.
+  const longArgument = `--config=${'x'.repeat(1024 * 1024)}`;
+  kube.set(
+    'Deployment',
+    Array.from({ length: DEPLOYMENTS }, (_, i) => {
+      const object = deployment('big', `d${String(i).padStart(3, '0')}`, {
+        containers: [{ name: 'app', image: `${registry.host}/app:1` }],
+      });
+      Object.assign(object.spec.template.spec.containers[0]!, { args: [longArgument] });
+      return object;
+    }),
+  );
+});
+
+afterAll(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  }
+  await kube?.stop();
+  await registry?.stop();
+});
+
+/** Peak resident set size of a live process (Linux). */
+function peakRss(pid: number): number {
+  const kib = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kib) * 1024;
+}
+
+describe('120 Deployments of 1 MB each, 192 MB heap', () => {
+  test('the process stays up and a scrape reports all of them', async () => {
+    const proc = spawn(
+      process.execPath,
+      [
+        '--max-old-space-size=192',
+        '--import',
+        'tsx',
+        'src/main.ts',
+        `--kubeconfig=${kube.kubeconfigPath}`,
+        '--bind-address=127.0.0.1:0',
+        `--allow-plain-http=${registry.host}`,
+        // Not a timing test: give the list all the time it needs.
+        '--scrape-timeout=60s',
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child = proc;
+    proc.stderr!.setEncoding('utf8');
+    proc.stderr!.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-64 * 1024);
+    });
+    const exited = once(proc, 'exit').then(([code, signal]) => {
+      throw new Error(`exporter exited (code ${code}, signal ${signal}): ${stderr.slice(-2000)}`);
+    });
+    exited.catch(() => undefined);
+
+    const url = await Promise.race([
+      new Promise<string>((resolve) => {
+        const onData = () => {
+          const port = /"msg":"listening".*"port":(\d+)/.exec(stderr)?.[1];
+          if (port) {
+            proc.stderr!.off('data', onData);
+            resolve(`http://127.0.0.1:${port}`);
+          }
+        };
+        proc.stderr!.on('data', onData);
+      }),
+      exited,
+    ]);
+
+    // A process killed by its heap limit closes the connection first: report the death, not the socket.
+    const scrape = await scrapeUrl(url).catch(async (error: unknown) => {
+      await Promise.race([exited, sleep(2000)]);
+      throw error;
+    });
+    expect(scrape.status).toBe(200);
+    expect(scrape.value(`${PREFIX}_workload_list_up`, { kind: 'Deployment' }), stderr.slice(-2000)).toBe(1);
+    const exists = scrape.find(`${PREFIX}_deployment_image_exists`);
+    expect(exists).toHaveLength(DEPLOYMENTS);
+    expect(exists.every((s) => s.value === 1)).toBe(true);
+
+    expect(proc.exitCode).toBeNull();
+    const peak = peakRss(proc.pid!);
+    console.log(`exporter peak RSS: ${(peak / 1024 / 1024).toFixed(0)} MiB`);
+    expect(peak).toBeLessThan(MEMORY_LIMIT_BYTES);
+  }, 120_000);
+});
