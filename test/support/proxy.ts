@@ -1,11 +1,13 @@
 /**
- * Plain-HTTP reverse proxy in front of a registry that records requests, tracks peak
+ * Reverse proxy (plain HTTP, or HTTPS with a test PKI) in front of a registry that records requests, tracks peak
  * concurrency and can add latency. Meant for reads (HEAD/GET manifests): headers pass through
  * unchanged, so absolute URLs the upstream builds from Host (e.g. upload Locations) point at the
  * proxy, with the upstream's scheme. Push directly to the registry, not through this.
  */
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, createServer as createHttpsServer, request as httpsRequest } from 'node:https';
+import { readFile } from 'node:fs/promises';
+import type { Pki } from './pki.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listenLoopback } from './listen.js';
 
@@ -28,6 +30,8 @@ export interface ProxyOptions {
    * (a 429, a 502, a hidden repository's 404, …), false to forward it.
    */
   intercept?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Serve HTTPS with this PKI's server certificate (clients trust its CA) instead of plain HTTP. */
+  serveTls?: Pki;
 }
 
 export interface RecordingProxy {
@@ -101,17 +105,20 @@ export async function startRecordingProxy(target: string, opts: ProxyOptions = {
     req.pipe(upstreamReq);
   };
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     requests.push({ method: req.method ?? '', path: req.url ?? '', headers: { ...req.headers }, at: Date.now() });
     inFlight++;
     if (inFlight > maxConcurrent) maxConcurrent = inFlight;
     res.once('close', () => inFlight--);
     void forward(req, res);
-  });
+  };
+  const server = opts.serveTls
+    ? createHttpsServer({ cert: await readFile(opts.serveTls.serverCertFile), key: await readFile(opts.serveTls.serverKeyFile) }, onRequest)
+    : createServer(onRequest);
   const address = await listenLoopback(server);
 
   return {
-    url: `http://${address}`,
+    url: `${opts.serveTls ? 'https' : 'http'}://${address}`,
     host: address,
     requests,
     get maxConcurrent() {
