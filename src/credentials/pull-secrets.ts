@@ -8,7 +8,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { CoreV1Api, type KubeConfig, type V1LocalObjectReference, type V1Secret } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
-import pMemoize from 'p-memoize';
 import type { CredentialLookup, CredentialSource } from '../collector.js';
 import { apiStatus, describeApiError, withTimeout } from '../kubernetes/api.js';
 import { ListReader } from '../kubernetes/list-reader.js';
@@ -18,9 +17,12 @@ import type { RegistryCredential } from '../registry/credentials.js';
 import { CredentialChain } from './credential-chain.js';
 import { DockerConfigError, parseDockerConfig, type DockerConfigEntry } from './docker-config.js';
 import { Keyring } from './keyring.js';
+import { Refreshing } from '../refreshing.js';
 
 /** Secrets change rarely; a minute keeps API load flat and picks up rotations soon enough. */
 export const SECRET_CACHE_MS = 60_000;
+/** A secret no workload has named for this long is forgotten. */
+const SECRET_IDLE_MS = 5 * SECRET_CACHE_MS;
 const SECRET_FETCH_CONCURRENCY = 16;
 const SERVICE_ACCOUNT_PAGE_SIZE = 500;
 
@@ -37,11 +39,6 @@ interface SecretCredentials {
   /** Parsed when the secret is read, not per lookup. */
   readonly keyring: Keyring<RegistryCredential>;
   readonly problem?: string;
-}
-
-interface Expiring<T> {
-  readonly value: T;
-  readonly expiresAt: number;
 }
 
 export interface PullSecretOptions {
@@ -66,11 +63,11 @@ export async function readDockerConfigFile(path: string): Promise<DockerConfigEn
 export class PullSecretCredentials implements CredentialSource {
   private readonly core: CoreV1Api;
   private readonly reader: ListReader;
-  private readonly now: () => number;
-  private readonly secrets = new Map<string, Expiring<SecretCredentials>>();
-  private serviceAccounts: Expiring<AccountSecrets | { problem: string }> | undefined;
-  private readonly fetchSecret: (id: string) => Promise<SecretCredentials>;
-  private readonly listServiceAccounts: () => Promise<AccountSecrets | { problem: string }>;
+  /** Read once a minute at most, served stale while re-read; concurrent scrapes share a read. */
+  private readonly secrets: Refreshing<string, SecretCredentials>;
+  private readonly serviceAccounts: Refreshing<'all', AccountSecrets>;
+  /** Why the service accounts could not be listed, while no listing ever succeeded. */
+  private accountsProblem = 'not listed yet';
   private readonly limit = pLimit(SECRET_FETCH_CONCURRENCY);
   private nodeKeyring: Keyring<RegistryCredential> = Keyring.empty();
   private nodeConfigMtime = 0;
@@ -81,16 +78,23 @@ export class PullSecretCredentials implements CredentialSource {
       pageSize: SERVICE_ACCOUNT_PAGE_SIZE,
       requestTimeoutMs: options.requestTimeoutMs,
     });
-    this.now = options.now ?? Date.now;
-    // Concurrent scrapes share in-flight reads.
-    this.fetchSecret = pMemoize((id: string) => this.limit(() => this.readSecret(id)), { cache: false });
-    this.listServiceAccounts = pMemoize(() => this.readServiceAccounts(), { cache: false });
+    const refresh = { maxAgeMs: SECRET_CACHE_MS, now: options.now };
+    this.secrets = new Refreshing((id: string) => this.limit(() => this.readSecret(id)), refresh);
+    this.serviceAccounts = new Refreshing(() => this.readServiceAccounts(), {
+      ...refresh,
+      onError: (_key, error) => {
+        this.accountsProblem = describeApiError(error);
+        this.options.logger.error('cannot list service accounts for their imagePullSecrets', { reason: this.accountsProblem });
+      },
+    });
   }
 
   async prepare(workloads: readonly Workload[]): Promise<CredentialLookup> {
     await this.refreshNodeConfig();
     const needsAccount = workloads.some((w) => w.imagePullSecrets.length === 0);
     const accounts = needsAccount ? await this.accounts() : new Map<string, readonly string[]>();
+    // Secrets no workload named for a few minutes are forgotten: memory follows the cluster.
+    this.secrets.prune(SECRET_IDLE_MS);
 
     const secretNames = new Map<Workload, { names: string[]; problem?: string }>();
     const wanted = new Set<string>();
@@ -137,36 +141,25 @@ export class PullSecretCredentials implements CredentialSource {
     return { names: [...(accounts.get(id) ?? [])] };
   }
 
+  /** The service accounts' pull secrets; a failed re-list keeps the last good listing. */
   private async accounts(): Promise<AccountSecrets | { problem: string }> {
-    if (this.serviceAccounts && this.serviceAccounts.expiresAt > this.now()) return this.serviceAccounts.value;
-    const value = await this.listServiceAccounts();
-    this.serviceAccounts = { value, expiresAt: this.now() + SECRET_CACHE_MS };
-    return value;
+    return (await this.serviceAccounts.get('all'))?.value ?? { problem: this.accountsProblem };
   }
 
-  private async readServiceAccounts(): Promise<AccountSecrets | { problem: string }> {
-    try {
-      const listed = await this.reader.list('/api/v1/serviceaccounts', (sa: ServiceAccountObject) => ({
-        id: `${sa.metadata?.namespace}/${sa.metadata?.name}`,
-        names: (sa.imagePullSecrets ?? []).map((s) => s.name ?? '').filter((n) => n !== ''),
-      }));
-      // Only accounts that name secrets: the others add nothing, and clusters have many of them.
-      const accounts: AccountSecrets = new Map();
-      for (const { id, names } of listed) if (names.length > 0) accounts.set(id, names);
-      return accounts;
-    } catch (error) {
-      const problem = describeApiError(error);
-      this.options.logger.error('cannot list service accounts for their imagePullSecrets', { reason: problem });
-      return { problem };
-    }
+  private async readServiceAccounts(): Promise<AccountSecrets> {
+    const listed = await this.reader.list('/api/v1/serviceaccounts', (sa: ServiceAccountObject) => ({
+      id: `${sa.metadata?.namespace}/${sa.metadata?.name}`,
+      names: (sa.imagePullSecrets ?? []).map((s) => s.name ?? '').filter((n) => n !== ''),
+    }));
+    // Only accounts that name secrets: the others add nothing, and clusters have many of them.
+    const accounts: AccountSecrets = new Map();
+    for (const { id, names } of listed) if (names.length > 0) accounts.set(id, names);
+    return accounts;
   }
 
+  /** readSecret never rejects: a secret that cannot be read is a problem to report, not an error. */
   private async secret(id: string): Promise<SecretCredentials> {
-    const cached = this.secrets.get(id);
-    if (cached && cached.expiresAt > this.now()) return cached.value;
-    const value = await this.fetchSecret(id);
-    this.secrets.set(id, { value, expiresAt: this.now() + SECRET_CACHE_MS });
-    return value;
+    return (await this.secrets.get(id))?.value as SecretCredentials;
   }
 
   private async readSecret(id: string): Promise<SecretCredentials> {

@@ -155,3 +155,68 @@ test('token cache: tokens live a little less than expires_in; keys name the cred
   now = 54_000;
   expect(tokens.get(anon)).toBeUndefined();
 });
+
+describe('Refreshing: stale-while-revalidate', () => {
+  test('serves the newest value; reloads once when too old; waits only for the first load; keeps the last good value on failure', async () => {
+    const { Refreshing } = await import('../../src/refreshing.js');
+    let now = 0;
+    let loads = 0;
+    let fail = false;
+    let release: (() => void) | undefined;
+    const errors: unknown[] = [];
+    const refreshing = new Refreshing(
+      async (key: string) => {
+        loads++;
+        await new Promise<void>((resolve) => (release = resolve));
+        if (fail) throw new Error('down');
+        return `${key}@${now}`;
+      },
+      { maxAgeMs: 1000, now: () => now, onError: (_key, error) => errors.push(error) },
+    );
+    // First load: waited for.
+    const first = refreshing.get('a');
+    await Promise.resolve();
+    release?.();
+    expect((await first)?.value).toBe('a@0');
+    // Fresh: no load.
+    now = 999;
+    expect((await refreshing.get('a'))?.value).toBe('a@0');
+    expect(loads).toBe(1);
+    // Stale: served at once, one reload for any number of callers.
+    now = 1000;
+    const [x, y] = await Promise.all([refreshing.get('a'), refreshing.get('a')]);
+    expect([x?.value, y?.value]).toEqual(['a@0', 'a@0']);
+    expect(loads).toBe(2);
+    expect(refreshing.isLoading('a')).toBe(true);
+    release?.();
+    await new Promise((r) => setImmediate(r));
+    expect((await refreshing.get('a'))?.value).toBe('a@1000');
+    // A failed reload keeps the last good value, marked failed.
+    now = 2500;
+    fail = true;
+    await refreshing.get('a');
+    release?.();
+    await new Promise((r) => setImmediate(r));
+    expect(await refreshing.get('a')).toMatchObject({ value: 'a@1000', failed: true });
+    expect(errors).toHaveLength(1);
+    // Never loaded and past the deadline: undefined, the load goes on.
+    expect(await refreshing.get('b', now)).toBeUndefined();
+    expect(refreshing.isLoading('b')).toBe(true);
+  });
+
+  test('prune forgets keys nobody asked for', async () => {
+    const { Refreshing } = await import('../../src/refreshing.js');
+    let now = 0;
+    const loaded: string[] = [];
+    const refreshing = new Refreshing(async (key: string) => (loaded.push(key), key), { maxAgeMs: 100_000, now: () => now });
+    await refreshing.get('old');
+    now = 10_000;
+    await refreshing.get('recent');
+    now = 12_000;
+    refreshing.prune(5000);
+    // 'recent' is still held (fresh, no load); 'old' was forgotten and is loaded again.
+    await refreshing.get('recent');
+    await refreshing.get('old');
+    expect(loaded).toEqual(['old', 'recent', 'old']);
+  });
+});
