@@ -51,6 +51,9 @@ export interface DrainSummary {
   readonly scrapesAnswered: number;
 }
 
+/** Idle keep-alive connections are kept this long (Prometheus reuses them from one scrape to the next). */
+const KEEP_ALIVE_MS = 65_000;
+
 /** How long close() waits past the last scrape timeout before cutting the connections left. */
 const DRAIN_MARGIN_MS = 1000;
 
@@ -141,6 +144,10 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
     collector,
     async listen() {
       server = app.listen({ host: config.bindHost, port: config.bindPort });
+      // Longer than scrapers keep idle connections (Node's 5 s default is shorter): the scraper closes
+      // first, so it never sends a scrape on a connection the exporter is closing at that moment.
+      server.keepAliveTimeout = KEEP_ALIVE_MS;
+      server.headersTimeout = KEEP_ALIVE_MS + 1000;
       server.on('request', track);
       await once(server, 'listening');
       return (server.address() as AddressInfo).port;
