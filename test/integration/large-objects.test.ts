@@ -18,8 +18,7 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEPLOYMENTS = 120;
-/** The deployment's memory limit (deploy/03-deployment.yaml). */
-const MEMORY_LIMIT_BYTES = 320 * 1024 * 1024;
+const ARGUMENT_BYTES = 1024 * 1024;
 
 let kube: KubeApi;
 let registry: RunningRegistry;
@@ -31,7 +30,7 @@ beforeAll(async () => {
   await pushImage(registry, 'app', '1', 'docker');
   kube = await startKubeApi();
   // One shared string: the test process holds 1 MB, the exporter still reads 120 MB of JSON.
-  const longArgument = `--config=${'x'.repeat(1024 * 1024)}`;
+  const longArgument = `--config=${'x'.repeat(ARGUMENT_BYTES)}`;
   kube.set(
     'Deployment',
     Array.from({ length: DEPLOYMENTS }, (_, i) => {
@@ -53,9 +52,9 @@ afterAll(async () => {
   await registry?.stop();
 });
 
-/** Peak resident set size of a live process (Linux). */
-function peakRss(pid: number): number {
-  const kib = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+/** Current (VmRSS) or peak (VmHWM) resident set size of a live process, in bytes (Linux). */
+function rss(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const kib = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
   return Number(kib) * 1024;
 }
 
@@ -100,6 +99,7 @@ describe('120 Deployments of 1 MB each, 192 MB heap', () => {
       exited,
     ]);
 
+    const before = rss(proc.pid!, 'VmRSS');
     // A process killed by its heap limit closes the connection first: report the death, not the socket.
     const scrape = await scrapeUrl(url).catch(async (error: unknown) => {
       await Promise.race([exited, sleep(2000)]);
@@ -112,8 +112,12 @@ describe('120 Deployments of 1 MB each, 192 MB heap', () => {
     expect(exists.every((s) => s.value === 1)).toBe(true);
 
     expect(proc.exitCode).toBeNull();
-    const peak = peakRss(proc.pid!);
-    console.log(`exporter peak RSS: ${(peak / 1024 / 1024).toFixed(0)} MiB`);
-    expect(peak).toBeLessThan(MEMORY_LIMIT_BYTES);
+    // Reading the list must not cost anything near its size (120 MiB): it is never held whole.
+    // (Measured as growth over the process before the scrape: tsx alone takes ~200 MiB here,
+    // where the built exporter starts at ~130 MiB.)
+    const peak = rss(proc.pid!, 'VmHWM');
+    const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+    console.log(`exporter RSS before the scrape ${mib(before)}, peak ${mib(peak)}, growth ${mib(peak - before)}`);
+    expect(peak - before).toBeLessThan(DEPLOYMENTS * ARGUMENT_BYTES);
   }, 120_000);
 });
