@@ -13,6 +13,7 @@ import { PREFIX, startExporter } from '../support/exporter.js';
 import { startRecordingProxy, type RecordingProxy } from '../support/proxy.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { REUSE_MS } from '../../src/shared-answer.js';
 
 const STATUS = `${PREFIX}_image_check_status`;
 const EXISTS = `${PREFIX}_deployment_image_exists`;
@@ -56,6 +57,8 @@ describe('deadline', () => {
       expect((await exporter.scrape()).value(EXISTS, { owner_name: 'quick' })).toBe(1);
       kube.add('Deployment', deployment('d', 'sluggish', { containers: [{ name: 'c', image: `${slow.host}/app1:1` }] }));
       // A scrape answers from the listing it has and lists anew; the one after sees the new workload.
+      // (Each a new answer: the exporter hands a finished one to scrapes for REUSE_MS.)
+      await sleep(REUSE_MS + 10);
       expect((await exporter.scrape({ timeoutSeconds: 1 })).find(STATUS, { owner_name: 'sluggish' })).toEqual([]);
       await sleep(200);
 

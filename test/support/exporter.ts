@@ -7,6 +7,7 @@ import { createExporter, type Exporter, type ExporterDeps } from '../../src/app.
 import { parseFlags, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { readCaFiles } from '../../src/startup-files.js';
+import { REUSE_MS } from '../../src/shared-answer.js';
 
 export interface RunningExporter {
   readonly exporter: Exporter;
@@ -94,14 +95,15 @@ export async function scrapeUrl(url: string, options: { timeoutSeconds?: number 
 async function scrapeFresh(url: string, options: { timeoutSeconds?: number } = {}): Promise<Scrape> {
   const since = performance.now();
   for (let attempt = 0; ; attempt++) {
+    // Each attempt a new answer, not the one the exporter hands out for REUSE_MS after making it.
+    await new Promise((resolve) => setTimeout(resolve, REUSE_MS + 10));
     const scrape = await scrapeUrl(url, options);
     const elapsedSeconds = (performance.now() - since) / 1000;
     const ages = scrape.find(`${PREFIX}_workload_list_age_seconds`).map((s) => s.value);
     const listedSince = ages.length > 0 && ages.every((age) => age < elapsedSeconds);
     const settled = scrape.value(`${PREFIX}_checks_pending`) === 0;
     if ((attempt > 0 && listedSince && settled) || scrape.status !== 200) return scrape;
-    if (attempt > 200) throw new Error('the exporter did not settle within 200 scrapes');
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    if (attempt > 100) throw new Error('the exporter did not settle within 100 scrapes');
   }
 }
 
@@ -135,7 +137,7 @@ export async function startExporter(
         const scrape = await scrapeUrl(url, options);
         if (until(scrape)) return scrape;
         if (performance.now() > end) throw new Error(`condition not reached; last scrape:\n${scrape.text.slice(0, 4000)}`);
-        await new Promise((resolve) => setTimeout(resolve, 25));
+        await new Promise((resolve) => setTimeout(resolve, REUSE_MS + 10));
       }
     },
     stop: async () => {
