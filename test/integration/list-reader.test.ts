@@ -12,7 +12,7 @@ import { ListReader } from '../../src/kubernetes/list-reader.js';
 import type { Workload } from '../../src/kubernetes/workloads.js';
 import { createLogger } from '../../src/log.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
-import { deployment, dockerConfigSecret, serviceAccount } from '../support/objects.js';
+import { deployment, dockerConfigSecret, realisticDeployment, serviceAccount } from '../support/objects.js';
 import { PREFIX, startExporter } from '../support/exporter.js';
 import { createPki } from '../support/pki.js';
 
@@ -96,6 +96,30 @@ describe('ListReader', () => {
     const error = await names(reader).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect(describeApiError(error)).toMatch(message);
+  });
+
+  describe('gzip, as the API server sends large lists to clients that ask', () => {
+    // 300 Deployments of ~11 KB: pages well over the server's 128 KiB compression threshold.
+    const big = () => Array.from({ length: 300 }, (_, i) => realisticDeployment('ns', `d${String(i).padStart(3, '0')}`, { containers: [{ name: 'c', image: `app:${i}` }] }, i));
+
+    test('asked for and decoded: the same items as plain JSON', async () => {
+      kube.set('Deployment', big());
+      const gzipped = await names(new ListReader(kubeConfig, { pageSize: 100, requestTimeoutMs: 2000 }));
+      const gzipRequests = listRequests(DEPLOYMENTS);
+      expect(gzipRequests.every((r) => r.headers['accept-encoding'] === 'gzip')).toBe(true);
+      kube.requests.length = 0;
+      const plain = await names(new ListReader(kubeConfig, { pageSize: 100, requestTimeoutMs: 2000, compressed: false }));
+      expect(listRequests(DEPLOYMENTS).every((r) => r.headers['accept-encoding'] === undefined)).toBe(true);
+      expect(gzipped).toHaveLength(300);
+      expect(gzipped).toEqual(plain);
+    });
+
+    test('a gzip stream cut short fails the list, never a shorter one', async () => {
+      kube.set('Deployment', big());
+      kube.fault({ path: DEPLOYMENTS, afterPages: 1, truncate: { afterBytes: 2000, then: 'close' } });
+      const error = await names(new ListReader(kubeConfig, { pageSize: 100, requestTimeoutMs: 2000 })).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+    });
   });
 
   test('a body that stalls midway times out like a request that never answers', async () => {

@@ -10,6 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { Pki } from './pki.js';
 import { makeTempDir } from './tmp.js';
 import { listenLoopback } from './listen.js';
@@ -117,12 +118,15 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   let snapshotSeq = 0;
   const hanging = new Set<ServerResponse>();
 
-  const send = (res: ServerResponse, code: number, body: object | string, truncate?: FaultRule['truncate']) => {
+  const send = (res: ServerResponse, code: number, body: object | string, truncate?: FaultRule['truncate'], acceptEncoding?: string) => {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
-    res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-    if (!truncate) return res.end(text);
+    // Like the real API server: gzip for clients that ask, on answers over 128 KiB.
+    const gzip = /\bgzip\b/.test(acceptEncoding ?? '') && text.length > 128 * 1024;
+    const bytes = gzip ? gzipSync(text) : Buffer.from(text);
+    res.writeHead(code, { 'content-type': 'application/json', 'content-length': bytes.length, ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+    if (!truncate) return res.end(bytes);
     // Only once those bytes are out: the client must see a response that breaks off.
-    res.write(Buffer.from(text).subarray(0, truncate.afterBytes), () => {
+    res.write(bytes.subarray(0, truncate.afterBytes), () => {
       if (truncate.then === 'close') res.destroy();
     });
     if (truncate.then === 'hang') hanging.add(res);
@@ -229,7 +233,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
       metadata,
       items: items.slice(offset, end).map((o) => decorate(resource, o)),
-    }, rule?.truncate);
+    }, rule?.truncate, req.headers['accept-encoding']);
   };
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
