@@ -18,6 +18,9 @@ import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { get as httpGet } from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+import { WorkloadLister } from '../src/kubernetes/workloads.js';
 import { request } from 'undici';
 import { OWNER_KINDS } from '../src/kubernetes/workloads.js';
 import { ExporterMetrics } from '../src/metrics.js';
@@ -106,6 +109,27 @@ async function startExporterProcess(flags: string[]): Promise<{ child: ChildProc
   return { child, url, stderr: () => stderr };
 }
 
+/** One scrape read as bytes: status, time until the last byte, and how many status series it holds. */
+function rawScrape(url: string): Promise<{ status: number; ms: number; statusLines: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = httpGet(`${url}/metrics`, { headers: { 'x-prometheus-scrape-timeout-seconds': String(SCRAPE_TIMEOUT_S) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const ms = performance.now() - started;
+        const body = Buffer.concat(chunks);
+        const marker = Buffer.from(`\n${STATUS}{`);
+        let statusLines = 0;
+        for (let at = body.indexOf(marker); at !== -1; at = body.indexOf(marker, at + 1)) statusLines++;
+        resolve({ status: res.statusCode ?? 0, ms, statusLines });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
 interface Cluster {
   readonly kubeconfigPath: string;
   /** The API server's process, when it is a separate one (for its CPU time). */
@@ -162,6 +186,13 @@ async function main(): Promise<void> {
   const listBytes = deployments.reduce((sum, d) => sum + JSON.stringify(d).length, 0);
   const cluster = await startCluster(deployments);
   deployments.length = 0;
+  // One listing of all kinds, with the exporter's own lister (gzip, streamed), in this process.
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(cluster.kubeconfigPath);
+  const lister = new WorkloadLister(kubeConfig, { pageSize: 500, requestTimeoutMs: 120_000 });
+  const listStart = performance.now();
+  await Promise.all(OWNER_KINDS.map((kind) => lister.list(kind).catch(() => [])));
+  const listingMs = performance.now() - listStart;
   const { child, url, stderr } = await startExporterProcess([
     `--kubeconfig=${cluster.kubeconfigPath}`,
     `--registry-ca-file=${caFile}`,
@@ -183,7 +214,6 @@ async function main(): Promise<void> {
       everything = await scrapeUrl(url, { timeoutSeconds: SCRAPE_TIMEOUT_S });
     }
     const coldMs = performance.now() - coldStart;
-    const listingSeconds = everything.value('k8s_image_existence_exporter_collection_duration_seconds') ?? 0;
     const idealMs = Math.ceil(IMAGES / PER_REGISTRY) * LATENCY_MS;
 
     // Warm: one scrape a second; lists older than LIST_MAX_AGE are refreshed in the background.
@@ -206,21 +236,22 @@ async function main(): Promise<void> {
     const exporterCpuWarm = cpuSeconds(child.pid!) - exporterCpuWarmStart;
     const rssBeforeConcurrent = peakRssMiB(child.pid!);
 
-    // Many scrapers at once (HA Prometheus pairs, people with curl).
+    // Many scrapers at once (HA Prometheus pairs, people with curl). Bodies are counted, not parsed,
+    // so that this process's own work does not pass for the exporter's.
     const concurrentMs: number[] = [];
     let concurrentFailures = 0;
     for (let round = 0; round < CONCURRENT_ROUNDS; round++) {
       const answers = await Promise.all(
         Array.from({ length: CONCURRENT_SCRAPES }, () =>
-          scrapeUrl(url, { timeoutSeconds: SCRAPE_TIMEOUT_S }).catch((error: unknown) => {
-            console.log(`  a concurrent scrape failed: ${(error as Error).message} ${String((error as Error).cause ?? '')}`);
+          rawScrape(url).catch((error: unknown) => {
+            console.log(`  a concurrent scrape failed: ${(error as Error).message}`);
             return undefined;
           }),
         ),
       );
       for (const answer of answers) {
         if (answer) concurrentMs.push(answer.ms);
-        if (!answer || answer.status !== 200 || statusSeries(answer) !== WORKLOADS * 2) concurrentFailures++;
+        if (!answer || answer.status !== 200 || answer.statusLines !== WORKLOADS * 2) concurrentFailures++;
       }
     }
     const alive = child.exitCode === null && child.signalCode === null;
@@ -253,8 +284,9 @@ async function main(): Promise<void> {
     console.log(`warm scrape (${WARM_SCRAPES}, one a second): median ${warmMedian.toFixed(0)} ms, p99 ${quantile(warm, 0.99).toFixed(0)} ms, ${pastDeadline} past the deadline`);
     console.log(`rendering the same ${rows.length} series alone: median ${renderMedian.toFixed(0)} ms`);
     console.log(`  ratio warm / render: ${(warmMedian / renderMedian).toFixed(2)}`);
-    console.log(`cold: every image has a result after ${coldMs.toFixed(0)} ms; ideal ceil(${IMAGES}/${PER_REGISTRY}) × ${LATENCY_MS} ms = ${idealMs} ms, plus the first listing`);
-    console.log(`  ratio cold / ideal: ${(coldMs / idealMs).toFixed(2)}`);
+    console.log(`one listing of all kinds (the exporter's lister, in the benchmark's process): ${listingMs.toFixed(0)} ms`);
+    console.log(`cold: every image has a result after ${coldMs.toFixed(0)} ms; ideal ceil(${IMAGES}/${PER_REGISTRY}) × ${LATENCY_MS} ms = ${idealMs} ms, plus one listing`);
+    console.log(`  ratio (cold − listing) / ideal: ${((coldMs - listingMs) / idealMs).toFixed(2)} (goal ≤ 1.5)`);
     console.log(
       `first scrape (${SCRAPE_TIMEOUT_S} s deadline): answered in ${first.ms.toFixed(0)} ms, status ${first.status}, ${firstResults} of ${WORKLOADS * 2} container results, ${first.value(PENDING)} checks pending`,
     );
@@ -269,7 +301,6 @@ async function main(): Promise<void> {
       `${CONCURRENT_ROUNDS} rounds of ${CONCURRENT_SCRAPES} concurrent scrapes: ${concurrentFailures} incomplete or failed answers, slowest ${Math.max(...concurrentMs).toFixed(0)} ms, process ${alive ? 'alive' : 'DEAD'}`,
     );
     console.log(`exporter peak RSS: ${rssBeforeConcurrent.toFixed(0)} MiB before the concurrent scrapes, ${peakRssMiB(child.pid!).toFixed(0)} MiB after`);
-    console.log(`(first listing of all kinds took part of the cold phase; last collection ${listingSeconds.toFixed(2)} s)`);
   } catch (error) {
     console.error(stderr().slice(-5000));
     throw error;

@@ -89,10 +89,11 @@ export class Collector {
     // Reading pull secrets may use half of what is left; the checks need the rest.
     const lookup = await this.credentialLookup(workloads, this.now() + (deadline - this.now()) / 2);
     const requests = new Map<string, CheckRequest>();
+    const places = new Map<string, Places>();
     const planned: Array<{ workload: Workload; container: string; image: string; key: string }> = [];
     for (const workload of workloads) {
       for (const { name, image } of workload.containers) {
-        const request = this.plan(workload, image, lookup);
+        const request = this.plan(workload, image, lookup, places);
         if (!request) continue;
         if (!requests.has(request.key)) requests.set(request.key, request);
         planned.push({ workload, container: name, image, key: request.key });
@@ -154,19 +155,16 @@ export class Collector {
   }
 
   /** What to check for one container's image; undefined when the image is ignored. */
-  private plan(workload: Workload, image: string, lookup: CredentialLookup | undefined): CheckRequest | undefined {
-    let ref: ImageReference;
-    try {
-      ref = parseImageReference(image);
-    } catch (error) {
-      if (this.ignore(image)) return undefined;
-      const reason = error instanceof BadReferenceError ? error.message : String(error);
-      return { key: `bad\n${image}`, image, locations: [], badReference: reason };
+  private plan(workload: Workload, image: string, lookup: CredentialLookup | undefined, places: Map<string, Places>): CheckRequest | undefined {
+    let where = places.get(image);
+    if (!where) {
+      where = this.placesOf(image);
+      places.set(image, where);
     }
-    if (this.ignore(image, ref)) return undefined;
-    const sources = this.options.resolveLocations?.(ref) ?? [{ ref, authoritative: true }];
+    if (where === IGNORED) return undefined;
+    if ('badReference' in where) return where;
     const problems = new Set<string>();
-    const locations: CheckLocation[] = sources.map((source) => {
+    const locations: CheckLocation[] = where.map((source) => {
       const { credentials, problem } = lookup ? lookup(workload, source.ref) : { credentials: [] };
       if (problem) problems.add(problem);
       return { ...source, credentials };
@@ -178,4 +176,22 @@ export class Collector {
     if (credentialProblem) parts.push(`!${credentialProblem}`);
     return { key: parts.join('\n'), image, locations, credentialProblem };
   }
+
+  /** Where a node pulls an image string from (the same for every workload): parsed once per scrape. */
+  private placesOf(image: string): Places {
+    let ref: ImageReference;
+    try {
+      ref = parseImageReference(image);
+    } catch (error) {
+      if (this.ignore(image)) return IGNORED;
+      const reason = error instanceof BadReferenceError ? error.message : String(error);
+      return { key: `bad\n${image}`, image, locations: [], badReference: reason };
+    }
+    if (this.ignore(image, ref)) return IGNORED;
+    return this.options.resolveLocations?.(ref) ?? [{ ref, authoritative: true }];
+  }
 }
+
+const IGNORED = Symbol('ignored');
+/** An image's pull sources, the request of a bad reference, or IGNORED. */
+type Places = readonly PullSource[] | (CheckRequest & { badReference: string }) | typeof IGNORED;
