@@ -46,10 +46,11 @@ export function createApp(deps: ServerDeps): Koa {
   const router = new Router();
 
   const answers = new SharedAnswer(async (deadline) => {
-    let pending: Promise<Snapshot> | undefined;
     // All of this answer's collect() callbacks share one snapshot.
-    const snapshot = () => (pending ??= deps.collect(deadline));
-    return Buffer.from(await deps.metrics.render(snapshot));
+    const snapshot = await deps.collect(deadline);
+    const rendering = now();
+    const body = Buffer.from(await deps.metrics.render(async () => snapshot));
+    return { body, busyMs: now() - rendering };
   }, now);
 
   router.get('/metrics', async (ctx) => {

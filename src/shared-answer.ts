@@ -4,14 +4,16 @@
  * - a scrape arriving while an answer is being made joins it when that answer is due no later than
  *   its own deadline; one with a shorter deadline joins too, but gets the previous answer if the
  *   shared one is not ready by its deadline (a true, slightly older answer rather than none);
- * - a scrape arriving within REUSE_MS of an answer's completion gets that answer. Making an answer
- *   is mostly synchronous work that blocks the event loop, so scrapes sent at the same moment are
- *   often read only right after it finished; without this, fifty of them would make fifty answers
- *   in a row. The window only has to cover reading that backlog, not the making of the answer.
+ * - a scrape arriving soon after an answer was completed gets that answer: within REUSE_MS, or
+ *   within as long as the answer kept the event loop busy, if longer. Rendering an answer is
+ *   synchronous work that blocks the loop, so scrapes sent meanwhile are read only after it
+ *   finished, and handing fifty answers of 40 MB (50,000 workloads) to their sockets takes a while
+ *   too; without this, fifty scrapes would make fifty answers in a row. Such an answer is no older
+ *   than a new one would take to make.
  */
 import { beforeDeadline, TIMED_OUT } from './deadline.js';
 
-/** How long a finished answer is handed to new scrapes. */
+/** How long a finished answer is handed to new scrapes, at least. */
 export const REUSE_MS = 100;
 
 interface InFlight {
@@ -21,7 +23,8 @@ interface InFlight {
 
 interface Finished {
   readonly body: Buffer;
-  readonly at: number;
+  /** Handed to new scrapes until then. */
+  readonly reusableUntil: number;
 }
 
 export class SharedAnswer {
@@ -29,14 +32,14 @@ export class SharedAnswer {
   private previous: Finished | undefined;
 
   constructor(
-    /** Makes one answer, due by `deadline` (ms since epoch). */
-    private readonly make: (deadline: number) => Promise<Buffer>,
+    /** Makes one answer, due by `deadline` (ms since epoch), and says how long it kept the loop busy. */
+    private readonly make: (deadline: number) => Promise<{ readonly body: Buffer; readonly busyMs: number }>,
     private readonly now: () => number = Date.now,
   ) {}
 
   async get(deadline: number): Promise<Buffer> {
     const { previous } = this;
-    if (!this.current && previous && this.now() - previous.at < REUSE_MS) return previous.body;
+    if (!this.current && previous && this.now() < previous.reusableUntil) return previous.body;
     const current = this.current ?? this.start(deadline);
     if (current.deadline <= deadline || !previous) return current.answer;
     const answer = await beforeDeadline(current.answer, deadline, this.now);
@@ -48,8 +51,8 @@ export class SharedAnswer {
     const begun = new Promise<void>((resolve) => setImmediate(resolve));
     const answer = begun
       .then(() => this.make(deadline))
-      .then((body) => {
-        this.previous = { body, at: this.now() };
+      .then(({ body, busyMs }) => {
+        this.previous = { body, reusableUntil: this.now() + Math.max(REUSE_MS, busyMs) };
         return body;
       });
     const current: InFlight = { deadline, answer };

@@ -4,26 +4,22 @@
  * object: one long container argument) and must keep running and report every one of them. Its
  * memory must follow what it keeps (names, images), not the size of the objects it reads.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { deployment } from '../support/objects.js';
 import { PREFIX, scrapeUrl } from '../support/exporter.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startExporterProcess, type ExporterProcess } from '../support/process.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEPLOYMENTS = 120;
 const ARGUMENT_BYTES = 1024 * 1024;
 
 let kube: KubeApi;
 let registry: RunningRegistry;
-let child: ChildProcess | undefined;
-let stderr = '';
+let exporter: ExporterProcess | undefined;
 
 beforeAll(async () => {
   registry = await startRegistry();
@@ -44,10 +40,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-  }
+  exporter?.kill();
   await kube?.stop();
   await registry?.stop();
 });
@@ -60,44 +53,18 @@ function rss(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 describe('120 Deployments of 1 MB each, 192 MB heap', () => {
   test('the process stays up and a scrape reports all of them', async () => {
-    const proc = spawn(
-      process.execPath,
-      [
-        '--max-old-space-size=192',
-        '--import',
-        'tsx',
-        'src/main.ts',
-        `--kubeconfig=${kube.kubeconfigPath}`,
-        '--bind-address=127.0.0.1:0',
-        `--allow-plain-http=${registry.host}`,
-        // Not a timing test: give the list all the time it needs.
-        '--scrape-timeout=60s',
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    const running = await startExporterProcess(
+      // Not a timing test: give the list all the time it needs.
+      [`--kubeconfig=${kube.kubeconfigPath}`, `--allow-plain-http=${registry.host}`, '--scrape-timeout=60s'],
+      { nodeArgs: ['--max-old-space-size=192'] },
     );
-    child = proc;
-    proc.stderr!.setEncoding('utf8');
-    proc.stderr!.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-64 * 1024);
-    });
-    const exited = once(proc, 'exit').then(([code, signal]) => {
-      throw new Error(`exporter exited (code ${code}, signal ${signal}): ${stderr.slice(-2000)}`);
+    exporter = running;
+    const proc = running.child;
+    const url = running.url;
+    const exited = running.exited.then(({ code, signal }) => {
+      throw new Error(`exporter exited (code ${code}, signal ${signal}): ${running.stderr().slice(-2000)}`);
     });
     exited.catch(() => undefined);
-
-    const url = await Promise.race([
-      new Promise<string>((resolve) => {
-        const onData = () => {
-          const port = /"msg":"listening".*"port":(\d+)/.exec(stderr)?.[1];
-          if (port) {
-            proc.stderr!.off('data', onData);
-            resolve(`http://127.0.0.1:${port}`);
-          }
-        };
-        proc.stderr!.on('data', onData);
-      }),
-      exited,
-    ]);
 
     const before = rss(proc.pid!, 'VmRSS');
     // A process killed by its heap limit closes the connection first: report the death, not the socket.
@@ -106,7 +73,7 @@ describe('120 Deployments of 1 MB each, 192 MB heap', () => {
       throw error;
     });
     expect(scrape.status).toBe(200);
-    expect(scrape.value(`${PREFIX}_workload_list_up`, { kind: 'Deployment' }), stderr.slice(-2000)).toBe(1);
+    expect(scrape.value(`${PREFIX}_workload_list_up`, { kind: 'Deployment' }), running.stderr().slice(-2000)).toBe(1);
     const exists = scrape.find(`${PREFIX}_deployment_image_exists`);
     expect(exists).toHaveLength(DEPLOYMENTS);
     expect(exists.every((s) => s.value === 1)).toBe(true);
