@@ -11,6 +11,7 @@
  *   BENCH_IMAGES       unique images (default 1000)
  *   BENCH_LATENCY_MS   added to every registry request (default 50)
  *   BENCH_HEAP_MB      --max-old-space-size of the exporter (default 192, as deployed)
+ *   BENCH_NODE_FLAGS   more Node flags for the exporter (e.g. V8 memory settings)
  *   BENCH_LIST_MAX_AGE --list-max-age of the exporter (default 10s, so that lists run during the warm phase)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -40,6 +41,8 @@ const WORKLOADS = Number(process.env.BENCH_WORKLOADS ?? 10_000);
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 1_000);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 50);
 const HEAP_MB = Number(process.env.BENCH_HEAP_MB ?? 192);
+/** More Node flags for the exporter, e.g. to try V8 memory settings. */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 const WARM_SCRAPES = 20;
 const WARM_SPACING_MS = 1000;
 /** Short enough that background lists run during the warm phase, as they do in steady state. */
@@ -90,7 +93,7 @@ function cpuSeconds(pid: number): number {
 }
 
 async function startExporterProcess(flags: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_MB}`, 'dist/main.js', '--bind-address=127.0.0.1:0', '--log-level=info', ...flags], {
+  const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_MB}`, ...NODE_FLAGS, 'dist/main.js', '--bind-address=127.0.0.1:0', '--log-level=info', ...flags], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -159,7 +162,7 @@ async function startCluster(deployments: object[]): Promise<Cluster> {
 
 async function main(): Promise<void> {
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
-  console.log(`exporter: node --max-old-space-size=${HEAP_MB} dist/main.js --list-max-age=${LIST_MAX_AGE}`);
+  console.log(`exporter: node --max-old-space-size=${HEAP_MB} ${NODE_FLAGS.join(' ')} dist/main.js --list-max-age=${LIST_MAX_AGE}`);
   console.log(
     `cluster: ${SERVER} API server, ${WORKLOADS} Deployments (~11 KB each) × 2 containers, ${IMAGES} unique images on a TLS registry (--registry-ca-file), ${LATENCY_MS} ms added per registry request`,
   );
