@@ -104,12 +104,11 @@ export class Collector {
     // images never checked are waited for, up to the deadline.
     const { checker } = this.options;
     const { states } = checker;
-    const settled = new Map<string, CheckResult>();
-    const firstChecks: Promise<void>[] = [];
+    const firstChecks: Promise<CheckResult>[] = [];
     for (const request of requests.values()) {
       const check = checker.check(request);
       if (states.latest(request.key) === undefined) {
-        firstChecks.push(check.then((result) => void settled.set(request.key, result)));
+        firstChecks.push(check); // its result lands in `states` (p-memoize's cache) when it finishes
       } else {
         check.catch((error: unknown) => this.options.logger.error('image recheck failed unexpectedly', { image: request.image, reason: String(error) }));
       }
@@ -117,7 +116,7 @@ export class Collector {
     await beforeDeadline(Promise.all(firstChecks), deadline, this.now);
 
     const rows: ContainerRow[] = planned.map(({ workload, container, image, key }) => {
-      const result = settled.get(key) ?? states.latest(key);
+      const result = states.latest(key);
       const proven = result && isProven(result.status) ? result : states.lastProven(key);
       return {
         kind: workload.kind,
