@@ -99,6 +99,7 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
       new PullSecretCredentials({
         kubeConfig: deps.kubeConfig,
         requestTimeoutMs: config.scrapeTimeoutMs,
+        listTimeoutMs: config.listTimeoutMs,
         logger,
         dockerConfigPath: config.dockerConfig,
         now: deps.now,

@@ -43,7 +43,10 @@ interface SecretCredentials {
 
 export interface PullSecretOptions {
   readonly kubeConfig: KubeConfig;
+  /** Timeout of reading one secret. */
   readonly requestTimeoutMs: number;
+  /** Timeout of one page of the service-account list (--list-timeout). */
+  readonly listTimeoutMs: number;
   readonly logger: Logger;
   /** Path of a docker config.json used after the pull secrets (like the node's credentials). */
   readonly dockerConfigPath?: string;
@@ -76,7 +79,7 @@ export class PullSecretCredentials implements CredentialSource {
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.reader = new ListReader(options.kubeConfig, {
       pageSize: SERVICE_ACCOUNT_PAGE_SIZE,
-      requestTimeoutMs: options.requestTimeoutMs,
+      requestTimeoutMs: options.listTimeoutMs,
     });
     const refresh = { maxAgeMs: SECRET_CACHE_MS, now: options.now };
     this.secrets = new Refreshing((id: string) => this.limit(() => this.readSecret(id)), refresh);

@@ -158,7 +158,7 @@ describe('service accounts for pull secrets', () => {
   };
   const ref = parseImageReference('registry.example.com/app:1');
   const credentials = () =>
-    new PullSecretCredentials({ kubeConfig, requestTimeoutMs: 2000, logger: createLogger('debug', (line) => logs.push(line)) });
+    new PullSecretCredentials({ kubeConfig, requestTimeoutMs: 2000, listTimeoutMs: 2000, logger: createLogger('debug', (line) => logs.push(line)) });
 
   beforeEach(() => {
     logs.length = 0;
