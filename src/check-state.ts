@@ -7,6 +7,7 @@
  * thousands of entries do not all expire on the same scrape; a failed check is retried sooner.
  */
 import type { CacheStorage } from 'p-memoize';
+import { MAX_BACKOFF_MS } from './registry/host-gate.js';
 import { isProven, type CheckResult } from './registry/status.js';
 
 export interface ExpiryPolicy {
@@ -18,8 +19,6 @@ export interface ExpiryPolicy {
 
 /** Failed checks come back after this long at most (or the interval, if that is shorter). */
 export const FAILURE_RETRY_MS = 30_000;
-/** Never wait longer than this for a registry that asked us to back off. */
-export const MAX_RETRY_AFTER_MS = 10 * 60_000;
 /** How long a proven result may stand in for failing rechecks, in check intervals. */
 export const PROVEN_FRESH_INTERVALS = 2;
 
@@ -29,7 +28,7 @@ export function timeToLive(result: CheckResult, policy: ExpiryPolicy): number {
     return checkIntervalMs * (1 - policy.jitter * policy.random());
   }
   const retry = Math.min(checkIntervalMs, FAILURE_RETRY_MS);
-  if (result.retryAfterMs !== undefined) return Math.min(Math.max(result.retryAfterMs, retry), MAX_RETRY_AFTER_MS);
+  if (result.retryAfterMs !== undefined) return Math.min(Math.max(result.retryAfterMs, retry), MAX_BACKOFF_MS);
   return retry;
 }
 
@@ -83,7 +82,7 @@ export class CheckStates implements CacheStorage<string, CheckResult> {
 
   /** The latest finished result, however old (a recheck may be running). */
   latest(key: string): CheckResult | undefined {
-    return this.states.get(key)?.latest;
+    return this.get(key);
   }
 
   /** The last present/absent answer while it is younger than PROVEN_FRESH_INTERVALS intervals. */

@@ -37,11 +37,6 @@ export class ExpiringMap<K, V> {
     return this.get(key) !== undefined;
   }
 
-  /** When the entry expires (ms since epoch); undefined when there is no live entry. */
-  expiresAt(key: K): number | undefined {
-    return this.get(key) === undefined ? undefined : this.entries.get(key)?.expiresAt;
-  }
-
   set(key: K, value: V, ttlMs?: number): this {
     const { ttlMs: ttl } = this.options;
     const lifetime = ttlMs ?? (typeof ttl === 'number' ? ttl : ttl(value));

@@ -64,7 +64,7 @@ export class HostGate {
     }
     if (state.failures < FAILURES_TO_OPEN) return undefined;
     if (state.closedUntil <= now && !state.probing) {
-      this.put(host, { ...state, probing: true });
+      this.hosts.set(host, { ...state, probing: true });
       return undefined;
     }
     return {
@@ -78,7 +78,7 @@ export class HostGate {
     const now = this.now();
     if (outcome.status === 'rate_limited') {
       const backoff = Math.min(outcome.retryAfterMs ?? DEFAULT_BACKOFF_MS, MAX_BACKOFF_MS);
-      this.put(host, { kind: 'rate_limited', failures: 0, lastReason: outcome.detail, closedUntil: now + backoff, cooldownMs: 0, probing: false });
+      this.hosts.set(host, { kind: 'rate_limited', failures: 0, lastReason: outcome.detail, closedUntil: now + backoff, cooldownMs: 0, probing: false });
       return;
     }
     if (!outcome.silent) {
@@ -91,19 +91,15 @@ export class HostGate {
     const open = state !== undefined && state.closedUntil > now;
     if (open || failures < FAILURES_TO_OPEN) {
       // Answers of requests sent before the circuit opened do not extend it.
-      this.put(host, { kind: 'silent', failures, lastReason: outcome.detail, closedUntil: state?.closedUntil ?? 0, cooldownMs: state?.cooldownMs ?? 0, probing: state?.probing ?? false });
+      this.hosts.set(host, { kind: 'silent', failures, lastReason: outcome.detail, closedUntil: state?.closedUntil ?? 0, cooldownMs: state?.cooldownMs ?? 0, probing: state?.probing ?? false });
       return;
     }
     const cooldownMs = state?.probing ? Math.min(state.cooldownMs * 2, MAX_COOLDOWN_MS) : BASE_COOLDOWN_MS;
-    this.put(host, { kind: 'silent', failures, lastReason: outcome.detail, closedUntil: now + cooldownMs, cooldownMs, probing: false });
+    this.hosts.set(host, { kind: 'silent', failures, lastReason: outcome.detail, closedUntil: now + cooldownMs, cooldownMs, probing: false });
   }
 
   /** Forgets hosts quiet for long enough. */
   prune(): void {
     this.hosts.prune();
-  }
-
-  private put(host: string, state: HostState): void {
-    this.hosts.set(host, state);
   }
 }

@@ -2,7 +2,8 @@ import { describe, expect, test } from 'vitest';
 import { ignoreMatcher } from '../../src/image/ignore.js';
 import { parseImageReference } from '../../src/image/reference.js';
 import { RecheckRounds } from '../../src/rechecks.js';
-import { CheckStates, FAILURE_RETRY_MS, MAX_RETRY_AFTER_MS, PROVEN_FRESH_INTERVALS, timeToLive } from '../../src/check-state.js';
+import { CheckStates, FAILURE_RETRY_MS, PROVEN_FRESH_INTERVALS, timeToLive } from '../../src/check-state.js';
+import { MAX_BACKOFF_MS } from '../../src/registry/host-gate.js';
 import { ExpiringMap } from '../../src/expiring-map.js';
 import { tokenCacheKey, tokenLifetimeMs } from '../../src/registry/tokens.js';
 import type { CheckResult } from '../../src/registry/status.js';
@@ -55,7 +56,7 @@ describe('timeToLive', () => {
   test('Retry-After is honoured but bounded', () => {
     expect(timeToLive(result('rate_limited', { retryAfterMs: 120_000 }), policy)).toBe(120_000);
     expect(timeToLive(result('rate_limited', { retryAfterMs: 1 }), policy)).toBe(FAILURE_RETRY_MS);
-    expect(timeToLive(result('rate_limited', { retryAfterMs: 1e9 }), policy)).toBe(MAX_RETRY_AFTER_MS);
+    expect(timeToLive(result('rate_limited', { retryAfterMs: 1e9 }), policy)).toBe(MAX_BACKOFF_MS);
   });
 });
 
@@ -103,10 +104,12 @@ test('ExpiringMap: entries live their TTL (fixed, per value, or per set), prune 
   let now = 0;
   const map = new ExpiringMap<string, number>({ ttlMs: (v) => v, now: () => now });
   map.set('short', 10).set('long', 100).set('explicit', 1, 50);
-  expect(map.expiresAt('explicit')).toBe(50);
   now = 10;
   expect(map.get('short')).toBeUndefined();
   expect(map.has('long')).toBe(true);
+  // The explicit TTL (50), not the value's (1).
+  now = 49;
+  expect(map.get('explicit')).toBe(1);
   now = 60;
   expect(map.size).toBe(2);
   map.prune();
