@@ -276,7 +276,7 @@ async function main(): Promise<void> {
     const render: number[] = [];
     for (let i = 0; i < WARM_SCRAPES; i++) {
       const started = performance.now();
-      Buffer.from(await metrics.render(async () => snapshot));
+      Buffer.from(await metrics.render(snapshot));
       render.push(performance.now() - started);
     }
 

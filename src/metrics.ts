@@ -1,8 +1,7 @@
 /**
- * Metric definitions. The per-scrape gauges live in a registry made for each scrape (as
- * blackbox_exporter makes one per probe): their collect() callbacks await that scrape's snapshot, so
- * concurrent scrapes with different deadlines never share state. Process-wide counters and default
- * metrics live in one long-lived registry, rendered after the scrape's work is done.
+ * Metric definitions. The gauges of one answer live in a registry made for it (as blackbox_exporter
+ * makes one per probe) and read that answer's snapshot in their collect() callbacks. Process-wide
+ * counters and default metrics live in one long-lived registry, rendered after the answer's own.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricType, type MetricValue } from 'prom-client';
 import type { Snapshot } from './collector.js';
@@ -51,8 +50,8 @@ export class ExporterMetrics {
     return this.processRegistry.contentType;
   }
 
-  /** Renders one scrape: the snapshot's metrics first (that does the work), then the process-wide ones. */
-  async render(snapshot: () => Promise<Snapshot>): Promise<string> {
+  /** Renders one answer: the snapshot's metrics first, then the process-wide ones. */
+  async render(snapshot: Snapshot): Promise<string> {
     const scrape = scrapeRegistry(snapshot);
     const own = await scrape.metrics();
     const process = await this.processRegistry.metrics();
@@ -67,18 +66,18 @@ export class ExporterMetrics {
 class SnapshotGauge<T extends string> extends Gauge<T> {
   constructor(
     private readonly config: { name: string; help: string; labelNames: readonly T[]; registers: Registry[] },
-    private readonly series: () => Promise<Array<MetricValue<T>>>,
+    private readonly series: () => Array<MetricValue<T>>,
   ) {
     super(config);
   }
 
   override async get(): Promise<MetricObjectWithValues<MetricValue<T>>> {
     const { name, help } = this.config;
-    return { name, help, type: 'gauge' as unknown as MetricType, values: await this.series(), aggregator: 'sum', collect: () => undefined };
+    return { name, help, type: 'gauge' as unknown as MetricType, values: this.series(), aggregator: 'sum', collect: () => undefined };
   }
 }
 
-function scrapeRegistry(snapshot: () => Promise<Snapshot>): Registry {
+function scrapeRegistry(snapshot: Snapshot): Registry {
   const registry = new Registry();
   const registers = [registry];
 
@@ -90,9 +89,9 @@ function scrapeRegistry(snapshot: () => Promise<Snapshot>): Registry {
         labelNames: ['namespace', 'owner_name', 'container', 'image'] as const,
         registers,
       },
-      async () => {
+      () => {
         const values: Array<MetricValue<'namespace' | 'owner_name' | 'container' | 'image'>> = [];
-        for (const row of (await snapshot()).rows) {
+        for (const row of snapshot.rows) {
           if (row.kind !== kind || row.exists === undefined) continue;
           values.push({ labels: { namespace: row.namespace, owner_name: row.owner, container: row.container, image: row.image }, value: row.exists });
         }
@@ -108,9 +107,9 @@ function scrapeRegistry(snapshot: () => Promise<Snapshot>): Registry {
       labelNames: ['namespace', 'owner_kind', 'owner_name', 'container', 'image', 'status'] as const,
       registers,
     },
-    async () => {
+    () => {
       const values: Array<MetricValue<'namespace' | 'owner_kind' | 'owner_name' | 'container' | 'image' | 'status'>> = [];
-      for (const row of (await snapshot()).rows) {
+      for (const row of snapshot.rows) {
         if (row.status === undefined) continue;
         values.push({
           labels: { namespace: row.namespace, owner_kind: row.kind, owner_name: row.owner, container: row.container, image: row.image, status: row.status },
@@ -126,8 +125,8 @@ function scrapeRegistry(snapshot: () => Promise<Snapshot>): Registry {
     help: '1 if the latest list of this workload kind from the Kubernetes API succeeded, 0 if it failed or none finished yet (the last listed workloads are still reported).',
     labelNames: ['kind'],
     registers,
-    async collect() {
-      for (const [kind, up] of (await snapshot()).listUp) this.set({ kind }, up ? 1 : 0);
+    collect() {
+      for (const [kind, up] of snapshot.listUp) this.set({ kind }, up ? 1 : 0);
     },
   });
 
@@ -136,8 +135,8 @@ function scrapeRegistry(snapshot: () => Promise<Snapshot>): Registry {
     help: 'Seconds since the workload listing this scrape reported was completed. No series before the first listing.',
     labelNames: ['kind'],
     registers,
-    async collect() {
-      for (const [kind, age] of (await snapshot()).listAge) this.set({ kind }, age);
+    collect() {
+      for (const [kind, age] of snapshot.listAge) this.set({ kind }, age);
     },
   });
 
@@ -145,8 +144,8 @@ function scrapeRegistry(snapshot: () => Promise<Snapshot>): Registry {
     name: `${PREFIX}_checks_pending`,
     help: 'Image checks still running or queued when this scrape was answered.',
     registers,
-    async collect() {
-      this.set((await snapshot()).pending);
+    collect() {
+      this.set(snapshot.pending);
     },
   });
 
@@ -154,8 +153,8 @@ function scrapeRegistry(snapshot: () => Promise<Snapshot>): Registry {
     name: `${PREFIX}_collection_duration_seconds`,
     help: "Time this scrape spent listing workloads and waiting for image checks.",
     registers,
-    async collect() {
-      this.set((await snapshot()).collectionSeconds);
+    collect() {
+      this.set(snapshot.collectionSeconds);
     },
   });
 

@@ -46,10 +46,9 @@ export function createApp(deps: ServerDeps): Koa {
   const router = new Router();
 
   const answers = new SharedAnswer(async (deadline) => {
-    // All of this answer's collect() callbacks share one snapshot.
     const snapshot = await deps.collect(deadline);
     const rendering = now();
-    const body = Buffer.from(await deps.metrics.render(async () => snapshot));
+    const body = Buffer.from(await deps.metrics.render(snapshot));
     return { body, busyMs: now() - rendering };
   }, now);
 
