@@ -95,10 +95,6 @@ export class Transport {
     return { status: response.statusCode, headers: flat, body };
   }
 
-  async close(): Promise<void> {
-    await this.dispatcher.close();
-  }
-
   /** Abandons the requests in flight (their send() rejects, as on a network error) and hangs up. */
   async destroy(): Promise<void> {
     await this.dispatcher.destroy();

@@ -37,7 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await transport?.close();
+  await transport?.destroy();
   await proxy?.stop();
   await registry?.stop();
   await issuer?.stop();
