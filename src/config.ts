@@ -73,8 +73,8 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     help: 'A scrape answers from the newest workload listing; one older than this is listed anew for later scrapes.',
   },
   'list-timeout': { kind: 'duration', default: '60s', help: 'Timeout of one page of a workload or service-account list.' },
-  'max-concurrent-checks': { kind: 'count', default: '32', help: 'Registry checks running at once, over all registries.' },
-  'max-concurrent-per-registry': { kind: 'count', default: '16', help: 'Registry checks running at once against one registry host.' },
+  'max-concurrent-checks': { kind: 'count', default: '32', help: 'Registry requests running at once, over all registries (shared fairly between them).' },
+  'max-concurrent-per-registry': { kind: 'count', default: '16', help: 'Registry requests running at once against one registry host.' },
   'allow-plain-http': {
     kind: 'list',
     repeatable: true,
