@@ -5,7 +5,7 @@
  * listing does a scrape wait, up to its deadline.
  */
 import { describeApiError } from './kubernetes/api.js';
-import type { OwnerKind, Workload, WorkloadLister } from './kubernetes/workloads.js';
+import { keepUnchanged, type OwnerKind, type Workload, type WorkloadLister } from './kubernetes/workloads.js';
 import type { Logger } from './log.js';
 import { Refreshing } from './refreshing.js';
 
@@ -32,7 +32,7 @@ export class Listings {
 
   constructor(private readonly options: ListingsOptions) {
     this.now = options.now ?? Date.now;
-    this.lists = new Refreshing((kind) => options.lister.list(kind), {
+    this.lists = new Refreshing(async (kind, previous) => keepUnchanged(previous ?? [], await options.lister.list(kind)), {
       maxAgeMs: options.maxAgeMs,
       now: options.now,
       onError: (kind, error) => options.logger.error('cannot list workloads', { kind: String(kind), reason: describeApiError(error) }),

@@ -28,7 +28,8 @@ export class Refreshing<K, V> {
   private readonly loading = new Map<K, Promise<void>>();
 
   constructor(
-    private readonly load: (key: K) => Promise<V>,
+    /** Loads a key's value; `previous` is the value it replaces, if any (to keep what did not change). */
+    private readonly load: (key: K, previous: V | undefined) => Promise<V>,
     private readonly options: RefreshingOptions,
   ) {
     this.now = options.now ?? Date.now;
@@ -62,7 +63,7 @@ export class Refreshing<K, V> {
   private reload(key: K): Promise<void> {
     const running = this.loading.get(key);
     if (running) return running;
-    const done = this.load(key)
+    const done = this.load(key, this.loaded.get(key)?.value)
       .then(
         (value) => void this.loaded.set(key, { value, at: this.now(), failed: false }),
         (error: unknown) => {

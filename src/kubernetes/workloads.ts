@@ -76,3 +76,34 @@ function toWorkload(kind: OwnerKind, object: WorkloadObject, spec: V1PodSpec | u
     serviceAccountName: spec?.serviceAccountName || 'default',
   };
 }
+
+/**
+ * The new listing, with each workload that did not change replaced by the object that stood for it
+ * in the previous listing. Identity then means "unchanged": what is derived from a workload (its
+ * check plan, its series' label text) is kept from one listing to the next instead of being made
+ * anew for every object of every list.
+ */
+export function keepUnchanged(previous: readonly Workload[], next: Workload[]): Workload[] {
+  const byName = new Map<string, Workload>();
+  for (const workload of previous) byName.set(`${workload.namespace}/${workload.name}`, workload);
+  for (let i = 0; i < next.length; i++) {
+    const workload = next[i] as Workload;
+    const before = byName.get(`${workload.namespace}/${workload.name}`);
+    if (before && sameWorkload(before, workload)) next[i] = before;
+  }
+  return next;
+}
+
+function sameWorkload(a: Workload, b: Workload): boolean {
+  return (
+    a.kind === b.kind &&
+    a.serviceAccountName === b.serviceAccountName &&
+    a.containers.length === b.containers.length &&
+    a.containers.every((c, i) => {
+      const d = b.containers[i] as ContainerImage;
+      return c.name === d.name && c.image === d.image && c.init === d.init;
+    }) &&
+    a.imagePullSecrets.length === b.imagePullSecrets.length &&
+    a.imagePullSecrets.every((name, i) => name === b.imagePullSecrets[i])
+  );
+}
