@@ -263,11 +263,15 @@ async function main(): Promise<void> {
 
     // Rendering the same series alone, in this process: the floor a scrape cannot go below.
     const rows = everything.find(STATUS).map((s) => ({
-      kind: 'Deployment' as const,
-      namespace: s.labels.namespace as string,
-      owner: s.labels.owner_name as string,
-      container: s.labels.container as string,
-      image: s.labels.image as string,
+      workload: {
+        kind: 'Deployment' as const,
+        namespace: s.labels.namespace as string,
+        name: s.labels.owner_name as string,
+        containers: [],
+        imagePullSecrets: [],
+        serviceAccountName: 'default',
+      },
+      container: { name: s.labels.container as string, image: s.labels.image as string, init: false },
       status: 'present' as const,
       exists: 1 as const,
     }));

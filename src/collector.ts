@@ -10,7 +10,7 @@ import type { PullSource } from './image/mirror.js';
 import { ignoreMatcher, type IgnoreMatcher } from './image/ignore.js';
 import { BadReferenceError, parseImageReference, type ImageReference } from './image/reference.js';
 import { describeApiError } from './kubernetes/api.js';
-import { OWNER_KINDS, type OwnerKind, type Workload } from './kubernetes/workloads.js';
+import { OWNER_KINDS, type ContainerImage, type OwnerKind, type Workload } from './kubernetes/workloads.js';
 import type { Logger } from './log.js';
 import { RecheckRounds } from './rechecks.js';
 import type { RegistryCredential } from './registry/credentials.js';
@@ -21,7 +21,14 @@ export interface CredentialSource {
   /** Prepares for one scrape (e.g. reads pull secrets once); returns the lookup for that scrape. */
   prepare(workloads: readonly Workload[]): Promise<CredentialLookup>;
 }
-export type CredentialLookup = (workload: Workload, ref: ImageReference) => FoundCredentials;
+/**
+ * The credentials a workload's pods pull with. Workloads naming the same secrets share one object,
+ * kept from scrape to scrape while those secrets are unchanged: what is planned with it is reused.
+ */
+export type CredentialLookup = (workload: Workload) => PullCredentials;
+export interface PullCredentials {
+  lookup(ref: ImageReference): FoundCredentials;
+}
 export interface FoundCredentials {
   readonly credentials: readonly RegistryCredential[];
   /** A pull secret the workload names could not be read: only "present" then proves anything. */
@@ -30,11 +37,9 @@ export interface FoundCredentials {
 
 /** One container of one workload, with what is known about its image. */
 export interface ContainerRow {
-  readonly kind: OwnerKind;
-  readonly namespace: string;
-  readonly owner: string;
-  readonly container: string;
-  readonly image: string;
+  readonly workload: Workload;
+  /** One of the workload's containers: the same object while the workload is unchanged. */
+  readonly container: ContainerImage;
   /** Latest known status (undefined: never checked yet). */
   readonly status: CheckStatus | undefined;
   /** 1/0 only when the registry proved it (now or recently); otherwise undefined. */
@@ -66,6 +71,8 @@ export class Collector {
   private readonly ignore: IgnoreMatcher;
   private readonly now: () => number;
   private readonly rounds: RecheckRounds;
+  /** The last scrape's plans (see Plans). */
+  private plans: ReadonlyMap<PullCredentials | undefined, PlansByImage> = new Map();
 
   constructor(private readonly options: CollectorOptions) {
     this.now = options.now ?? Date.now;
@@ -89,16 +96,19 @@ export class Collector {
     // Reading pull secrets may use half of what is left; the checks need the rest.
     const lookup = await this.credentialLookup(workloads, this.now() + (deadline - this.now()) / 2);
     const requests = new Map<string, CheckRequest>();
-    const places = new Map<string, Places>();
-    const planned: Array<{ workload: Workload; container: string; image: string; key: string }> = [];
+    const planned: Array<{ workload: Workload; container: ContainerImage; key: string }> = [];
+    const places = new Map<string, Places>(); // each image string parsed once, when something new is planned
+    const plans = new Plans(this.plans, (image, credentials) => this.plan(image, credentials, places));
     for (const workload of workloads) {
-      for (const { name, image } of workload.containers) {
-        const request = this.plan(workload, image, lookup, places);
-        if (!request) continue;
+      const byImage = plans.of(lookup?.(workload));
+      for (const container of workload.containers) {
+        const request = byImage(container.image);
+        if (request === IGNORED) continue;
         if (!requests.has(request.key)) requests.set(request.key, request);
-        planned.push({ workload, container: name, image, key: request.key });
+        planned.push({ workload, container, key: request.key });
       }
     }
+    this.plans = plans.used;
 
     // Stale-while-revalidate: a known result past its interval is served while its recheck runs; only
     // images never checked are waited for, up to the deadline.
@@ -115,15 +125,12 @@ export class Collector {
     }
     await beforeDeadline(Promise.all(firstChecks), deadline, this.now);
 
-    const rows: ContainerRow[] = planned.map(({ workload, container, image, key }) => {
+    const rows: ContainerRow[] = planned.map(({ workload, container, key }) => {
       const result = states.latest(key);
       const proven = result && isProven(result.status) ? result : states.lastProven(key);
       return {
-        kind: workload.kind,
-        namespace: workload.namespace,
-        owner: workload.name,
+        workload,
         container,
-        image,
         status: result?.status,
         exists: proven ? (proven.status === 'present' ? 1 : 0) : undefined,
       };
@@ -141,7 +148,10 @@ export class Collector {
    */
   private async credentialLookup(workloads: readonly Workload[], deadline: number): Promise<CredentialLookup | undefined> {
     if (!this.options.credentials) return undefined;
-    const failed = (problem: string): CredentialLookup => () => ({ credentials: [], problem });
+    const failed = (problem: string): CredentialLookup => {
+      const none: PullCredentials = { lookup: () => ({ credentials: [], problem }) };
+      return () => none;
+    };
     try {
       const lookup = await beforeDeadline(this.options.credentials.prepare(workloads), deadline, this.now);
       if (lookup !== TIMED_OUT) return lookup;
@@ -153,18 +163,18 @@ export class Collector {
     }
   }
 
-  /** What to check for one container's image; undefined when the image is ignored. */
-  private plan(workload: Workload, image: string, lookup: CredentialLookup | undefined, places: Map<string, Places>): CheckRequest | undefined {
+  /** What to check for an image pulled with these credentials; IGNORED when the image is ignored. */
+  private plan(image: string, pullCredentials: PullCredentials | undefined, places: Map<string, Places>): Plan {
     let where = places.get(image);
     if (!where) {
       where = this.placesOf(image);
       places.set(image, where);
     }
-    if (where === IGNORED) return undefined;
+    if (where === IGNORED) return IGNORED;
     if ('badReference' in where) return where;
     const problems = new Set<string>();
     const locations: CheckLocation[] = where.map((source) => {
-      const { credentials, problem } = lookup ? lookup(workload, source.ref) : { credentials: [] };
+      const { credentials, problem } = pullCredentials ? pullCredentials.lookup(source.ref) : { credentials: [] };
       if (problem) problems.add(problem);
       return { ...source, credentials };
     });
@@ -176,7 +186,7 @@ export class Collector {
     return { key: parts.join('\n'), image, locations, credentialProblem };
   }
 
-  /** Where a node pulls an image string from (the same for every workload): parsed once per scrape. */
+  /** Where a node pulls an image string from (the same for every workload). */
   private placesOf(image: string): Places {
     let ref: ImageReference;
     try {
@@ -192,5 +202,38 @@ export class Collector {
 }
 
 const IGNORED = Symbol('ignored');
+/** What to check for one image pulled with some credentials, or IGNORED. */
+type Plan = CheckRequest | typeof IGNORED;
+type PlansByImage = Map<string, Plan>;
+
+/**
+ * Plans by the credentials they are made with and the image string, kept from one scrape to the
+ * next while both are: a workload that did not change costs a map lookup per container, not a
+ * credential match and a key. Each scrape keeps only what it used, so nothing outlives its use.
+ */
+class Plans {
+  readonly used = new Map<PullCredentials | undefined, PlansByImage>();
+
+  constructor(
+    private readonly kept: ReadonlyMap<PullCredentials | undefined, PlansByImage>,
+    private readonly make: (image: string, credentials: PullCredentials | undefined) => Plan,
+  ) {}
+
+  /** The planner of images pulled with these credentials. */
+  of(credentials: PullCredentials | undefined): (image: string) => Plan {
+    let used = this.used.get(credentials);
+    if (!used) this.used.set(credentials, (used = new Map()));
+    const mine = used;
+    const before = this.kept.get(credentials);
+    return (image) => {
+      let plan = mine.get(image);
+      if (plan === undefined) {
+        plan = before?.get(image) ?? this.make(image, credentials);
+        mine.set(image, plan);
+      }
+      return plan;
+    };
+  }
+}
 /** An image's pull sources, the request of a bad reference, or IGNORED. */
 type Places = readonly PullSource[] | (CheckRequest & { badReference: string }) | typeof IGNORED;

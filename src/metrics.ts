@@ -4,8 +4,9 @@
  * counters and default metrics live in one long-lived registry, rendered after the answer's own.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricType, type MetricValue } from 'prom-client';
-import type { Snapshot } from './collector.js';
-import type { OwnerKind } from './kubernetes/workloads.js';
+import type { ContainerRow, Snapshot } from './collector.js';
+import type { ContainerImage, OwnerKind } from './kubernetes/workloads.js';
+import type { CheckStatus } from './registry/status.js';
 import { VERSION } from './version.js';
 
 const PREFIX = 'k8s_image_existence_exporter';
@@ -21,6 +22,7 @@ export class ExporterMetrics {
   readonly processRegistry = new Registry();
   readonly completedRechecks: Counter;
   readonly genericErrors: Counter;
+  private readonly labels = new ContainerLabels();
 
   constructor() {
     collectDefaultMetrics({ register: this.processRegistry });
@@ -52,12 +54,58 @@ export class ExporterMetrics {
 
   /** Renders one answer: the snapshot's metrics first, then the process-wide ones. */
   async render(snapshot: Snapshot): Promise<string> {
-    const scrape = scrapeRegistry(snapshot);
+    const scrape = scrapeRegistry(snapshot, this.labels);
     const own = await scrape.metrics();
     const process = await this.processRegistry.metrics();
     return own + process;
   }
 }
+
+type Labels<T extends string> = Readonly<Record<T, string>>;
+type ExistsLabel = 'namespace' | 'owner_name' | 'container' | 'image';
+type StatusLabel = 'namespace' | 'owner_kind' | 'owner_name' | 'container' | 'image' | 'status';
+
+/**
+ * Each container's label sets, made once and kept while its workload is unchanged: the key is the
+ * container object, which listings keep for unchanged workloads (and which belongs to one
+ * workload). prom-client formats a series' `sharedLabels` once per object and caches the text, so
+ * a warm scrape formats and escapes no label at all.
+ */
+class ContainerLabels {
+  private readonly sets = new WeakMap<ContainerImage, { exists: Labels<ExistsLabel>; status: Partial<Record<CheckStatus, Labels<StatusLabel>>> }>();
+
+  private of({ workload, container }: ContainerRow) {
+    let sets = this.sets.get(container);
+    if (!sets) {
+      sets = { exists: { namespace: workload.namespace, owner_name: workload.name, container: container.name, image: container.image }, status: {} };
+      this.sets.set(container, sets);
+    }
+    return sets;
+  }
+
+  exists(row: ContainerRow): Labels<ExistsLabel> {
+    return this.of(row).exists;
+  }
+
+  status(row: ContainerRow, status: CheckStatus): Labels<StatusLabel> {
+    const sets = this.of(row);
+    const { workload, container } = row;
+    return (sets.status[status] ??= {
+      namespace: workload.namespace,
+      owner_kind: workload.kind,
+      owner_name: workload.name,
+      container: container.name,
+      image: container.image,
+      status,
+    });
+  }
+}
+
+/** A series whose labels prom-client formats once per label object (see ContainerLabels). */
+function cachedSeries<T extends string>(labels: Labels<T>, value: number): MetricValue<T> {
+  return { labels: NO_LABELS, sharedLabels: labels, value } as MetricValue<T>;
+}
+const NO_LABELS = Object.freeze({});
 
 /**
  * A gauge whose series are produced straight from the snapshot when the registry renders it: no
@@ -77,7 +125,7 @@ class SnapshotGauge<T extends string> extends Gauge<T> {
   }
 }
 
-function scrapeRegistry(snapshot: Snapshot): Registry {
+function scrapeRegistry(snapshot: Snapshot, labels: ContainerLabels): Registry {
   const registry = new Registry();
   const registers = [registry];
 
@@ -86,14 +134,14 @@ function scrapeRegistry(snapshot: Snapshot): Registry {
       {
         name,
         help: `1 if the registry serves the image of a ${kind}'s container, 0 if the registry says it does not exist. No series while that is unknown.`,
-        labelNames: ['namespace', 'owner_name', 'container', 'image'] as const,
+        labelNames: ['namespace', 'owner_name', 'container', 'image'] satisfies ExistsLabel[],
         registers,
       },
       () => {
-        const values: Array<MetricValue<'namespace' | 'owner_name' | 'container' | 'image'>> = [];
+        const values: Array<MetricValue<ExistsLabel>> = [];
         for (const row of snapshot.rows) {
-          if (row.kind !== kind || row.exists === undefined) continue;
-          values.push({ labels: { namespace: row.namespace, owner_name: row.owner, container: row.container, image: row.image }, value: row.exists });
+          if (row.workload.kind !== kind || row.exists === undefined) continue;
+          values.push(cachedSeries(labels.exists(row), row.exists));
         }
         return values;
       },
@@ -104,17 +152,13 @@ function scrapeRegistry(snapshot: Snapshot): Registry {
     {
       name: `${PREFIX}_image_check_status`,
       help: 'Latest status of the check of a container image; 1 for the current status. See the README for the statuses.',
-      labelNames: ['namespace', 'owner_kind', 'owner_name', 'container', 'image', 'status'] as const,
+      labelNames: ['namespace', 'owner_kind', 'owner_name', 'container', 'image', 'status'] satisfies StatusLabel[],
       registers,
     },
     () => {
-      const values: Array<MetricValue<'namespace' | 'owner_kind' | 'owner_name' | 'container' | 'image' | 'status'>> = [];
+      const values: Array<MetricValue<StatusLabel>> = [];
       for (const row of snapshot.rows) {
-        if (row.status === undefined) continue;
-        values.push({
-          labels: { namespace: row.namespace, owner_kind: row.kind, owner_name: row.owner, container: row.container, image: row.image, status: row.status },
-          value: 1,
-        });
+        if (row.status !== undefined) values.push(cachedSeries(labels.status(row, row.status), 1));
       }
       return values;
     },

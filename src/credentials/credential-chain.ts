@@ -3,7 +3,7 @@
  * entries of their secrets that match, most specific first, then the matching entries of the
  * nodes' docker config (--docker-config), most specific first, as the kubelet tries them. Pure.
  */
-import type { FoundCredentials } from '../collector.js';
+import type { FoundCredentials, PullCredentials } from '../collector.js';
 import type { ImageReference } from '../image/reference.js';
 import type { RegistryCredential } from '../registry/credentials.js';
 import { matchInOrder, type Keyring } from './keyring.js';
@@ -30,11 +30,12 @@ function distinct(credentials: readonly RegistryCredential[]): { credentials: Re
   return { credentials: kept, dropped };
 }
 
-export class CredentialChain {
+export class CredentialChain implements PullCredentials {
   /**
    * Answers by registry and repository (tag and digest do not matter): thousands of containers
-   * naming the same secrets and image cost one match. A chain lives for one scrape, so this holds
-   * at most one answer per distinct image of that scrape's workloads.
+   * naming the same secrets and image cost one match. A chain lives while its secrets are unchanged
+   * and named by some workload, so this holds one answer per repository those workloads used
+   * meanwhile: repositories, unlike tags, rarely come and go.
    */
   private readonly answers = new Map<string, FoundCredentials>();
 
@@ -45,6 +46,11 @@ export class CredentialChain {
     /** Why some of the workload's secrets could not be read, if they could not. */
     private readonly problem?: string,
   ) {}
+
+  /** Made of exactly these inputs, so it answers as a new chain of them would. */
+  isOf(secrets: readonly Keyring<RegistryCredential>[], node: Keyring<RegistryCredential>, problem: string | undefined): boolean {
+    return this.node === node && this.problem === problem && this.secrets.length === secrets.length && this.secrets.every((k, i) => k === secrets[i]);
+  }
 
   lookup(ref: ImageReference): FoundCredentials {
     // The registry holds no '/', so this key is unambiguous.

@@ -39,6 +39,8 @@ interface SecretCredentials {
   /** Parsed when the secret is read, not per lookup. */
   readonly keyring: Keyring<RegistryCredential>;
   readonly problem?: string;
+  /** The secret's type and data as read: a re-read that finds them unchanged keeps this object. */
+  readonly source?: string;
 }
 
 export interface PullSecretOptions {
@@ -74,6 +76,8 @@ export class PullSecretCredentials implements CredentialSource {
   private readonly limit = pLimit(SECRET_FETCH_CONCURRENCY);
   private nodeKeyring: Keyring<RegistryCredential> = Keyring.empty();
   private nodeConfigMtime = 0;
+  /** The chains of the last scrape by the secrets they are made of: kept while those are unchanged. */
+  private chains = new Map<string, CredentialChain>();
 
   constructor(private readonly options: PullSecretOptions) {
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
@@ -82,7 +86,7 @@ export class PullSecretCredentials implements CredentialSource {
       requestTimeoutMs: options.listTimeoutMs,
     });
     const refresh = { maxAgeMs: SECRET_CACHE_MS, now: options.now };
-    this.secrets = new Refreshing((id: string) => this.limit(() => this.readSecret(id)), refresh);
+    this.secrets = new Refreshing((id: string, previous) => this.limit(() => this.readSecret(id, previous)), refresh);
     this.serviceAccounts = new Refreshing(() => this.readServiceAccounts(), {
       ...refresh,
       onError: (_key, error) => {
@@ -124,13 +128,16 @@ export class PullSecretCredentials implements CredentialSource {
           if (found?.problem) problems.push(found.problem);
           if (found) keyrings.push(found.keyring);
         }
-        chain = new CredentialChain(keyrings, node, problems.length > 0 ? problems.join('; ') : undefined);
+        const problem = problems.length > 0 ? problems.join('; ') : undefined;
+        const kept = this.chains.get(id);
+        chain = kept?.isOf(keyrings, node, problem) ? kept : new CredentialChain(keyrings, node, problem);
         chains.set(id, chain);
       }
       chainOf.set(workload, chain);
     }
+    this.chains = chains;
     const none = new CredentialChain([], node);
-    return (workload, ref) => (chainOf.get(workload) ?? none).lookup(ref);
+    return (workload) => chainOf.get(workload) ?? none;
   }
 
   private secretNamesFor(
@@ -165,7 +172,7 @@ export class PullSecretCredentials implements CredentialSource {
     return (await this.secrets.get(id))?.value as SecretCredentials;
   }
 
-  private async readSecret(id: string): Promise<SecretCredentials> {
+  private async readSecret(id: string, previous: SecretCredentials | undefined): Promise<SecretCredentials> {
     const [namespace, name] = id.split('/') as [string, string];
     let secret: V1Secret;
     try {
@@ -181,13 +188,15 @@ export class PullSecretCredentials implements CredentialSource {
       this.options.logger.warn('pull secret unavailable', { secret: id, reason: problem });
       return { keyring: Keyring.empty(), problem };
     }
+    const source = JSON.stringify([secret.type, secret.data]);
+    if (previous?.source === source) return previous;
     try {
       const entries = parseSecret(secret);
       const keyring = Keyring.of(entries.map((e) => ({ ...e, id: `secret:${id}#${e.key}` })));
       if (keyring.rejected > 0) {
         this.options.logger.debug('pull secret keys that name no registry are ignored', { secret: id, keys: keyring.rejected });
       }
-      return { keyring };
+      return { keyring, source };
     } catch (error) {
       const problem = `pull secret ${id} ${(error as Error).message}`;
       this.options.logger.warn('pull secret malformed', { secret: id, reason: problem });

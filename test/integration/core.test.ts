@@ -201,6 +201,56 @@ describe('cache, rechecks and change', () => {
       scrape = await exporter.scrapeFresh();
       expect(scrape.value(DEPLOYMENT, { owner_name: 'keep' })).toBe(0);
       expect(scrape.value(STATUS, { owner_name: 'keep', status: 'absent' })).toBe(1);
+      expect(scrape.find(STATUS, { owner_name: 'keep', status: 'present' })).toEqual([]);
+    } finally {
+      await exporter.stop();
+    }
+  });
+
+  test('a workload changed between listings is reported as it is now, unchanged ones as they were', async () => {
+    const web = (containers: Array<{ name: string; image: string }>) => deployment('c', 'web', { containers });
+    kube.set('Deployment', [web([{ name: 'c', image: `${host}/team/app:docker` }]), deployment('c', 'still', { containers: [{ name: 'c', image: `${host}/team/shared:1` }] })]);
+    const exporter = await startExporter(kube.kubeconfigPath, [`--allow-plain-http=${host}`]);
+    const series = (scrape: Awaited<ReturnType<RunningExporter['scrape']>>) =>
+      [...scrape.find(DEPLOYMENT), ...scrape.find(STATUS)].map((s) => `${s.name.replace(PREFIX, '')} ${s.labels.owner_name} ${s.labels.container} ${s.labels.image} ${s.labels.status ?? ''} ${s.value}`).sort();
+    try {
+      let scrape = await exporter.scrapeFresh();
+      expect(series(scrape)).toEqual([
+        `_deployment_image_exists still c ${host}/team/shared:1  1`,
+        `_deployment_image_exists web c ${host}/team/app:docker  1`,
+        `_image_check_status still c ${host}/team/shared:1 present 1`,
+        `_image_check_status web c ${host}/team/app:docker present 1`,
+      ]);
+
+      // Another image (absent), then another container name, then a second container.
+      kube.set('Deployment', [web([{ name: 'c', image: `${host}/team/app:nope` }]), deployment('c', 'still', { containers: [{ name: 'c', image: `${host}/team/shared:1` }] })]);
+      scrape = await exporter.scrapeFresh();
+      expect(series(scrape).filter((s) => s.includes(' web '))).toEqual([
+        `_deployment_image_exists web c ${host}/team/app:nope  0`,
+        `_image_check_status web c ${host}/team/app:nope absent 1`,
+      ]);
+      kube.set('Deployment', [web([{ name: 'renamed', image: `${host}/team/app:nope` }]), deployment('c', 'still', { containers: [{ name: 'c', image: `${host}/team/shared:1` }] })]);
+      scrape = await exporter.scrapeFresh();
+      expect(series(scrape).filter((s) => s.includes(' web '))).toEqual([
+        `_deployment_image_exists web renamed ${host}/team/app:nope  0`,
+        `_image_check_status web renamed ${host}/team/app:nope absent 1`,
+      ]);
+      kube.set('Deployment', [
+        web([
+          { name: 'renamed', image: `${host}/team/app:nope` },
+          { name: 'second', image: `${host}/team/app:oci` },
+        ]),
+        deployment('c', 'still', { containers: [{ name: 'c', image: `${host}/team/shared:1` }] }),
+      ]);
+      scrape = await exporter.scrapeFresh();
+      expect(series(scrape)).toEqual([
+        `_deployment_image_exists still c ${host}/team/shared:1  1`,
+        `_deployment_image_exists web renamed ${host}/team/app:nope  0`,
+        `_deployment_image_exists web second ${host}/team/app:oci  1`,
+        `_image_check_status still c ${host}/team/shared:1 present 1`,
+        `_image_check_status web renamed ${host}/team/app:nope absent 1`,
+        `_image_check_status web second ${host}/team/app:oci present 1`,
+      ]);
     } finally {
       await exporter.stop();
     }

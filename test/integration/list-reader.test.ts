@@ -172,14 +172,14 @@ describe('service accounts for pull secrets', () => {
 
   test('the account\'s imagePullSecrets are found across pages', async () => {
     const lookup = await credentials().prepare([workload]);
-    expect(lookup(workload, ref)).toEqual({ credentials: [expect.objectContaining({ id: 'secret:a/regcred#registry.example.com' })] });
+    expect(lookup(workload).lookup(ref)).toEqual({ credentials: [expect.objectContaining({ id: 'secret:a/regcred#registry.example.com' })] });
     expect(listRequests(SERVICE_ACCOUNTS).map((r) => r.query.get('limit'))).toEqual(['500', '500', '500']);
   });
 
   test('an expired continue token (410) restarts the list instead of losing every account', async () => {
     kube.expireContinue();
     const lookup = await credentials().prepare([workload]);
-    expect(lookup(workload, ref)).toEqual({ credentials: [expect.objectContaining({ id: 'secret:a/regcred#registry.example.com' })] });
+    expect(lookup(workload).lookup(ref)).toEqual({ credentials: [expect.objectContaining({ id: 'secret:a/regcred#registry.example.com' })] });
     // page 1, page 2 → 410, then pages 1-3 again
     expect(listRequests(SERVICE_ACCOUNTS).map((r) => r.query.get('continue') !== null)).toEqual([false, true, false, true, true]);
     expect(logs.filter((l) => l.includes('cannot list service accounts'))).toEqual([]);
@@ -192,12 +192,71 @@ describe('service accounts for pull secrets', () => {
   ])('a failed list (%j) is logged and becomes the workload\'s credential problem', async (fault, reason) => {
     kube.fault({ path: SERVICE_ACCOUNTS, ...fault });
     const lookup = await credentials().prepare([workload]);
-    const found = lookup(workload, ref);
+    const found = lookup(workload).lookup(ref);
     expect(found.credentials).toEqual([]);
     expect(found.problem).toMatch(/^cannot read service account a\/builder: /);
     expect(found.problem?.replace('cannot read service account a/builder: ', '')).toMatch(reason);
     const lines = logs.filter((l) => l.includes('cannot list service accounts for their imagePullSecrets')).map((l) => JSON.parse(l) as unknown);
     expect(lines).toEqual([expect.objectContaining({ level: 'error', reason: expect.stringMatching(reason) })]);
+  });
+});
+
+describe('pull secrets re-read', () => {
+  const workload: Workload = {
+    kind: 'Deployment',
+    namespace: 'a',
+    name: 'web',
+    containers: [{ name: 'c', image: 'registry.example.com/app:1', init: false }],
+    imagePullSecrets: ['regcred'],
+    serviceAccountName: 'default',
+  };
+  const ref = parseImageReference('registry.example.com/app:1');
+  const secretReads = () => kube.requests.filter((r) => r.path === '/api/v1/namespaces/a/secrets/regcred').length;
+
+  /** Prepares once a minute has passed, then again once the re-read it started has finished. */
+  async function prepareAfterReread(credentials: PullSecretCredentials, clock: { now: number }, workloads: Workload[]) {
+    const reads = secretReads();
+    clock.now += 61_000;
+    await credentials.prepare(workloads); // serves the old secret and starts the re-read
+    for (let i = 0; i < 100 && secretReads() === reads; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    return credentials.prepare(workloads);
+  }
+
+  test('a rotated secret is used after its re-read; an unchanged one keeps the credentials object (and all planned with it)', async () => {
+    kube.set('Secret', [dockerConfigSecret('a', 'regcred', { 'registry.example.com': { username: 'u', password: 'old' } })]);
+    const clock = { now: Date.now() };
+    const credentials = new PullSecretCredentials({ kubeConfig, requestTimeoutMs: 2000, listTimeoutMs: 2000, logger: createLogger('error', () => {}), now: () => clock.now });
+    const first = (await credentials.prepare([workload]))(workload);
+    expect(first.lookup(ref).credentials.map((c) => c.password)).toEqual(['old']);
+
+    // Same content, new read: the same object, so nothing planned with it is planned again.
+    const unchanged = (await prepareAfterReread(credentials, clock, [workload]))(workload);
+    expect(secretReads()).toBe(2);
+    expect(unchanged).toBe(first);
+
+    kube.set('Secret', [dockerConfigSecret('a', 'regcred', { 'registry.example.com': { username: 'u', password: 'new' } })]);
+    const rotated = (await prepareAfterReread(credentials, clock, [workload]))(workload);
+    expect(secretReads()).toBe(3);
+    expect(rotated).not.toBe(first);
+    expect(rotated.lookup(ref).credentials.map((c) => c.password)).toEqual(['new']);
+  });
+
+  test('workloads naming the same secrets share one credentials object; others get their own', async () => {
+    kube.set('Secret', [
+      dockerConfigSecret('a', 'regcred', { 'registry.example.com': { username: 'u', password: 'p' } }),
+      dockerConfigSecret('a', 'other', { 'registry.example.com': { username: 'v', password: 'q' } }),
+    ]);
+    const twin = { ...workload, name: 'twin' };
+    const different = { ...workload, name: 'different', imagePullSecrets: ['other'] };
+    const lookup = await new PullSecretCredentials({ kubeConfig, requestTimeoutMs: 2000, listTimeoutMs: 2000, logger: createLogger('error', () => {}) }).prepare([
+      workload,
+      twin,
+      different,
+    ]);
+    expect(lookup(twin)).toBe(lookup(workload));
+    expect(lookup(different)).not.toBe(lookup(workload));
+    expect(lookup(different).lookup(ref).credentials.map((c) => c.username)).toEqual(['v']);
   });
 });
 
