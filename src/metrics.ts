@@ -1,10 +1,13 @@
 /**
- * Metric definitions. The gauges of one answer live in a registry made for it (as blackbox_exporter
- * makes one per probe) and read that answer's snapshot in their collect() callbacks. Process-wide
- * counters and default metrics live in one long-lived registry, rendered after the answer's own.
+ * Metric definitions. The gauges of one answer live in registries made for it (as blackbox_exporter
+ * makes one per probe) and read that answer's snapshot in their collect() callbacks: one for the
+ * per-container series, whose text is reused while they do not change, one for the gauges about
+ * the scrape itself. Process-wide counters and default metrics live in one long-lived registry,
+ * rendered last.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricType, type MetricValue } from 'prom-client';
 import type { ContainerRow, Snapshot } from './collector.js';
+import type { AnswerBody } from './shared-answer.js';
 import type { ContainerImage, OwnerKind } from './kubernetes/workloads.js';
 import type { CheckStatus } from './registry/status.js';
 import { VERSION } from './version.js';
@@ -23,6 +26,8 @@ export class ExporterMetrics {
   readonly completedRechecks: Counter;
   readonly genericErrors: Counter;
   private readonly labels = new ContainerLabels();
+  /** The last per-container text and the rows it was made from. */
+  private containerText: { readonly rows: readonly ContainerRow[]; readonly text: Buffer } | undefined;
 
   constructor() {
     collectDefaultMetrics({ register: this.processRegistry });
@@ -52,13 +57,32 @@ export class ExporterMetrics {
     return this.processRegistry.contentType;
   }
 
-  /** Renders one answer: the snapshot's metrics first, then the process-wide ones. */
-  async render(snapshot: Snapshot): Promise<string> {
-    const scrape = scrapeRegistry(snapshot, this.labels);
-    const own = await scrape.metrics();
-    const process = await this.processRegistry.metrics();
-    return own + process;
+  /**
+   * Renders one answer: the per-container series, the scrape's own gauges, then the process-wide
+   * metrics. The per-container text is that of the previous answer when its rows are the same:
+   * in a steady cluster most answers differ from the last one only in their few small gauges.
+   */
+  async render(snapshot: Snapshot): Promise<AnswerBody> {
+    const { rows } = snapshot;
+    let containers = this.containerText;
+    if (!containers || !sameRows(containers.rows, rows)) {
+      containers = { rows, text: Buffer.from(await containerRegistry(rows, this.labels).metrics()) };
+      this.containerText = containers;
+    }
+    const rest = (await scrapeRegistry(snapshot).metrics()) + (await this.processRegistry.metrics());
+    return [containers.text, Buffer.from(rest)];
   }
+}
+
+/** Rows that render the same series: the same container objects (so the same labels), statuses and values. */
+function sameRows(a: readonly ContainerRow[], b: readonly ContainerRow[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as ContainerRow;
+    const y = b[i] as ContainerRow;
+    if (x.container !== y.container || x.status !== y.status || x.exists !== y.exists) return false;
+  }
+  return true;
 }
 
 type Labels<T extends string> = Readonly<Record<T, string>>;
@@ -125,7 +149,8 @@ class SnapshotGauge<T extends string> extends Gauge<T> {
   }
 }
 
-function scrapeRegistry(snapshot: Snapshot, labels: ContainerLabels): Registry {
+/** The per-container series of one answer. */
+function containerRegistry(rows: readonly ContainerRow[], labels: ContainerLabels): Registry {
   const registry = new Registry();
   const registers = [registry];
 
@@ -139,7 +164,7 @@ function scrapeRegistry(snapshot: Snapshot, labels: ContainerLabels): Registry {
       },
       () => {
         const values: Array<MetricValue<ExistsLabel>> = [];
-        for (const row of snapshot.rows) {
+        for (const row of rows) {
           if (row.workload.kind !== kind || row.exists === undefined) continue;
           values.push(cachedSeries(labels.exists(row), row.exists));
         }
@@ -157,12 +182,20 @@ function scrapeRegistry(snapshot: Snapshot, labels: ContainerLabels): Registry {
     },
     () => {
       const values: Array<MetricValue<StatusLabel>> = [];
-      for (const row of snapshot.rows) {
+      for (const row of rows) {
         if (row.status !== undefined) values.push(cachedSeries(labels.status(row, row.status), 1));
       }
       return values;
     },
   );
+
+  return registry;
+}
+
+/** The gauges that describe the scrape itself. */
+function scrapeRegistry(snapshot: Snapshot): Registry {
+  const registry = new Registry();
+  const registers = [registry];
 
   new Gauge({
     name: `${PREFIX}_workload_list_up`,

@@ -1,4 +1,5 @@
 /** HTTP surface: /metrics, /healthz and a small index page, on koa + @koa/router. */
+import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Snapshot } from './collector.js';
@@ -48,14 +49,16 @@ export function createApp(deps: ServerDeps): Koa {
   const answers = new SharedAnswer(async (deadline) => {
     const snapshot = await deps.collect(deadline);
     const rendering = now();
-    const body = Buffer.from(await deps.metrics.render(snapshot));
+    const body = await deps.metrics.render(snapshot);
     return { body, busyMs: now() - rendering };
   }, now);
 
   router.get('/metrics', async (ctx) => {
     const timeoutMs = scrapeTimeoutFromHeader(ctx.get('x-prometheus-scrape-timeout-seconds'), deps.defaultScrapeTimeoutMs);
-    // One Buffer for every scraper waiting on this answer: written to each socket, never copied.
-    ctx.body = await answers.get(now() + collectionBudgetMs(timeoutMs));
+    // The same Buffers for every scraper waiting on this answer: written to each socket, never copied.
+    const chunks = await answers.get(now() + collectionBudgetMs(timeoutMs));
+    ctx.body = Readable.from(chunks, { objectMode: false });
+    ctx.length = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
     ctx.type = deps.metrics.contentType;
   });
 

@@ -13,16 +13,19 @@
  */
 import { beforeDeadline, TIMED_OUT } from './deadline.js';
 
+/** An answer's bytes, in the chunks they were made in (written one after another, never copied). */
+export type AnswerBody = readonly Buffer[];
+
 /** How long a finished answer is handed to new scrapes, at least. */
 export const REUSE_MS = 100;
 
 interface InFlight {
   readonly deadline: number;
-  readonly answer: Promise<Buffer>;
+  readonly answer: Promise<AnswerBody>;
 }
 
 interface Finished {
-  readonly body: Buffer;
+  readonly body: AnswerBody;
   /** Handed to new scrapes until then. */
   readonly reusableUntil: number;
 }
@@ -33,11 +36,11 @@ export class SharedAnswer {
 
   constructor(
     /** Makes one answer, due by `deadline` (ms since epoch), and says how long it kept the loop busy. */
-    private readonly make: (deadline: number) => Promise<{ readonly body: Buffer; readonly busyMs: number }>,
+    private readonly make: (deadline: number) => Promise<{ readonly body: AnswerBody; readonly busyMs: number }>,
     private readonly now: () => number = Date.now,
   ) {}
 
-  async get(deadline: number): Promise<Buffer> {
+  async get(deadline: number): Promise<AnswerBody> {
     const { previous } = this;
     if (!this.current && previous && this.now() < previous.reusableUntil) return previous.body;
     const current = this.current ?? this.start(deadline);

@@ -1,0 +1,54 @@
+import { describe, expect, test } from 'vitest';
+import type { ContainerRow, Snapshot } from '../../src/collector.js';
+import type { Workload } from '../../src/kubernetes/workloads.js';
+import { ExporterMetrics } from '../../src/metrics.js';
+
+const PREFIX = 'k8s_image_existence_exporter';
+
+function workload(name: string, image: string): Workload {
+  return { kind: 'Deployment', namespace: 'a', name, containers: [{ name: 'c', image, init: false }], imagePullSecrets: [], serviceAccountName: 'default' };
+}
+function rowsOf(workloads: Workload[], status: ContainerRow['status'] = 'present'): ContainerRow[] {
+  return workloads.map((w) => ({ workload: w, container: w.containers[0]!, status, exists: status === 'present' ? 1 : status === 'absent' ? 0 : undefined }));
+}
+function snapshot(rows: ContainerRow[], pending = 0): Snapshot {
+  return { rows, listUp: new Map([['Deployment', true]]), listAge: new Map([['Deployment', 1]]), pending, collectionSeconds: 0.5 };
+}
+const text = (chunks: readonly Buffer[]) => Buffer.concat(chunks).toString('utf8');
+const lines = (body: string, name: string) => body.split('\n').filter((l) => l.startsWith(`${PREFIX}_${name}{`));
+
+describe('rendering an answer', () => {
+  test('label values are escaped as the exposition format wants', async () => {
+    const odd = workload('odd', 'x');
+    const weird: Workload = { ...odd, containers: [{ name: 'c', image: 'reg.example/a"b\\c\nd:1', init: false }] };
+    const body = text(await new ExporterMetrics().render(snapshot(rowsOf([weird], 'bad_reference'))));
+    expect(lines(body, 'image_check_status')).toEqual([
+      `${PREFIX}_image_check_status{namespace="a",owner_kind="Deployment",owner_name="odd",container="c",image="reg.example/a\\"b\\\\c\\nd:1",status="bad_reference"} 1`,
+    ]);
+    expect(lines(body, 'deployment_image_exists')).toEqual([]);
+  });
+
+  test('the per-container text is reused while its rows are the same, and made anew when one changes', async () => {
+    const metrics = new ExporterMetrics();
+    const workloads = [workload('web', 'app:1'), workload('api', 'app:2')];
+    const first = await metrics.render(snapshot(rowsOf(workloads)));
+    // Same containers, statuses and values, other small gauges: the same bytes, not a copy.
+    const again = await metrics.render(snapshot(rowsOf(workloads), 3));
+    expect(again[0]).toBe(first[0]);
+    expect(text(again)).toContain(`${PREFIX}_checks_pending 3`);
+
+    const absent = rowsOf(workloads);
+    absent[1] = { ...absent[1]!, status: 'absent', exists: 0 };
+    const changed = text(await metrics.render(snapshot(absent)));
+    expect(lines(changed, 'deployment_image_exists')).toEqual([
+      `${PREFIX}_deployment_image_exists{namespace="a",owner_name="web",container="c",image="app:1"} 1`,
+      `${PREFIX}_deployment_image_exists{namespace="a",owner_name="api",container="c",image="app:2"} 0`,
+    ]);
+    expect(lines(changed, 'image_check_status').map((l) => /status="(\w+)"/.exec(l)?.[1])).toEqual(['present', 'absent']);
+
+    // A changed workload is a new object: its series are made from it, not from the old one.
+    const renamed = [workload('web', 'app:1'), workload('api', 'app:3')];
+    const body = text(await metrics.render(snapshot(rowsOf([workloads[0]!, renamed[1]!]))));
+    expect(lines(body, 'deployment_image_exists')[1]).toBe(`${PREFIX}_deployment_image_exists{namespace="a",owner_name="api",container="c",image="app:3"} 1`);
+  });
+});
