@@ -10,8 +10,9 @@
  *   BENCH_WORKLOADS    Deployments (default 10000)
  *   BENCH_IMAGES       unique images (default 1000)
  *   BENCH_LATENCY_MS   added to every registry request (default 50)
- *   BENCH_HEAP_MB      --max-old-space-size of the exporter (default 192, as deployed)
- *   BENCH_NODE_FLAGS   more Node flags for the exporter (e.g. V8 memory settings)
+ *   BENCH_NODE_FLAGS   Node flags of the exporter (default: NODE_OPTIONS of deploy/03-deployment.yaml)
+ *   BENCH_EXPORTER_ENV environment of the exporter as NAME=VALUE ... (default: the other env of that
+ *                      Deployment's container, e.g. the malloc setting)
  *   BENCH_LIST_MAX_AGE --list-max-age of the exporter (default 10s, so that lists run during the warm phase)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -26,7 +27,8 @@ import { WorkloadLister } from '../src/kubernetes/workloads.js';
 import { request } from 'undici';
 import { OWNER_KINDS } from '../src/kubernetes/workloads.js';
 import { ExporterMetrics } from '../src/metrics.js';
-import type { Snapshot } from '../src/collector.js';
+import type { ContainerRow, Snapshot } from '../src/collector.js';
+import { deployedRuntime } from '../test/support/deployed.js';
 import { scrapeUrl, type Scrape } from '../test/support/exporter.js';
 import { startKubeApi } from '../test/support/kube-api.js';
 import { realisticDeployment } from '../test/support/objects.js';
@@ -40,9 +42,12 @@ const SERVER = process.env.BENCH_SERVER ?? 'loopback';
 const WORKLOADS = Number(process.env.BENCH_WORKLOADS ?? 10_000);
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 1_000);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 50);
-const HEAP_MB = Number(process.env.BENCH_HEAP_MB ?? 192);
-/** More Node flags for the exporter, e.g. to try V8 memory settings. */
-const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+/** The exporter runs with the flags and environment deploy/ gives it, unless told otherwise. */
+const DEPLOYED = deployedRuntime();
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS?.split(' ').filter((f) => f !== '') ?? DEPLOYED.nodeArgs;
+const EXPORTER_ENV: Record<string, string> = process.env.BENCH_EXPORTER_ENV
+  ? Object.fromEntries(process.env.BENCH_EXPORTER_ENV.split(' ').filter((v) => v.includes('=')).map((v) => v.split('=', 2) as [string, string]))
+  : { ...DEPLOYED.env };
 const WARM_SCRAPES = 20;
 const WARM_SPACING_MS = 1000;
 /** Short enough that background lists run during the warm phase, as they do in steady state. */
@@ -57,6 +62,7 @@ const REPOS = 10;
 const MANIFEST_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
 const STATUS = 'k8s_image_existence_exporter_image_check_status';
 const PENDING = 'k8s_image_existence_exporter_checks_pending';
+const COLLECTION = 'k8s_image_existence_exporter_collection_duration_seconds';
 
 /** Tags one pushed manifest under many tags: 1,000 images without 1,000 blob uploads. */
 async function tagMany(registry: RunningRegistry, repository: string, tags: string[]): Promise<void> {
@@ -93,8 +99,9 @@ function cpuSeconds(pid: number): number {
 }
 
 async function startExporterProcess(flags: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_MB}`, ...NODE_FLAGS, 'dist/main.js', '--bind-address=127.0.0.1:0', '--log-level=info', ...flags], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, 'dist/main.js', '--bind-address=127.0.0.1:0', '--log-level=info', ...flags], {
     cwd: ROOT,
+    env: { ...process.env, ...EXPORTER_ENV },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -113,8 +120,11 @@ async function startExporterProcess(flags: string[]): Promise<{ child: ChildProc
   return { child, url, stderr: () => stderr };
 }
 
-/** One scrape read as bytes: status, time until the last byte, and how many status series it holds. */
-function rawScrape(url: string): Promise<{ status: number; ms: number; statusLines: number }> {
+/**
+ * One scrape read as bytes, as Prometheus reads it (no decoding in the timed part): status, time
+ * until the last byte, how many status series it holds and how long the exporter said it collected.
+ */
+function rawScrape(url: string): Promise<{ status: number; ms: number; statusLines: number; collectionMs: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const req = httpGet(`${url}/metrics`, { headers: { 'x-prometheus-scrape-timeout-seconds': String(SCRAPE_TIMEOUT_S) } }, (res) => {
@@ -126,7 +136,9 @@ function rawScrape(url: string): Promise<{ status: number; ms: number; statusLin
         const marker = Buffer.from(`\n${STATUS}{`);
         let statusLines = 0;
         for (let at = body.indexOf(marker); at !== -1; at = body.indexOf(marker, at + 1)) statusLines++;
-        resolve({ status: res.statusCode ?? 0, ms, statusLines });
+        const collection = body.indexOf(`\n${COLLECTION} `);
+        const collectionMs = collection < 0 ? Number.NaN : 1000 * Number.parseFloat(body.toString('latin1', collection + COLLECTION.length + 2, collection + COLLECTION.length + 40));
+        resolve({ status: res.statusCode ?? 0, ms, statusLines, collectionMs });
       });
       res.on('error', reject);
     });
@@ -162,7 +174,8 @@ async function startCluster(deployments: object[]): Promise<Cluster> {
 
 async function main(): Promise<void> {
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
-  console.log(`exporter: node --max-old-space-size=${HEAP_MB} ${NODE_FLAGS.join(' ')} dist/main.js --list-max-age=${LIST_MAX_AGE}`);
+  const envShown = Object.entries(EXPORTER_ENV).map(([name, value]) => `${name}=${value} `).join('');
+  console.log(`exporter: ${envShown}node ${NODE_FLAGS.join(' ')} dist/main.js --list-max-age=${LIST_MAX_AGE}`);
   console.log(
     `cluster: ${SERVER} API server, ${WORKLOADS} Deployments (~11 KB each) × 2 containers, ${IMAGES} unique images on a TLS registry (--registry-ca-file), ${LATENCY_MS} ms added per registry request`,
   );
@@ -226,12 +239,16 @@ async function main(): Promise<void> {
     const exporterCpuWarmStart = cpuSeconds(child.pid!);
     const warmStart = performance.now();
     const warm: number[] = [];
+    const warmCollection: number[] = [];
     let pastDeadline = 0;
+    let warmIncomplete = 0;
     for (let i = 0; i < WARM_SCRAPES; i++) {
       const started = performance.now();
-      const scrape = await scrapeUrl(url, { timeoutSeconds: SCRAPE_TIMEOUT_S });
+      const scrape = await rawScrape(url);
       warm.push(scrape.ms);
+      warmCollection.push(scrape.collectionMs);
       if (scrape.ms > SCRAPE_TIMEOUT_S * 1000 || scrape.status !== 200) pastDeadline++;
+      if (scrape.statusLines !== WORKLOADS * 2) warmIncomplete++;
       await new Promise((r) => setTimeout(r, Math.max(0, WARM_SPACING_MS - (performance.now() - started))));
     }
     const warmSeconds = (performance.now() - warmStart) / 1000;
@@ -261,8 +278,10 @@ async function main(): Promise<void> {
     const alive = child.exitCode === null && child.signalCode === null;
     if (!alive) console.log(`exporter exited: code ${child.exitCode}, signal ${child.signalCode}; its last words:\n${stderr().slice(-3000)}`);
 
-    // Rendering the same series alone, in this process: the floor a scrape cannot go below.
-    const rows = everything.find(STATUS).map((s) => ({
+    // Rendering the same series alone, in this process: what an answer costs when a series changed
+    // since the previous one (two snapshots that differ in one status, in turns, so that no text is
+    // reused; the label text of each container is made in the first round and kept, as in the exporter).
+    const rows: ContainerRow[] = everything.find(STATUS).map((s) => ({
       workload: {
         kind: 'Deployment' as const,
         namespace: s.labels.namespace as string,
@@ -276,12 +295,13 @@ async function main(): Promise<void> {
       exists: 1 as const,
     }));
     const snapshot: Snapshot = { rows, listUp: new Map(OWNER_KINDS.map((k) => [k, true])), listAge: new Map(), pending: 0, collectionSeconds: 0 };
+    const changed: Snapshot = { ...snapshot, rows: rows.map((row, i) => (i === 0 ? { ...row, status: 'absent', exists: 0 } : row)) };
     const metrics = new ExporterMetrics();
     const render: number[] = [];
-    for (let i = 0; i < WARM_SCRAPES; i++) {
+    for (let i = 0; i < WARM_SCRAPES + 1; i++) {
       const started = performance.now();
-      Buffer.from(await metrics.render(snapshot));
-      render.push(performance.now() - started);
+      await metrics.render(i % 2 === 0 ? snapshot : changed);
+      if (i > 0) render.push(performance.now() - started);
     }
 
     const warmMedian = quantile(warm, 0.5);
@@ -289,8 +309,10 @@ async function main(): Promise<void> {
     const listsPerHour = 3600 / Math.max(SCRAPE_INTERVAL_S, 10);
     const pagesPerList = OWNER_KINDS.length - 1 + Math.max(1, Math.ceil(WORKLOADS / 500));
     console.log('');
-    console.log(`warm scrape (${WARM_SCRAPES}, one a second): median ${warmMedian.toFixed(0)} ms, p99 ${quantile(warm, 0.99).toFixed(0)} ms, ${pastDeadline} past the deadline`);
-    console.log(`rendering the same ${rows.length} series alone: median ${renderMedian.toFixed(0)} ms`);
+    console.log(
+      `warm scrape (${WARM_SCRAPES}, one a second, read as bytes): median ${warmMedian.toFixed(0)} ms, p99 ${quantile(warm, 0.99).toFixed(0)} ms, ${pastDeadline} past the deadline, ${warmIncomplete} incomplete; collection (the exporter's gauge) median ${quantile(warmCollection, 0.5).toFixed(0)} ms`,
+    );
+    console.log(`rendering the same ${rows.length} series alone after one changed: median ${renderMedian.toFixed(0)} ms`);
     console.log(`  ratio warm / render: ${(warmMedian / renderMedian).toFixed(2)}`);
     console.log(`one listing of all kinds (the exporter's lister, in the benchmark's process): ${listingMs.toFixed(0)} ms`);
     console.log(`cold: every image has a result after ${coldMs.toFixed(0)} ms; ideal ceil(${IMAGES}/${PER_REGISTRY}) × ${LATENCY_MS} ms = ${idealMs} ms, plus one listing`);

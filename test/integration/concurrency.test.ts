@@ -1,6 +1,6 @@
 /**
- * Many scrapes at once against the exporter as deployed: its own process with deploy/'s heap limit
- * (--max-old-space-size=192), 3,000 Deployments shaped like a real API server's (about 11 KB each)
+ * Many scrapes at once against the exporter as deployed: its own process with deploy/'s Node flags
+ * and environment (a 192 MB heap), 3,000 Deployments shaped like a real API server's (about 11 KB each)
  * with 2 containers. Fifty concurrent scrapes must all be answered in full, by one shared collection
  * (one list per kind), with the process alive afterwards; cold, one registry request per image.
  * (Peak memory under this load is measured by `npm run bench`, not here.)
@@ -10,6 +10,7 @@ import { parseExposition, PREFIX } from '../support/exporter.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { realisticDeployment } from '../support/objects.js';
 import { startExporterProcess, type ExporterProcess } from '../support/process.js';
+import { deployedRuntime } from '../support/deployed.js';
 import { startRecordingProxy, type RecordingProxy } from '../support/proxy.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -53,9 +54,7 @@ async function scrape(url: string, timeoutSeconds: number): Promise<{ status: nu
 }
 
 test('fifty concurrent scrapes at 3,000 real-sized Deployments: one shared collection, every answer whole, the process alive', async () => {
-  exporter = await startExporterProcess([`--kubeconfig=${kube.kubeconfigPath}`, '--allow-plain-http=127.0.0.1:*'], {
-    nodeArgs: ['--max-old-space-size=192'],
-  });
+  exporter = await startExporterProcess([`--kubeconfig=${kube.kubeconfigPath}`, '--allow-plain-http=127.0.0.1:*'], deployedRuntime());
   const listsBefore = kube.requests.filter((r) => r.path === '/apis/apps/v1/deployments').length;
   const answers = await Promise.all(Array.from({ length: 50 }, () => scrape(exporter!.url, 20)));
   expect(exporter.child.exitCode, exporter.stderr().slice(-2000)).toBeNull();

@@ -1,6 +1,6 @@
 /**
- * Big objects against the memory the exporter is deployed with: the process, run as in production
- * with a 192 MB heap (--max-old-space-size=192), lists 120 Deployments of ~1 MB each (a legal
+ * Big objects against the memory the exporter is deployed with: the process, run with deploy/'s
+ * Node flags and environment (a 192 MB heap), lists 120 Deployments of ~1 MB each (a legal
  * object: one long container argument) and must keep running and report every one of them. Its
  * memory must follow what it keeps (names, images), not the size of the objects it reads.
  */
@@ -13,6 +13,7 @@ import { PREFIX, scrapeUrl } from '../support/exporter.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startExporterProcess, type ExporterProcess } from '../support/process.js';
+import { deployedRuntime } from '../support/deployed.js';
 
 const DEPLOYMENTS = 120;
 const ARGUMENT_BYTES = 1024 * 1024;
@@ -56,7 +57,7 @@ describe('120 Deployments of 1 MB each, 192 MB heap', () => {
     const running = await startExporterProcess(
       // Not a timing test: give the list all the time it needs.
       [`--kubeconfig=${kube.kubeconfigPath}`, `--allow-plain-http=${registry.host}`, '--scrape-timeout=60s'],
-      { nodeArgs: ['--max-old-space-size=192'] },
+      deployedRuntime(),
     );
     exporter = running;
     const proc = running.child;

@@ -1,6 +1,7 @@
 /**
  * The exporter as its own process, the way operators run it (`node src/main.ts` through tsx), with
- * Node flags such as the deployed heap limit. Resolves once it logs that it is listening.
+ * Node flags and environment such as deploy/'s (test/support/deployed.ts). Resolves once it logs that
+ * it is listening.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,11 +22,17 @@ export interface ExporterProcess {
   kill(): void;
 }
 
-export async function startExporterProcess(flags: readonly string[], options: { nodeArgs?: readonly string[] } = {}): Promise<ExporterProcess> {
+export interface ProcessOptions {
+  readonly nodeArgs?: readonly string[];
+  /** Added to this process' environment. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export async function startExporterProcess(flags: readonly string[], options: ProcessOptions = {}): Promise<ExporterProcess> {
   const child = spawn(
     process.execPath,
     [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts', '--bind-address=127.0.0.1:0', ...flags],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } },
   );
   const exited = once(child, 'exit').then(([code, signal]) => ({
     code: code as number | null,
