@@ -1,0 +1,102 @@
+/**
+ * What one listing of 10,000 realistic Deployments costs a real kube-apiserver 1.20 + etcd (built by
+ * bench/kube-apiserver.sh), by the way it is asked for: paginated from etcd (what the exporter
+ * does: no resourceVersion, limit=500), resourceVersion=0 (served from the watch cache), and
+ * resourceVersion=0 with resourceVersionMatch=NotOlderThan and limit; with gzip and without. Each mode
+ * is listed LISTS times, the body read and counted (not parsed). Prints the server's CPU and peak RSS growth,
+ * requests, wire bytes and wall time per listing. Run with `npx tsx bench/list-cost.ts`.
+ *
+ *   BENCH_WORKLOADS  Deployments (default 10000)
+ */
+import { request as httpsRequest } from 'node:https';
+import { realisticDeployment } from '../test/support/objects.js';
+import { processCpuSeconds, processRssMiB, startRealApiServer } from './support/real-apiserver.js';
+
+const WORKLOADS = Number(process.env.BENCH_WORKLOADS ?? 10_000);
+const LISTS = 5;
+const PATH = '/apis/apps/v1/deployments';
+
+interface Page {
+  readonly status: number;
+  readonly wireBytes: number;
+  readonly items: number;
+  readonly continueToken: string | undefined;
+}
+
+/** One GET with gzip; counts wire bytes; finds `continue` and the item count without parsing the body. */
+function get(url: string, ca: string, token: string, gzip: boolean): Promise<Page> {
+  return new Promise((resolve, reject) => {
+    const encoding = gzip ? 'gzip' : 'identity';
+    const req = httpsRequest(url, { ca, headers: { authorization: `Bearer ${token}`, accept: 'application/json', 'accept-encoding': encoding } }, (res) => {
+      let wireBytes = 0;
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => {
+        wireBytes += chunk.length;
+        chunks.push(chunk);
+      });
+      res.on('end', async () => {
+        const { gunzipSync } = await import('node:zlib');
+        const raw = Buffer.concat(chunks);
+        const body = res.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+        const head = body.subarray(0, 2000).toString('utf8');
+        const continueToken = /"continue":"([^"]*)"/.exec(head)?.[1] || undefined;
+        let items = 0;
+        const marker = Buffer.from('{"metadata":{"name":');
+        for (let at = body.indexOf(marker); at !== -1; at = body.indexOf(marker, at + 1)) items++;
+        resolve({ status: res.statusCode ?? 0, wireBytes, items, continueToken });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const paginated = (c: string | undefined) => `?limit=500${c ? `&continue=${encodeURIComponent(c)}` : ''}`;
+const MODES: Record<string, { query: (token: string | undefined) => string; gzip: boolean }> = {
+  'paginated from etcd (limit=500, no resourceVersion), gzip: what the exporter asks for': { query: paginated, gzip: true },
+  'the same without gzip': { query: paginated, gzip: false },
+  'resourceVersion=0 (watch cache), gzip': { query: () => '?resourceVersion=0', gzip: true },
+  'resourceVersion=0&resourceVersionMatch=NotOlderThan&limit=500, gzip': {
+    query: (c) => (c ? paginated(c) : '?resourceVersion=0&resourceVersionMatch=NotOlderThan&limit=500'),
+    gzip: true,
+  },
+};
+
+const server = await startRealApiServer();
+try {
+  const version = await server.api('GET', '/version');
+  console.log(`kube-apiserver ${version.body.gitVersion} + etcd, ${WORKLOADS} Deployments (~11 KB each as stored)`);
+  const deployments = Array.from({ length: WORKLOADS }, (_, i) =>
+    realisticDeployment(`ns${i % 100}`, `app${i}`, { containers: [{ name: 'main', image: `registry.example/app${i % 1000}:1` }, { name: 'sidecar', image: 'registry.example/proxy:2' }] }, i),
+  );
+  await server.createObjects('/apis/apps/v1/namespaces/{namespace}/deployments', deployments);
+  deployments.length = 0;
+  for (const [mode, { query, gzip }] of Object.entries(MODES)) {
+    const cpu = processCpuSeconds(server.pid);
+    const rssBefore = processRssMiB(server.pid).rss;
+    let peak = rssBefore;
+    const sampler = setInterval(() => (peak = Math.max(peak, processRssMiB(server.pid).rss)), 20);
+    const started = performance.now();
+    let requests = 0;
+    let wireBytes = 0;
+    let items = 0;
+    for (let list = 0; list < LISTS; list++) {
+      let token: string | undefined;
+      do {
+        const page = await get(`${server.url}${PATH}${query(token)}`, server.caCertPem, server.exporterToken, gzip);
+        if (page.status !== 200) throw new Error(`${mode}: HTTP ${page.status}`);
+        requests++;
+        wireBytes += page.wireBytes;
+        items += page.items;
+        token = page.continueToken;
+      } while (token);
+    }
+    clearInterval(sampler);
+    console.log(`\n${mode}`);
+    console.log(`  per listing: ${(requests / LISTS).toFixed(0)} requests, ${(items / LISTS).toFixed(0)} items, ${(wireBytes / LISTS / 2 ** 20).toFixed(1)} MiB on the wire, ${((performance.now() - started) / LISTS).toFixed(0)} ms`);
+    console.log(`  API server: ${((processCpuSeconds(server.pid) - cpu) / LISTS).toFixed(2)} s CPU per listing; RSS ${rssBefore.toFixed(0)} MiB before, peak ${peak.toFixed(0)} MiB while listing`);
+  }
+} finally {
+  await server.stop();
+}
