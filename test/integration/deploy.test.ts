@@ -159,6 +159,7 @@ describe('alert rules', () => {
       'StatefulSetImageAbsent',
       'DaemonSetImageAbsent',
       'CronJobImageAbsent',
+      'ImagePlatformMissing',
       'ImageCheckFailing',
       'ImageExistenceExporterDown',
       'ImageExistenceExporterCannotListWorkloads',
