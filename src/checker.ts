@@ -3,7 +3,9 @@
  * concurrent scrapes and keeps its result for as long as CheckStates allows. A check asks each place
  * a node would pull from (mirrors, then the original) with each credential the node would use, in
  * the node's order, until one says present; decideVerdict() judges the answers. Each question takes
- * a slot of the fair limiter for its host, and is not sent at all while the host gate says no.
+ * a slot of the fair limiter for its host, and is not sent at all while the host gate says no. Of a
+ * present image, the platforms it provides are then read, where and as whom it was found, once per
+ * digest and in the background.
  */
 import pMemoize from 'p-memoize';
 import { CheckStates, type ExpiryPolicy } from './check-state.js';
@@ -13,6 +15,8 @@ import type { Logger } from './log.js';
 import type { RegistryClient } from './registry/client.js';
 import type { RegistryCredential } from './registry/credentials.js';
 import { HostGate } from './registry/host-gate.js';
+import type { Platform } from './platform/platform.js';
+import { PlatformFacts } from './registry/platforms.js';
 import { isProven, type CheckResult } from './registry/status.js';
 import { ANONYMOUS, decideVerdict, type Attempt } from './registry/verdict.js';
 
@@ -49,6 +53,8 @@ export interface CheckerOptions {
   readonly jitter?: number;
   /** Called once per finished check that did not prove presence or absence. */
   readonly onFailedCheck?: (result: CheckResult) => void;
+  /** Read the platforms of present images (--check-platforms). */
+  readonly checkPlatforms?: boolean;
 }
 
 export class ImageChecker {
@@ -56,6 +62,7 @@ export class ImageChecker {
   readonly states: CheckStates;
   private readonly limiter: FairLimiter;
   private readonly gate: HostGate;
+  private readonly platforms = new PlatformFacts();
   private readonly now: () => number;
   private inFlight = 0;
   readonly check: (request: CheckRequest) => Promise<CheckResult>;
@@ -107,6 +114,7 @@ export class ImageChecker {
       return { status: 'bad_reference', detail: request.badReference ?? 'invalid image reference', checkedAt: this.now() };
     }
     const attempts: Attempt[] = [];
+    let found: { host: string; ref: ImageReference; credential: RegistryCredential | undefined; digest: string | undefined } | undefined;
     ask: for (const location of request.locations) {
       const { ref, credentials, authoritative } = location;
       const host = this.options.client.apiHost(ref.registry);
@@ -117,13 +125,28 @@ export class ImageChecker {
         if (credential === undefined && attempts.some((a) => a.host === host && a.identity !== ANONYMOUS && a.status === 'absent' && a.asIdentity)) {
           continue;
         }
-        const attempt = await this.ask(host, ref, credential, credentials.length > 0, authoritative);
+        const { attempt, digest } = await this.ask(host, ref, credential, credentials.length > 0, authoritative);
         attempts.push(attempt);
-        if (attempt.status === 'present') break ask;
+        if (attempt.status === 'present') {
+          found = { host, ref, credential, digest };
+          break ask;
+        }
       }
     }
     const verdict = decideVerdict({ attempts, credentialProblem: request.credentialProblem });
-    return { status: verdict.status, detail: verdict.detail, checkedAt: this.now(), retryAfterMs: verdict.retryAfterMs };
+    const result: CheckResult = { status: verdict.status, detail: verdict.detail, checkedAt: this.now(), retryAfterMs: verdict.retryAfterMs };
+    if (verdict.status !== 'present' || !found?.digest) return result;
+    if (this.options.checkPlatforms) {
+      // Where the node would pull it from, as the identity that was let in; in the background.
+      const { host, ref, credential, digest } = found;
+      void this.platforms.learn(digest, (path) => this.limiter.run(host, () => this.options.client.document(ref, credential, path)));
+    }
+    return { ...result, digest: found.digest };
+  }
+
+  /** The platforms of a present image's manifest, once read (see PlatformFacts). */
+  platformsOf(digest: string): readonly Platform[] | undefined {
+    return this.platforms.of(digest);
   }
 
   /** One question to one host, unless its gate is closed; takes one of the host's fair slots. */
@@ -133,14 +156,17 @@ export class ImageChecker {
     credential: RegistryCredential | undefined,
     hadCredentials: boolean,
     authoritative: boolean,
-  ): Promise<Attempt> {
+  ): Promise<{ attempt: Attempt; digest?: string }> {
     const identity = credential?.id ?? ANONYMOUS;
-    return this.limiter.run(host, async (): Promise<Attempt> => {
+    return this.limiter.run(host, async () => {
       const refusal = this.gate.admit(host);
-      if (refusal) return { host, authoritative, identity, asIdentity: false, ...refusal };
+      if (refusal) return { attempt: { host, authoritative, identity, asIdentity: false, ...refusal } };
       const answer = await this.options.client.attempt(ref, credential, hadCredentials);
       this.gate.record(host, answer);
-      return { host, authoritative, identity, status: answer.status, detail: answer.detail, asIdentity: answer.asIdentity, retryAfterMs: answer.retryAfterMs };
+      return {
+        attempt: { host, authoritative, identity, status: answer.status, detail: answer.detail, asIdentity: answer.asIdentity, retryAfterMs: answer.retryAfterMs },
+        digest: answer.digest,
+      };
     });
   }
 }

@@ -48,7 +48,12 @@ export interface AttemptAnswer extends Classification {
   readonly retryAfterMs?: number;
   /** The host did not answer in time: counts toward its circuit breaker. */
   readonly silent: boolean;
+  /** Of a present image: the digest of the manifest served for the reference, when the host said it. */
+  readonly digest?: string;
 }
+
+/** Manifests, indexes and image configs are small JSON; a bigger one is not read (its facts stay unknown). */
+const DOCUMENT_BODY_BYTES = 1024 * 1024;
 
 class RedirectError extends Error {}
 
@@ -147,15 +152,46 @@ export class RegistryClient {
         servedDigest: answer.headers['docker-content-digest'],
       });
       const retryAfterMs = answer.status === 429 ? parseRetryAfter(answer.headers['retry-after'], this.now()) : undefined;
-      return answerOf(
+      const result = answerOf(
         isProven(classification.status) ? classification : { status: classification.status, detail: `${host}: ${classification.detail}` },
         { retryAfterMs },
       );
+      const digest = answer.headers['docker-content-digest'] ?? ref.digest;
+      return classification.status === 'present' && digest ? { ...result, digest } : result;
     } catch (error) {
       if (error instanceof TokenError) return answerOf(error.classification);
       if (error instanceof RedirectError) return answerOf({ status: 'unknown_error', detail: error.message });
       const { status, detail, silent } = classifyTransportError(error);
       return answerOf({ status, detail: `${host}: ${detail}` }, { silent });
+    }
+  }
+
+  /**
+   * A JSON document of a repository (`manifests/<digest>` or `blobs/<digest>`) as one identity, after
+   * an attempt of that identity said the image is present: its token is usually cached. Undefined
+   * when it cannot be had (any status but 200, a transport error, not JSON, too big): the caller then
+   * knows nothing, and says nothing.
+   */
+  async document(ref: ImageReference, credential: RegistryCredential | undefined, path: string): Promise<unknown> {
+    const host = this.apiHost(ref.registry);
+    const scheme = this.options.isPlainHttpHost(host) ? 'http' : 'https';
+    const url = new URL(`${scheme}://${host}/v2/${ref.repository}/${path}`);
+    const scope = `repository:${ref.repository}:pull`;
+    const tokenKey = tokenCacheKey(host, scope, credential);
+    try {
+      const cached = this.tokens.get(tokenKey);
+      let authorization = cached ? `Bearer ${cached}` : credential && this.mayCarryCredentials(url) ? basicAuthorization(credential) : undefined;
+      let answer = await this.request('GET', url, authorization, true, DOCUMENT_BODY_BYTES);
+      if (answer.status === 401) {
+        if (cached) this.tokens.delete(tokenKey);
+        const auth = await this.authorize(parseChallenges(answer.headers['www-authenticate']), url, scope, credential, tokenKey);
+        if ('status' in auth) return undefined;
+        authorization = auth.authorization;
+        answer = await this.request('GET', url, authorization, true, DOCUMENT_BODY_BYTES);
+      }
+      return answer.status === 200 ? JSON.parse(answer.body) : undefined;
+    } catch {
+      return undefined;
     }
   }
 
@@ -226,13 +262,14 @@ export class RegistryClient {
     start: URL,
     authorization: string | undefined,
     readBody: boolean,
+    maxBodyBytes?: number,
   ): Promise<HttpAnswer> {
     let url = start;
     let auth = authorization;
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { accept: MANIFEST_ACCEPT };
       if (auth) headers.authorization = auth;
-      const answer = await this.options.transport.send(method, url, headers, readBody);
+      const answer = await this.options.transport.send(method, url, headers, readBody, maxBodyBytes);
       const location = answer.headers.location;
       if (answer.status < 300 || answer.status >= 400 || answer.status === 304 || !location) return answer;
       if (hop >= MAX_REDIRECTS) throw new RedirectError(`${start.host}: more than ${MAX_REDIRECTS} redirects`);

@@ -26,6 +26,8 @@ export interface CheckResult {
   readonly checkedAt: number;
   /** How long to wait before asking this registry again, when it said so (429 Retry-After). */
   readonly retryAfterMs?: number;
+  /** Of a present image: the digest of the manifest a node would pull, when the registry said it. */
+  readonly digest?: string;
 }
 
 /** A result proves something about the image only when the registry said so. */

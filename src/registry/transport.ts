@@ -51,10 +51,16 @@ export class Transport {
   }
 
   /**
-   * Sends one request without following redirects. `readBody` reads at most 64 KiB and drops the
-   * rest of the stream, so a huge or endless body costs bounded memory.
+   * Sends one request without following redirects. `readBody` reads at most `maxBodyBytes` (64 KiB
+   * unless said) and drops the rest of the stream, so a huge or endless body costs bounded memory.
    */
-  async send(method: 'HEAD' | 'GET', url: URL, headers: Record<string, string>, readBody: boolean): Promise<HttpAnswer> {
+  async send(
+    method: 'HEAD' | 'GET',
+    url: URL,
+    headers: Record<string, string>,
+    readBody: boolean,
+    maxBodyBytes = MAX_BODY_BYTES,
+  ): Promise<HttpAnswer> {
     const response = await request(url, {
       method,
       headers: { 'user-agent': USER_AGENT, ...headers },
@@ -80,13 +86,13 @@ export class Transport {
           const buffer = chunk as Buffer;
           chunks.push(buffer);
           size += buffer.length;
-          if (size >= MAX_BODY_BYTES) break;
+          if (size >= maxBodyBytes) break;
         }
       } finally {
         // Destroying an unfinished body emits 'error'; unheard, that event would crash the process.
         response.body.on('error', () => undefined).destroy();
       }
-      body = Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8');
+      body = Buffer.concat(chunks).subarray(0, maxBodyBytes).toString('utf8');
     } else {
       // Not read: drain at most 64 KiB (keeps a small answer's connection reusable), then hang up, so
       // a server streaming forever cannot hold us. dump() listens for the abort it causes.
