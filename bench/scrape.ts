@@ -2,7 +2,8 @@
  * Benchmark: the compiled exporter as its own process, with the heap limit deploy/ gives it, against
  * a cluster of Deployments shaped and sized like a real API server's (~11 KB each: managedFields,
  * status, a full pod template), 2 containers each over a set of unique images on a TLS registry
- * trusted through --registry-ca-file, behind a proxy that adds latency to every request. Prints
+ * trusted through --registry-ca-file, behind a proxy that adds latency to every request, and six
+ * nodes for the platform checks (an amd64 pool, a tainted arm64 pool). Prints
  * figures; asserts nothing. `npm run bench` builds dist/ first.
  *
  *   BENCH_SERVER       loopback (default: the test suite's API server) or real (kube-apiserver +
@@ -28,10 +29,11 @@ import { request } from 'undici';
 import { OWNER_KINDS } from '../src/kubernetes/workloads.js';
 import { ExporterMetrics } from '../src/metrics.js';
 import type { ContainerRow, Snapshot } from '../src/collector.js';
+import { NO_PLACEMENT } from '../src/platform/placement.js';
 import { deployedRuntime } from '../test/support/deployed.js';
 import { scrapeUrl, type Scrape } from '../test/support/exporter.js';
 import { startKubeApi } from '../test/support/kube-api.js';
-import { realisticDeployment } from '../test/support/objects.js';
+import { node, realisticDeployment } from '../test/support/objects.js';
 import { createPki } from '../test/support/pki.js';
 import { startRecordingProxy } from '../test/support/proxy.js';
 import { pushImage } from '../test/support/push.js';
@@ -155,10 +157,20 @@ interface Cluster {
   stop(): Promise<void>;
 }
 
+/**
+ * Nodes of a cluster with an amd64 pool and an arm64 pool tainted for arm64 workloads (as GKE and
+ * EKS arm pools are): platform checks run, and the amd64-only images miss nothing.
+ */
+const NODES = [
+  ...[1, 2, 3].map((i) => node(`amd-${i}`, { os: 'linux', architecture: 'amd64' })),
+  ...[1, 2, 3].map((i) => node(`arm-${i}`, { os: 'linux', architecture: 'arm64', taints: [{ key: 'kubernetes.io/arch', value: 'arm64', effect: 'NoSchedule' }] })),
+];
+
 async function startCluster(deployments: object[]): Promise<Cluster> {
   if (SERVER === 'real') {
     const { startRealApiServer } = await import('./support/real-apiserver.js');
     const server = await startRealApiServer({});
+    await server.createObjects('/api/v1/nodes', NODES);
     await server.createObjects('/apis/apps/v1/namespaces/{namespace}/deployments', deployments);
     return {
       kubeconfigPath: server.exporterKubeconfigPath,
@@ -168,6 +180,7 @@ async function startCluster(deployments: object[]): Promise<Cluster> {
     };
   }
   const kube = await startKubeApi();
+  kube.set('Node', NODES);
   kube.set('Deployment', deployments);
   return { kubeconfigPath: kube.kubeconfigPath, pid: undefined, requests: () => kube.requests.length, stop: () => kube.stop() };
 }
@@ -289,10 +302,13 @@ async function main(): Promise<void> {
         containers: [],
         imagePullSecrets: [],
         serviceAccountName: 'default',
+        placement: NO_PLACEMENT,
+        placementKey: '',
       },
       container: { name: s.labels.container as string, image: s.labels.image as string, init: false },
       status: 'present' as const,
       exists: 1 as const,
+      missingPlatforms: undefined,
     }));
     const snapshot: Snapshot = { rows, listUp: new Map(OWNER_KINDS.map((k) => [k, true])), listAge: new Map(), pending: 0, collectionSeconds: 0 };
     const changed: Snapshot = { ...snapshot, rows: rows.map((row, i) => (i === 0 ? { ...row, status: 'absent', exists: 0 } : row)) };
@@ -320,7 +336,10 @@ async function main(): Promise<void> {
     console.log(
       `first scrape (${SCRAPE_TIMEOUT_S} s deadline): answered in ${first.ms.toFixed(0)} ms, status ${first.status}, ${firstResults} of ${WORKLOADS * 2} container results, ${first.value(PENDING)} checks pending`,
     );
-    console.log(`registry requests per unique image: ${(proxy.requests.length / IMAGES).toFixed(3)} (${proxy.requests.length} requests)`);
+    const reads = proxy.requests.filter((r) => r.method === 'GET' && /\/(manifests|blobs)\//.test(r.path)).length;
+    console.log(
+      `registry requests per unique image: ${(proxy.requests.length / IMAGES).toFixed(3)} (${proxy.requests.length} requests, of which ${reads} GETs of manifests and config blobs for platforms)`,
+    );
     console.log(`exporter CPU during the warm phase: ${(exporterCpuWarm / warmSeconds).toFixed(2)} s per second of scraping (${(exporterCpuWarm / WARM_SCRAPES).toFixed(2)} s per scrape)`);
     if (cluster.pid) console.log(`API server CPU during the warm phase: ${(apiCpuWarm / WARM_SCRAPES).toFixed(3)} s per scrape; ${(cpuSeconds(cluster.pid) - apiCpuStart).toFixed(1)} s in all`);
     if (!Number.isNaN(apiRequestsWarm)) console.log(`API server requests during the warm phase: ${apiRequestsWarm} in ${warmSeconds.toFixed(0)} s (lists older than ${LIST_MAX_AGE} are refreshed)`);

@@ -9,10 +9,12 @@ import type { Config } from './config.js';
 import { PullSecretCredentials } from './credentials/pull-secrets.js';
 import { ignoreMatcher } from './image/ignore.js';
 import { resolveLocations } from './image/mirror.js';
+import { ListReader } from './kubernetes/list-reader.js';
 import { WorkloadLister } from './kubernetes/workloads.js';
 import { Listings } from './listings.js';
 import type { Logger } from './log.js';
 import { ExporterMetrics } from './metrics.js';
+import { Nodes } from './nodes.js';
 import { RegistryClient } from './registry/client.js';
 import { Transport } from './registry/transport.js';
 import { createApp, scrapeTimeoutFromHeader } from './server.js';
@@ -84,6 +86,7 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
     now: deps.now,
     random: deps.random,
     onFailedCheck: () => metrics.genericErrors.inc(),
+    checkPlatforms: config.checkPlatforms,
   });
   const collector = new Collector({
     listings: new Listings({
@@ -92,6 +95,13 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
       logger,
       now: deps.now,
     }),
+    nodes: config.checkPlatforms
+      ? new Nodes({
+          reader: new ListReader(deps.kubeConfig, { pageSize: LIST_PAGE_SIZE, requestTimeoutMs: config.listTimeoutMs }),
+          logger,
+          now: deps.now,
+        })
+      : undefined,
     checker,
     ignoredImages: config.ignoredImages,
     credentials:

@@ -12,6 +12,9 @@ import { BadReferenceError, parseImageReference, type ImageReference } from './i
 import { describeApiError } from './kubernetes/api.js';
 import { OWNER_KINDS, type ContainerImage, type OwnerKind, type Workload } from './kubernetes/workloads.js';
 import type { Logger } from './log.js';
+import type { Nodes } from './nodes.js';
+import { MissingPlatforms } from './platform/missing.js';
+import type { NodeFacts } from './platform/placement.js';
 import { RecheckRounds } from './rechecks.js';
 import type { RegistryCredential } from './registry/credentials.js';
 import { isProven, type CheckResult, type CheckStatus } from './registry/status.js';
@@ -44,6 +47,11 @@ export interface ContainerRow {
   readonly status: CheckStatus | undefined;
   /** 1/0 only when the registry proved it (now or recently); otherwise undefined. */
   readonly exists: 0 | 1 | undefined;
+  /**
+   * Platforms of the nodes the workload may run on that the present image does not provide ([]:
+   * none); undefined when that is not known (not present, platforms or nodes unread, checks off).
+   */
+  readonly missingPlatforms: readonly string[] | undefined;
 }
 
 export interface Snapshot {
@@ -57,6 +65,8 @@ export interface Snapshot {
 
 export interface CollectorOptions {
   readonly listings: Pick<Listings, 'get'>;
+  /** The cluster's nodes, for platform checks; none: no platform checks. */
+  readonly nodes?: Pick<Nodes, 'get'>;
   readonly checker: ImageChecker;
   readonly ignoredImages: readonly string[];
   readonly credentials?: CredentialSource;
@@ -71,6 +81,7 @@ export class Collector {
   private readonly ignore: IgnoreMatcher;
   private readonly now: () => number;
   private readonly rounds: RecheckRounds;
+  private readonly missingPlatforms = new MissingPlatforms();
   /** The last scrape's plans (see Plans). */
   private plans: ReadonlyMap<PullCredentials | undefined, PlansByImage> = new Map();
 
@@ -82,7 +93,10 @@ export class Collector {
 
   async collect(deadline: number): Promise<Snapshot> {
     const started = this.now();
-    const listings = await Promise.all(OWNER_KINDS.map((kind) => this.options.listings.get(kind, deadline)));
+    const [listings, nodes] = await Promise.all([
+      Promise.all(OWNER_KINDS.map((kind) => this.options.listings.get(kind, deadline))),
+      this.options.nodes?.get(deadline),
+    ]);
     const listUp = new Map<OwnerKind, boolean>();
     const listAge = new Map<OwnerKind, number>();
     const workloads: Workload[] = [];
@@ -133,6 +147,9 @@ export class Collector {
         container,
         status: result?.status,
         exists: proven ? (proven.status === 'present' ? 1 : 0) : undefined,
+        // From the result that proves the image present (the current one, or the last proven one
+        // that `exists` also reports while the registry cannot be asked).
+        missingPlatforms: nodes && proven?.status === 'present' && proven.digest ? this.missingOn(workload, proven.digest, nodes) : undefined,
       };
     });
 
@@ -140,6 +157,11 @@ export class Collector {
     if (this.rounds.observe(keys, (key) => states.finishedSeq(key))) this.options.onRecheckRound();
     checker.prune(keys);
     return { rows, listUp, listAge, pending: checker.pending, collectionSeconds: (this.now() - started) / 1000 };
+  }
+
+  private missingOn(workload: Workload, digest: string, nodes: readonly NodeFacts[]): readonly string[] | undefined {
+    const platforms = this.options.checker.platformsOf(digest);
+    return platforms && this.missingPlatforms.of(workload, platforms, nodes);
   }
 
   /**

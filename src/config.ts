@@ -26,6 +26,7 @@ export interface Config {
   readonly skipRegistryCertVerification: boolean;
   readonly imageMirrors: readonly MirrorRule[];
   readonly defaultRegistry: Location | undefined;
+  readonly checkPlatforms: boolean;
 }
 
 export class FlagError extends Error {
@@ -103,6 +104,11 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'default-registry': {
     kind: 'string',
     help: 'Registry[/path] for images whose name has no registry (instead of docker.io).',
+  },
+  'check-platforms': {
+    kind: 'bool',
+    default: 'true',
+    help: 'Report platforms (like linux/arm64) of the nodes a workload may run on that its image does not provide. Lists the nodes (at most once a minute); --check-platforms=false turns both off.',
   },
   'log-level': { kind: 'level', default: 'info', help: 'debug, info, warn or error.' },
   help: { kind: 'bool', help: 'Print this help and exit.' },
@@ -248,6 +254,7 @@ export function parseFlags(argv: readonly string[]): ParseOutcome {
         : false,
       imageMirrors: [...mirrorRules('image-mirror', false), ...mirrorRules('image-mirror-only', true)],
       defaultRegistry: values.has('default-registry') ? registryLocation(one('default-registry')) : undefined,
+      checkPlatforms: parseBool('check-platforms', one('check-platforms')),
     },
   };
 }

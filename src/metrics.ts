@@ -80,7 +80,7 @@ function sameRows(a: readonly ContainerRow[], b: readonly ContainerRow[]): boole
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as ContainerRow;
     const y = b[i] as ContainerRow;
-    if (x.container !== y.container || x.status !== y.status || x.exists !== y.exists) return false;
+    if (x.container !== y.container || x.status !== y.status || x.exists !== y.exists || x.missingPlatforms !== y.missingPlatforms) return false;
   }
   return true;
 }
@@ -88,6 +88,7 @@ function sameRows(a: readonly ContainerRow[], b: readonly ContainerRow[]): boole
 type Labels<T extends string> = Readonly<Record<T, string>>;
 type ExistsLabel = 'namespace' | 'owner_name' | 'container' | 'image';
 type StatusLabel = 'namespace' | 'owner_kind' | 'owner_name' | 'container' | 'image' | 'status';
+type PlatformLabel = 'namespace' | 'owner_kind' | 'owner_name' | 'container' | 'image' | 'platform';
 
 /**
  * Each container's label sets, made once and kept while its workload is unchanged: the key is the
@@ -96,7 +97,10 @@ type StatusLabel = 'namespace' | 'owner_kind' | 'owner_name' | 'container' | 'im
  * a warm scrape formats and escapes no label at all.
  */
 class ContainerLabels {
-  private readonly sets = new WeakMap<ContainerImage, { exists: Labels<ExistsLabel>; status: Partial<Record<CheckStatus, Labels<StatusLabel>>> }>();
+  private readonly sets = new WeakMap<
+    ContainerImage,
+    { exists: Labels<ExistsLabel>; status: Partial<Record<CheckStatus, Labels<StatusLabel>>>; platform?: Map<string, Labels<PlatformLabel>> }
+  >();
 
   private of({ workload, container }: ContainerRow) {
     let sets = this.sets.get(container);
@@ -105,6 +109,18 @@ class ContainerLabels {
       this.sets.set(container, sets);
     }
     return sets;
+  }
+
+  platform(row: ContainerRow, platform: string): Labels<PlatformLabel> {
+    const sets = this.of(row);
+    sets.platform ??= new Map();
+    let labels = sets.platform.get(platform);
+    if (!labels) {
+      const { workload, container } = row;
+      labels = { namespace: workload.namespace, owner_kind: workload.kind, owner_name: workload.name, container: container.name, image: container.image, platform };
+      sets.platform.set(platform, labels);
+    }
+    return labels;
   }
 
   exists(row: ContainerRow): Labels<ExistsLabel> {
@@ -132,20 +148,25 @@ function cachedSeries<T extends string>(labels: Labels<T>, value: number): Metri
 const NO_LABELS = Object.freeze({});
 
 /**
- * A gauge whose series are produced straight from the snapshot when the registry renders it: no
- * `set()` per series, so no label hashing and no second map of 10,000s of entries per answer.
+ * A gauge whose series are produced straight from the answer's rows when the registry renders it:
+ * no `set()` per series, so no label hashing and no second map of 10,000s of entries per answer.
+ * `seriesOf` adds a row's series (none, one or several) with `add`.
  */
-class SnapshotGauge<T extends string> extends Gauge<T> {
+class ContainerGauge<T extends string> extends Gauge<T> {
   constructor(
     private readonly config: { name: string; help: string; labelNames: readonly T[]; registers: Registry[] },
-    private readonly series: () => Array<MetricValue<T>>,
+    private readonly rows: readonly ContainerRow[],
+    private readonly seriesOf: (row: ContainerRow, add: (labels: Labels<T>, value: number) => void) => void,
   ) {
     super(config);
   }
 
   override async get(): Promise<MetricObjectWithValues<MetricValue<T>>> {
     const { name, help } = this.config;
-    return { name, help, type: 'gauge' as unknown as MetricType, values: this.series(), aggregator: 'sum', collect: () => undefined };
+    const values: Array<MetricValue<T>> = [];
+    const add = (labels: Labels<T>, value: number) => values.push(cachedSeries(labels, value));
+    for (const row of this.rows) this.seriesOf(row, add);
+    return { name, help, type: 'gauge' as unknown as MetricType, values, aggregator: 'sum', collect: () => undefined };
   }
 }
 
@@ -155,37 +176,36 @@ function containerRegistry(rows: readonly ContainerRow[], labels: ContainerLabel
   const registers = [registry];
 
   for (const [kind, name] of Object.entries(EXISTS_METRIC) as Array<[OwnerKind, string]>) {
-    new SnapshotGauge(
-      {
-        name,
-        help: `1 if the registry serves the image of a ${kind}'s container, 0 if the registry says it does not exist. No series while that is unknown.`,
-        labelNames: ['namespace', 'owner_name', 'container', 'image'] satisfies ExistsLabel[],
-        registers,
-      },
-      () => {
-        const values: Array<MetricValue<ExistsLabel>> = [];
-        for (const row of rows) {
-          if (row.workload.kind !== kind || row.exists === undefined) continue;
-          values.push(cachedSeries(labels.exists(row), row.exists));
-        }
-        return values;
-      },
-    );
+    const help = `1 if the registry serves the image of a ${kind}'s container, 0 if the registry says it does not exist. No series while that is unknown.`;
+    const labelNames = ['namespace', 'owner_name', 'container', 'image'] satisfies ExistsLabel[];
+    new ContainerGauge({ name, help, labelNames, registers }, rows, (row, add) => {
+      if (row.workload.kind === kind && row.exists !== undefined) add(labels.exists(row), row.exists);
+    });
   }
 
-  new SnapshotGauge(
+  new ContainerGauge(
     {
       name: `${PREFIX}_image_check_status`,
       help: 'Latest status of the check of a container image; 1 for the current status. See the README for the statuses.',
       labelNames: ['namespace', 'owner_kind', 'owner_name', 'container', 'image', 'status'] satisfies StatusLabel[],
       registers,
     },
-    () => {
-      const values: Array<MetricValue<StatusLabel>> = [];
-      for (const row of rows) {
-        if (row.status !== undefined) values.push(cachedSeries(labels.status(row, row.status), 1));
-      }
-      return values;
+    rows,
+    (row, add) => {
+      if (row.status !== undefined) add(labels.status(row, row.status), 1);
+    },
+  );
+
+  new ContainerGauge(
+    {
+      name: `${PREFIX}_image_platform_missing`,
+      help: 'The image exists but provides nothing that nodes of this platform, where the workload may run, can pull; 1 per such platform. No series when nothing is missing or it is not known.',
+      labelNames: ['namespace', 'owner_kind', 'owner_name', 'container', 'image', 'platform'] satisfies PlatformLabel[],
+      registers,
+    },
+    rows,
+    (row, add) => {
+      for (const platform of row.missingPlatforms ?? []) add(labels.platform(row, platform), 1);
     },
   );
 

@@ -1,8 +1,9 @@
 /**
  * Lists the four workload kinds in all namespaces, paginated, and reduces each object to what the
- * exporter needs as it is read: its pod template's images and pull-secret references.
+ * exporter needs as it is read: its pod template's images, pull-secret references and placement.
  */
 import type { KubeConfig, V1PodSpec } from '@kubernetes/client-node';
+import { NO_PLACEMENT, placementKey, placementOf, type Placement } from '../platform/placement.js';
 import { ListReader } from './list-reader.js';
 
 export const OWNER_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'] as const;
@@ -22,6 +23,10 @@ export interface Workload {
   readonly containers: readonly ContainerImage[];
   readonly imagePullSecrets: readonly string[];
   readonly serviceAccountName: string;
+  /** Where its pods may be scheduled (node selector, required node affinity, tolerations). */
+  readonly placement: Placement;
+  /** placementKey(placement): '' when the template says nothing about it. */
+  readonly placementKey: string;
 }
 
 /**
@@ -67,6 +72,8 @@ function toWorkload(kind: OwnerKind, object: WorkloadObject, spec: V1PodSpec | u
   const containers: ContainerImage[] = [];
   for (const c of spec?.initContainers ?? []) containers.push({ name: c.name ?? '', image: c.image ?? '', init: true });
   for (const c of spec?.containers ?? []) containers.push({ name: c.name ?? '', image: c.image ?? '', init: false });
+  const placement = placementOf(spec);
+  const key = placementKey(placement);
   return {
     kind,
     namespace: object.metadata?.namespace ?? '',
@@ -74,6 +81,9 @@ function toWorkload(kind: OwnerKind, object: WorkloadObject, spec: V1PodSpec | u
     containers,
     imagePullSecrets: (spec?.imagePullSecrets ?? []).map((s) => s.name ?? '').filter((n) => n !== ''),
     serviceAccountName: spec?.serviceAccountName || 'default',
+    // Most templates say nothing about placement: they share one object.
+    placement: key === '' ? NO_PLACEMENT : placement,
+    placementKey: key,
   };
 }
 
@@ -98,6 +108,7 @@ function sameWorkload(a: Workload, b: Workload): boolean {
   return (
     a.kind === b.kind &&
     a.serviceAccountName === b.serviceAccountName &&
+    a.placementKey === b.placementKey &&
     a.containers.length === b.containers.length &&
     a.containers.every((c, i) => {
       const d = b.containers[i] as ContainerImage;

@@ -5,6 +5,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { WorkloadLister } from '../../src/kubernetes/workloads.js';
+import { placementKey, placementOf } from '../../src/platform/placement.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { cronJob, deployment } from '../support/objects.js';
 import { PREFIX, startExporter } from '../support/exporter.js';
@@ -55,7 +56,8 @@ describe('WorkloadLister', () => {
   });
 
   test('cron jobs: the pod template under jobTemplate', async () => {
-    kube.set('CronJob', [cronJob('ops', 'backup', { containers: [{ name: 'job', image: 'example.com/backup:1' }] })]);
+    const placement = { nodeSelector: { 'kubernetes.io/arch': 'arm64' } };
+    kube.set('CronJob', [cronJob('ops', 'backup', { containers: [{ name: 'job', image: 'example.com/backup:1' }], placement })]);
     expect(await lister.list('CronJob')).toEqual([
       {
         kind: 'CronJob',
@@ -64,8 +66,11 @@ describe('WorkloadLister', () => {
         containers: [{ name: 'job', image: 'example.com/backup:1', init: false }],
         imagePullSecrets: [],
         serviceAccountName: 'default',
+        placement: placementOf(placement),
+        placementKey: placementKey(placementOf(placement)),
       },
     ]);
+    expect(placementKey(placementOf(placement))).not.toBe('');
   });
 
   test('410 Gone on an expired continue token restarts the list from the beginning', async () => {

@@ -10,6 +10,7 @@ import { parseImageReference } from '../../src/image/reference.js';
 import { describeApiError } from '../../src/kubernetes/api.js';
 import { ListReader } from '../../src/kubernetes/list-reader.js';
 import type { Workload } from '../../src/kubernetes/workloads.js';
+import { NO_PLACEMENT } from '../../src/platform/placement.js';
 import { createLogger } from '../../src/log.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { deployment, dockerConfigSecret, realisticDeployment, serviceAccount } from '../support/objects.js';
@@ -155,6 +156,8 @@ describe('service accounts for pull secrets', () => {
     containers: [{ name: 'c', image: 'registry.example.com/app:1', init: false }],
     imagePullSecrets: [],
     serviceAccountName: 'builder',
+    placement: NO_PLACEMENT,
+    placementKey: '',
   };
   const ref = parseImageReference('registry.example.com/app:1');
   const credentials = () =>
@@ -209,6 +212,8 @@ describe('pull secrets re-read', () => {
     containers: [{ name: 'c', image: 'registry.example.com/app:1', init: false }],
     imagePullSecrets: ['regcred'],
     serviceAccountName: 'default',
+    placement: NO_PLACEMENT,
+    placementKey: '',
   };
   const ref = parseImageReference('registry.example.com/app:1');
   const secretReads = () => kube.requests.filter((r) => r.path === '/api/v1/namespaces/a/secrets/regcred').length;

@@ -291,12 +291,13 @@ describe('transport options', () => {
       kube.set('Deployment', [workload('t', 'proxied', `${hub.host}/library/nginx:latest`)]);
       process.env.HTTPS_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
       delete process.env.NO_PROXY;
-      expect(status(await (await exporterWith()).scrape(), 'proxied')).toEqual(['present']);
+      // No platform reads: they go on after the scrape and would cross the next part's connections.
+      expect(status(await (await exporterWith(['--check-platforms=false'])).scrape(), 'proxied')).toEqual(['present']);
       expect(connects).toContain(hub.host);
 
       connects.length = 0;
       process.env.NO_PROXY = '127.0.0.1';
-      expect(status(await (await exporterWith()).scrape(), 'proxied')).toEqual(['present']);
+      expect(status(await (await exporterWith(['--check-platforms=false'])).scrape(), 'proxied')).toEqual(['present']);
       expect(connects).toEqual([]);
     } finally {
       if (saved.https === undefined) delete process.env.HTTPS_PROXY;

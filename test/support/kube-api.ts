@@ -1,7 +1,7 @@
 /**
  * A loopback HTTP server speaking the Kubernetes REST shapes the exporter reads: list (all
  * namespaces and namespaced) for apps/v1 deployments/statefulsets/daemonsets, batch/v1 cronjobs,
- * v1 secrets and serviceaccounts, get of one secret or service account, `limit`/`continue`
+ * v1 secrets, serviceaccounts and (cluster-scoped) nodes, get of one secret or service account, `limit`/`continue`
  * pagination over a snapshot, bearer-token auth and `Status` error bodies, over plain HTTP (with
  * insecure-skip-tls-verify) or HTTPS (the kubeconfig then trusts the test CA). Faults can be injected.
  */
@@ -15,7 +15,7 @@ import type { Pki } from './pki.js';
 import { makeTempDir } from './tmp.js';
 import { listenLoopback } from './listen.js';
 
-export type Kind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob' | 'Secret' | 'ServiceAccount';
+export type Kind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob' | 'Secret' | 'ServiceAccount' | 'Node';
 
 interface Resource {
   readonly kind: Kind;
@@ -31,6 +31,7 @@ const RESOURCES: readonly Resource[] = [
   { kind: 'CronJob', group: 'batch', version: 'v1', plural: 'cronjobs' },
   { kind: 'Secret', group: '', version: 'v1', plural: 'secrets' },
   { kind: 'ServiceAccount', group: '', version: 'v1', plural: 'serviceaccounts' },
+  { kind: 'Node', group: '', version: 'v1', plural: 'nodes' }, // cluster-scoped
 ];
 
 export interface FaultRule {

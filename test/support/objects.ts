@@ -10,6 +10,8 @@ export interface PodTemplateInput {
   readonly initContainers?: readonly ContainerInput[];
   readonly imagePullSecrets?: readonly string[];
   readonly serviceAccountName?: string;
+  /** Pod spec fields of placement, as written in a manifest (nodeSelector, affinity, tolerations). */
+  readonly placement?: { nodeSelector?: Record<string, string>; affinity?: object; tolerations?: object[] };
 }
 
 function podTemplate(labels: Record<string, string>, input: PodTemplateInput) {
@@ -20,6 +22,7 @@ function podTemplate(labels: Record<string, string>, input: PodTemplateInput) {
       ...(input.imagePullSecrets ? { imagePullSecrets: input.imagePullSecrets.map((name) => ({ name })) } : {}),
       ...(input.initContainers ? { initContainers: input.initContainers.map((c) => ({ ...c, resources: {} })) } : {}),
       containers: input.containers.map((c) => ({ ...c, imagePullPolicy: 'IfNotPresent', resources: {} })),
+      ...input.placement,
       restartPolicy: 'Always',
     },
   };
@@ -178,5 +181,44 @@ export function realisticDeployment(namespace: string, name: string, input: PodT
     },
     spec,
     status,
+  };
+}
+
+export interface NodeInput {
+  readonly os: string;
+  readonly architecture: string;
+  readonly taints?: ReadonlyArray<{ key: string; value?: string; effect: string }>;
+  readonly labels?: Record<string, string>;
+}
+
+/** A Node as the API server returns it: well-known labels, nodeInfo, taints, conditions. */
+export function node(name: string, input: NodeInput) {
+  return {
+    metadata: {
+      name,
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': input.os,
+        'kubernetes.io/arch': input.architecture,
+        'beta.kubernetes.io/os': input.os,
+        'beta.kubernetes.io/arch': input.architecture,
+        'node.kubernetes.io/instance-type': 'm6.large',
+        'topology.kubernetes.io/zone': 'zone-a',
+        ...input.labels,
+      },
+      creationTimestamp: '2026-01-01T00:00:00Z',
+    },
+    spec: { podCIDR: '10.244.0.0/24', ...(input.taints ? { taints: input.taints } : {}) },
+    status: {
+      capacity: { cpu: '2', memory: '8Gi', pods: '110' },
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady' }],
+      nodeInfo: {
+        architecture: input.architecture,
+        operatingSystem: input.os,
+        containerRuntimeVersion: 'containerd://1.7.20',
+        kubeletVersion: 'v1.31.0',
+        osImage: 'Debian GNU/Linux 12 (bookworm)',
+      },
+    },
   };
 }

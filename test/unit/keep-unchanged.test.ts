@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { keepUnchanged, type Workload } from '../../src/kubernetes/workloads.js';
+import { NO_PLACEMENT, placementKey, placementOf } from '../../src/platform/placement.js';
 
 function workload(name: string, image: string, extra: Partial<Workload> = {}): Workload {
   return {
@@ -9,6 +10,8 @@ function workload(name: string, image: string, extra: Partial<Workload> = {}): W
     containers: [{ name: 'c', image, init: false }],
     imagePullSecrets: [],
     serviceAccountName: 'default',
+    placement: NO_PLACEMENT,
+    placementKey: '',
     ...extra,
   };
 }
@@ -33,6 +36,7 @@ describe('keepUnchanged: identity across listings means "unchanged"', () => {
     ['a pull secret', { imagePullSecrets: ['regcred'] }],
     ['the service account', { serviceAccountName: 'builder' }],
     ['the kind', { kind: 'StatefulSet' }],
+    ['the placement', { placement: placementOf({ nodeSelector: { 'kubernetes.io/arch': 'arm64' } }), placementKey: placementKey(placementOf({ nodeSelector: { 'kubernetes.io/arch': 'arm64' } })) }],
   ])('a change of %s makes a new object', (_what, change) => {
     const before = workload('web', 'app:1');
     const after = workload('web', 'app:1', change);

@@ -2,14 +2,15 @@ import { describe, expect, test } from 'vitest';
 import type { ContainerRow, Snapshot } from '../../src/collector.js';
 import type { Workload } from '../../src/kubernetes/workloads.js';
 import { ExporterMetrics } from '../../src/metrics.js';
+import { NO_PLACEMENT } from '../../src/platform/placement.js';
 
 const PREFIX = 'k8s_image_existence_exporter';
 
 function workload(name: string, image: string): Workload {
-  return { kind: 'Deployment', namespace: 'a', name, containers: [{ name: 'c', image, init: false }], imagePullSecrets: [], serviceAccountName: 'default' };
+  return { kind: 'Deployment', namespace: 'a', name, containers: [{ name: 'c', image, init: false }], imagePullSecrets: [], serviceAccountName: 'default', placement: NO_PLACEMENT, placementKey: '' };
 }
 function rowsOf(workloads: Workload[], status: ContainerRow['status'] = 'present'): ContainerRow[] {
-  return workloads.map((w) => ({ workload: w, container: w.containers[0]!, status, exists: status === 'present' ? 1 : status === 'absent' ? 0 : undefined }));
+  return workloads.map((w) => ({ workload: w, container: w.containers[0]!, status, exists: status === 'present' ? 1 : status === 'absent' ? 0 : undefined, missingPlatforms: undefined }));
 }
 function snapshot(rows: ContainerRow[], pending = 0): Snapshot {
   return { rows, listUp: new Map([['Deployment', true]]), listAge: new Map([['Deployment', 1]]), pending, collectionSeconds: 0.5 };
