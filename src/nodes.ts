@@ -1,6 +1,6 @@
 /**
  * The cluster's nodes as platform checks need them (name, labels, taints, platform): listed at most
- * once a minute, served stale while listed anew, and waited for only up to the scrape's deadline,
+ * once a minute (also when the list fails), served stale while listed anew, and waited for only up to the scrape's deadline,
  * like the workload lists. Without a listing (no RBAC for nodes, say) there are no platform series
  * at all; that is logged when it starts and when it ends, not once a minute.
  */
@@ -27,6 +27,8 @@ export class Nodes {
   constructor(private readonly options: NodesOptions) {
     this.nodes = new Refreshing(() => this.list(), {
       maxAgeMs: NODES_MAX_AGE_MS,
+      // A list that fails (no RBAC for nodes, say) is not tried again on every scrape either.
+      retryFailedAfterMs: NODES_MAX_AGE_MS,
       now: options.now,
       onError: (_key, error) => {
         const reason = describeApiError(error);

@@ -20,12 +20,16 @@ export interface RefreshingOptions {
   readonly now?: () => number;
   /** Called when a load rejects (the previous value, if any, stays). */
   readonly onError?: (key: unknown, error: unknown) => void;
+  /** After a failed load, no other starts for this long (default: the next caller retries). */
+  readonly retryFailedAfterMs?: number;
 }
 
 export class Refreshing<K, V> {
   private readonly now: () => number;
   private readonly loaded = new Map<K, Loaded<V>>();
   private readonly loading = new Map<K, Promise<void>>();
+  /** When the last load of a key failed, while retryFailedAfterMs holds the next one back. */
+  private readonly failedAt = new Map<K, number>();
 
   constructor(
     /** Loads a key's value; `previous` is the value it replaces, if any (to keep what did not change). */
@@ -42,6 +46,8 @@ export class Refreshing<K, V> {
   async get(key: K, deadline?: number): Promise<Loaded<V> | undefined> {
     const current = this.loaded.get(key);
     if (current && this.now() - current.at < this.options.maxAgeMs) return current;
+    const failed = this.failedAt.get(key);
+    if (failed !== undefined && this.now() - failed < (this.options.retryFailedAfterMs ?? 0)) return current;
     const reload = this.reload(key);
     if (current) return current;
     if (deadline === undefined) await reload;
@@ -65,8 +71,12 @@ export class Refreshing<K, V> {
     if (running) return running;
     const done = this.load(key, this.loaded.get(key)?.value)
       .then(
-        (value) => void this.loaded.set(key, { value, at: this.now(), failed: false }),
+        (value) => {
+          this.loaded.set(key, { value, at: this.now(), failed: false });
+          this.failedAt.delete(key);
+        },
         (error: unknown) => {
+          if (this.options.retryFailedAfterMs) this.failedAt.set(key, this.now());
           const previous = this.loaded.get(key);
           if (previous) this.loaded.set(key, { ...previous, failed: true });
           this.options.onError?.(key, error);

@@ -210,6 +210,7 @@ describe('what it costs and what it never does', () => {
   });
 
   test('nodes that cannot be listed: no platform series, one log line, existence unaffected', async () => {
+    kube.requests.length = 0;
     kube.fault({ path: '/api/v1/nodes', status: 403, message: 'nodes is forbidden: User "exporter" cannot list resource "nodes"' });
     kube.set('Deployment', [app('amd-docker', 'single/amd64:docker')]);
     const exporter = await started();
@@ -223,6 +224,8 @@ describe('what it costs and what it never does', () => {
       expect(scrape.value(`${PREFIX}_workload_list_up`, { kind: 'Deployment' })).toBe(1);
       const lines = exporter.logs.filter((l) => l.includes('cannot list nodes'));
       expect(lines).toHaveLength(1);
+      // Asked at most once a minute, failing or not.
+      expect(kube.requests.filter((r) => r.path === '/api/v1/nodes')).toHaveLength(1);
       expect(JSON.parse(lines[0] as string)).toMatchObject({ level: 'error', reason: expect.stringContaining('403') });
     } finally {
       await exporter.stop();
