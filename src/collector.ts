@@ -15,6 +15,7 @@ import type { Logger } from './log.js';
 import type { Nodes } from './nodes.js';
 import { MissingPlatforms } from './platform/missing.js';
 import type { NodeFacts } from './platform/placement.js';
+import type { Platform } from './platform/platform.js';
 import { RecheckRounds } from './rechecks.js';
 import type { RegistryCredential } from './registry/credentials.js';
 import { isProven, type CheckResult, type CheckStatus } from './registry/status.js';
@@ -139,6 +140,8 @@ export class Collector {
     }
     await beforeDeadline(Promise.all(firstChecks), deadline, this.now);
 
+    // Platforms by digest for this scrape: many containers share an image.
+    const platformsOf = memoized((digest: string) => checker.platformsOf(digest));
     const rows: ContainerRow[] = planned.map(({ workload, container, key }) => {
       const result = states.latest(key);
       const proven = result && isProven(result.status) ? result : states.lastProven(key);
@@ -149,7 +152,7 @@ export class Collector {
         exists: proven ? (proven.status === 'present' ? 1 : 0) : undefined,
         // From the result that proves the image present (the current one, or the last proven one
         // that `exists` also reports while the registry cannot be asked).
-        missingPlatforms: nodes && proven?.status === 'present' && proven.digest ? this.missingOn(workload, proven.digest, nodes) : undefined,
+        missingPlatforms: nodes && proven?.status === 'present' && proven.digest ? this.missingOn(workload, platformsOf(proven.digest), nodes) : undefined,
       };
     });
 
@@ -159,8 +162,7 @@ export class Collector {
     return { rows, listUp, listAge, pending: checker.pending, collectionSeconds: (this.now() - started) / 1000 };
   }
 
-  private missingOn(workload: Workload, digest: string, nodes: readonly NodeFacts[]): readonly string[] | undefined {
-    const platforms = this.options.checker.platformsOf(digest);
+  private missingOn(workload: Workload, platforms: readonly Platform[] | undefined, nodes: readonly NodeFacts[]): readonly string[] | undefined {
     return platforms && this.missingPlatforms.of(workload, platforms, nodes);
   }
 
@@ -259,3 +261,14 @@ class Plans {
 }
 /** An image's pull sources, the request of a bad reference, or IGNORED. */
 type Places = readonly PullSource[] | (CheckRequest & { badReference: string }) | typeof IGNORED;
+
+/** `fn` with its answers kept per argument (for one scrape). */
+function memoized<A, R>(fn: (arg: A) => R): (arg: A) => R {
+  const answers = new Map<A, R>();
+  return (arg) => {
+    if (answers.has(arg)) return answers.get(arg) as R;
+    const answer = fn(arg);
+    answers.set(arg, answer);
+    return answer;
+  };
+}
