@@ -8,8 +8,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricType, type MetricValue } from 'prom-client';
 import type { ContainerRow, Snapshot } from './collector.js';
 import type { AnswerBody } from './shared-answer.js';
-import type { ContainerImage, OwnerKind } from './kubernetes/workloads.js';
-import type { CheckStatus } from './registry/status.js';
+import type { OwnerKind } from './kubernetes/workloads.js';
 import { VERSION } from './version.js';
 
 const PREFIX = 'k8s_image_existence_exporter';
@@ -25,7 +24,6 @@ export class ExporterMetrics {
   readonly processRegistry = new Registry();
   readonly completedRechecks: Counter;
   readonly genericErrors: Counter;
-  private readonly labels = new ContainerLabels();
   /** The last per-container text and the rows it was made from. */
   private containerText: { readonly rows: readonly ContainerRow[]; readonly text: Buffer } | undefined;
 
@@ -66,7 +64,7 @@ export class ExporterMetrics {
     const { rows } = snapshot;
     let containers = this.containerText;
     if (!containers || !sameRows(containers.rows, rows)) {
-      containers = { rows, text: Buffer.from(await containerRegistry(rows, this.labels).metrics()) };
+      containers = { rows, text: Buffer.from(await containerRegistry(rows).metrics()) };
       this.containerText = containers;
     }
     const rest = (await scrapeRegistry(snapshot).metrics()) + (await this.processRegistry.metrics());
@@ -91,63 +89,6 @@ type StatusLabel = 'namespace' | 'owner_kind' | 'owner_name' | 'container' | 'im
 type PlatformLabel = 'namespace' | 'owner_kind' | 'owner_name' | 'container' | 'image' | 'platform';
 
 /**
- * Each container's label sets, made once and kept while its workload is unchanged: the key is the
- * container object, which listings keep for unchanged workloads (and which belongs to one
- * workload). prom-client formats a series' `sharedLabels` once per object and caches the text, so
- * a warm scrape formats and escapes no label at all.
- */
-class ContainerLabels {
-  private readonly sets = new WeakMap<
-    ContainerImage,
-    { exists: Labels<ExistsLabel>; status: Partial<Record<CheckStatus, Labels<StatusLabel>>>; platform?: Map<string, Labels<PlatformLabel>> }
-  >();
-
-  private of({ workload, container }: ContainerRow) {
-    let sets = this.sets.get(container);
-    if (!sets) {
-      sets = { exists: { namespace: workload.namespace, owner_name: workload.name, container: container.name, image: container.image }, status: {} };
-      this.sets.set(container, sets);
-    }
-    return sets;
-  }
-
-  platform(row: ContainerRow, platform: string): Labels<PlatformLabel> {
-    const sets = this.of(row);
-    sets.platform ??= new Map();
-    let labels = sets.platform.get(platform);
-    if (!labels) {
-      const { workload, container } = row;
-      labels = { namespace: workload.namespace, owner_kind: workload.kind, owner_name: workload.name, container: container.name, image: container.image, platform };
-      sets.platform.set(platform, labels);
-    }
-    return labels;
-  }
-
-  exists(row: ContainerRow): Labels<ExistsLabel> {
-    return this.of(row).exists;
-  }
-
-  status(row: ContainerRow, status: CheckStatus): Labels<StatusLabel> {
-    const sets = this.of(row);
-    const { workload, container } = row;
-    return (sets.status[status] ??= {
-      namespace: workload.namespace,
-      owner_kind: workload.kind,
-      owner_name: workload.name,
-      container: container.name,
-      image: container.image,
-      status,
-    });
-  }
-}
-
-/** A series whose labels prom-client formats once per label object (see ContainerLabels). */
-function cachedSeries<T extends string>(labels: Labels<T>, value: number): MetricValue<T> {
-  return { labels: NO_LABELS, sharedLabels: labels, value } as MetricValue<T>;
-}
-const NO_LABELS = Object.freeze({});
-
-/**
  * A gauge whose series are produced straight from the answer's rows when the registry renders it:
  * no `set()` per series, so no label hashing and no second map of 10,000s of entries per answer.
  * `seriesOf` adds a row's series (none, one or several) with `add`.
@@ -164,14 +105,19 @@ class ContainerGauge<T extends string> extends Gauge<T> {
   override async get(): Promise<MetricObjectWithValues<MetricValue<T>>> {
     const { name, help } = this.config;
     const values: Array<MetricValue<T>> = [];
-    const add = (labels: Labels<T>, value: number) => values.push(cachedSeries(labels, value));
+    const add = (labels: Labels<T>, value: number) => values.push({ labels, value });
     for (const row of this.rows) this.seriesOf(row, add);
     return { name, help, type: 'gauge' as unknown as MetricType, values, aggregator: 'sum', collect: () => undefined };
   }
 }
 
+/** The labels of a container's series that name its workload (the order they are written in). */
+function ownerLabels({ workload, container }: ContainerRow) {
+  return { namespace: workload.namespace, owner_kind: workload.kind, owner_name: workload.name, container: container.name, image: container.image };
+}
+
 /** The per-container series of one answer. */
-function containerRegistry(rows: readonly ContainerRow[], labels: ContainerLabels): Registry {
+function containerRegistry(rows: readonly ContainerRow[]): Registry {
   const registry = new Registry();
   const registers = [registry];
 
@@ -179,7 +125,9 @@ function containerRegistry(rows: readonly ContainerRow[], labels: ContainerLabel
     const help = `1 if the registry serves the image of a ${kind}'s container, 0 if the registry says it does not exist. No series while that is unknown.`;
     const labelNames = ['namespace', 'owner_name', 'container', 'image'] satisfies ExistsLabel[];
     new ContainerGauge({ name, help, labelNames, registers }, rows, (row, add) => {
-      if (row.workload.kind === kind && row.exists !== undefined) add(labels.exists(row), row.exists);
+      if (row.workload.kind !== kind || row.exists === undefined) return;
+      const { workload, container } = row;
+      add({ namespace: workload.namespace, owner_name: workload.name, container: container.name, image: container.image }, row.exists);
     });
   }
 
@@ -192,7 +140,7 @@ function containerRegistry(rows: readonly ContainerRow[], labels: ContainerLabel
     },
     rows,
     (row, add) => {
-      if (row.status !== undefined) add(labels.status(row, row.status), 1);
+      if (row.status !== undefined) add({ ...ownerLabels(row), status: row.status }, 1);
     },
   );
 
@@ -205,7 +153,7 @@ function containerRegistry(rows: readonly ContainerRow[], labels: ContainerLabel
     },
     rows,
     (row, add) => {
-      for (const platform of row.missingPlatforms ?? []) add(labels.platform(row, platform), 1);
+      for (const platform of row.missingPlatforms ?? []) add({ ...ownerLabels(row), platform }, 1);
     },
   );
 
