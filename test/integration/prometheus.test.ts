@@ -1,7 +1,8 @@
 /**
  * End to end with a real Prometheus (Debian's package): it scrapes the running exporter, which
  * checks a real registry, evaluates the shipped alert rules, and the absent image's alert fires
- * while the present image reads 1.
+ * while the present image reads 1; an amd64-only image on a cluster with an arm64 node fires
+ * ImagePlatformMissing for each workload using it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
-import { deployment, statefulSet } from '../support/objects.js';
+import { deployment, node, statefulSet } from '../support/objects.js';
 import { startExporter, type RunningExporter } from '../support/exporter.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -64,6 +65,8 @@ beforeAll(async () => {
     }),
   ]);
   kube.set('StatefulSet', [statefulSet('shop', 'db', { containers: [{ name: 'db', image: `${registry.host}/shop/web:1.0` }] })]);
+  // shop/web:1.0 is built for linux/amd64 only: on the arm64 node neither workload could pull it.
+  kube.set('Node', [node('amd-1', { os: 'linux', architecture: 'amd64' }), node('arm-1', { os: 'linux', architecture: 'arm64' })]);
   exporter = await startExporter(kube.kubeconfigPath, [`--allow-plain-http=${registry.host}`]);
 
   // The shipped rules, with their `for:` shortened to 2 s so the test need not wait 10 minutes.
@@ -150,4 +153,27 @@ test('the absent-image alert fires for exactly the absent image, with the right 
   for (const quiet of ['StatefulSetImageAbsent', 'ImageCheckFailing', 'ImageExistenceExporterDown', 'ImageExistenceExporterCannotListWorkloads']) {
     expect(names.has(quiet), quiet).toBe(false);
   }
+});
+
+test('ImagePlatformMissing fires for each workload whose image has nothing for a node platform, with its kind', async () => {
+  const firing = await until('ImagePlatformMissing to fire for both workloads', async () => {
+    const { alerts } = await query<Alerts>('/api/v1/alerts');
+    const found = alerts.filter((a) => a.labels.alertname === 'ImagePlatformMissing' && a.state === 'firing');
+    return found.length >= 2 ? found : undefined;
+  });
+  const byOwner = new Map(firing.map((a) => [a.labels.owner_name, a]));
+  expect([...byOwner.keys()].sort()).toEqual(['db', 'web']);
+  expect(byOwner.get('db')!.labels).toMatchObject({
+    namespace: 'shop',
+    owner_kind: 'StatefulSet',
+    container: 'db',
+    image: `${registry.host}/shop/web:1.0`,
+    platform: 'linux/arm64',
+    severity: 'warning',
+  });
+  expect(byOwner.get('db')!.annotations.description).toContain('StatefulSet shop/db');
+  expect(byOwner.get('web')!.labels).toMatchObject({ owner_kind: 'Deployment', container: 'web', platform: 'linux/arm64' });
+  // The image exists: no absent alert for it.
+  const { alerts } = await query<Alerts>('/api/v1/alerts');
+  expect(alerts.filter((a) => a.labels.alertname === 'StatefulSetImageAbsent')).toEqual([]);
 });
