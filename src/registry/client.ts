@@ -73,6 +73,15 @@ export class RegistryClient {
     return registry === DOCKER_HUB ? (this.options.dockerHubHost ?? DOCKER_HUB_API_HOST) : registry;
   }
 
+  /** Where a path of the image's repository is, the token scope for it, and the identity's token key. */
+  private address(ref: ImageReference, credential: RegistryCredential | undefined, path: string) {
+    const host = this.apiHost(ref.registry);
+    const scheme = this.options.isPlainHttpHost(host) ? 'http' : 'https';
+    const url = new URL(`${scheme}://${host}/v2/${ref.repository}/${path}`);
+    const scope = `repository:${ref.repository}:pull`;
+    return { host, scheme, url, scope, tokenKey: tokenCacheKey(host, scope, credential) };
+  }
+
   private mayCarryCredentials = (url: URL): boolean =>
     url.protocol === 'https:' || this.options.isPlainHttpHost(url.host);
 
@@ -82,11 +91,7 @@ export class RegistryClient {
    * then no longer means absent).
    */
   async attempt(ref: ImageReference, credential: RegistryCredential | undefined, hadCredentials: boolean): Promise<AttemptAnswer> {
-    const host = this.apiHost(ref.registry);
-    const scheme = this.options.isPlainHttpHost(host) ? 'http' : 'https';
-    const url = new URL(`${scheme}://${host}/v2/${ref.repository}/manifests/${manifestReference(ref)}`);
-    const scope = `repository:${ref.repository}:pull`;
-    const tokenKey = tokenCacheKey(host, scope, credential);
+    const { host, scheme, url, scope, tokenKey } = this.address(ref, credential, `manifests/${manifestReference(ref)}`);
     // Anonymous answers are by definition what an anonymous puller gets.
     let asIdentity = credential === undefined;
     const answerOf = (c: Classification, extra: { retryAfterMs?: number; silent?: boolean } = {}): AttemptAnswer => ({
@@ -173,11 +178,7 @@ export class RegistryClient {
    * knows nothing, and says nothing.
    */
   async document(ref: ImageReference, credential: RegistryCredential | undefined, path: string): Promise<unknown> {
-    const host = this.apiHost(ref.registry);
-    const scheme = this.options.isPlainHttpHost(host) ? 'http' : 'https';
-    const url = new URL(`${scheme}://${host}/v2/${ref.repository}/${path}`);
-    const scope = `repository:${ref.repository}:pull`;
-    const tokenKey = tokenCacheKey(host, scope, credential);
+    const { url, scope, tokenKey } = this.address(ref, credential, path);
     try {
       const cached = this.tokens.get(tokenKey);
       let authorization = cached ? `Bearer ${cached}` : credential && this.mayCarryCredentials(url) ? basicAuthorization(credential) : undefined;
