@@ -112,8 +112,8 @@ export class Collector {
     const lookup = await this.credentialLookup(workloads, this.now() + (deadline - this.now()) / 2);
     const requests = new Map<string, CheckRequest>();
     const planned: Array<{ workload: Workload; container: ContainerImage; key: string }> = [];
-    const places = new Map<string, Places>(); // each image string parsed once, when something new is planned
-    const plans = new Plans(this.plans, (image, credentials) => this.plan(image, credentials, places));
+    const placesOf = memoized((image: string) => this.placesOf(image)); // each image string parsed once a scrape, if at all
+    const plans = new Plans(this.plans, (image, credentials) => this.plan(placesOf(image), image, credentials));
     for (const workload of workloads) {
       const byImage = plans.of(lookup?.(workload));
       for (const container of workload.containers) {
@@ -188,12 +188,7 @@ export class Collector {
   }
 
   /** What to check for an image pulled with these credentials; IGNORED when the image is ignored. */
-  private plan(image: string, pullCredentials: PullCredentials | undefined, places: Map<string, Places>): Plan {
-    let where = places.get(image);
-    if (!where) {
-      where = this.placesOf(image);
-      places.set(image, where);
-    }
+  private plan(where: Places, image: string, pullCredentials: PullCredentials | undefined): Plan {
     if (where === IGNORED) return IGNORED;
     if ('badReference' in where) return where;
     const problems = new Set<string>();
@@ -262,7 +257,7 @@ class Plans {
 /** An image's pull sources, the request of a bad reference, or IGNORED. */
 type Places = readonly PullSource[] | (CheckRequest & { badReference: string }) | typeof IGNORED;
 
-/** `fn` with its answers kept per argument (for one scrape). */
+/** `fn` with its answers kept per argument: made per scrape, so they last one scrape. */
 function memoized<A, R>(fn: (arg: A) => R): (arg: A) => R {
   const answers = new Map<A, R>();
   return (arg) => {

@@ -90,7 +90,7 @@ function toWorkload(kind: OwnerKind, object: WorkloadObject, spec: V1PodSpec | u
 /**
  * The new listing, with each workload that did not change replaced by the object that stood for it
  * in the previous listing. Identity then means "unchanged": what is derived from a workload (its
- * check plan, its series' label text) is kept from one listing to the next instead of being made
+ * check plans, the text of its series) is kept from one listing to the next instead of being made
  * anew for every object of every list.
  */
 export function keepUnchanged(previous: readonly Workload[], next: Workload[]): Workload[] {
