@@ -17,7 +17,8 @@ export interface ContainerImage {
 }
 
 export interface Workload {
-  readonly kind: OwnerKind;
+  /** One of OWNER_KINDS when listed from a cluster; any kind with a pod template when read from manifests. */
+  readonly kind: string;
   readonly namespace: string;
   readonly name: string;
   readonly containers: readonly ContainerImage[];
@@ -33,7 +34,7 @@ export interface Workload {
  * The parts of a workload object read here, as the API server's JSON has them (V1PodSpec's field
  * names are the JSON's for every field read; it is only a type, nothing is converted).
  */
-interface WorkloadObject {
+export interface WorkloadObject {
   metadata?: { namespace?: string; name?: string };
   spec?: {
     template?: { spec?: V1PodSpec };
@@ -68,7 +69,8 @@ export class WorkloadLister {
   }
 }
 
-function toWorkload(kind: OwnerKind, object: WorkloadObject, spec: V1PodSpec | undefined): Workload {
+/** A workload of this kind whose pods are made from `spec` (the object gives its namespace and name). */
+export function toWorkload(kind: string, object: WorkloadObject, spec: V1PodSpec | undefined): Workload {
   const containers: ContainerImage[] = [];
   for (const c of spec?.initContainers ?? []) containers.push({ name: c.name ?? '', image: c.image ?? '', init: true });
   for (const c of spec?.containers ?? []) containers.push({ name: c.name ?? '', image: c.image ?? '', init: false });
