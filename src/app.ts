@@ -3,33 +3,22 @@ import { once } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ImageChecker } from './checker.js';
-import { Collector, type CredentialSource } from './collector.js';
+import type { ImageChecker } from './checker.js';
+import type { Collector, CredentialSource } from './collector.js';
 import type { Config } from './config.js';
 import { PullSecretCredentials } from './credentials/pull-secrets.js';
-import { ignoreMatcher } from './image/ignore.js';
-import { resolveLocations } from './image/mirror.js';
+import { createEngine, type EngineDeps } from './engine.js';
 import { ListReader } from './kubernetes/list-reader.js';
 import { WorkloadLister } from './kubernetes/workloads.js';
 import { Listings } from './listings.js';
-import type { Logger } from './log.js';
 import { ExporterMetrics } from './metrics.js';
 import { Nodes } from './nodes.js';
-import { RegistryClient } from './registry/client.js';
-import { Transport } from './registry/transport.js';
 import { createApp, scrapeTimeoutFromHeader } from './server.js';
 
-export interface ExporterDeps {
+export interface ExporterDeps extends EngineDeps {
   readonly kubeConfig: KubeConfig;
-  readonly logger: Logger;
-  /** PEM contents of --registry-ca-file, read by the caller at start-up. */
-  readonly registryCaPems?: readonly string[];
   /** Defaults to the workloads' pull secrets plus --docker-config. */
   readonly credentials?: CredentialSource;
-  /** API host serving docker.io (tests point it at a local registry). */
-  readonly dockerHubHost?: string;
-  readonly now?: () => number;
-  readonly random?: () => number;
 }
 
 export interface Exporter {
@@ -65,30 +54,12 @@ const LIST_PAGE_SIZE = 500;
 export function createExporter(config: Config, deps: ExporterDeps): Exporter {
   const { logger } = deps;
   const metrics = new ExporterMetrics();
-  const transport = new Transport({
-    requestTimeoutMs: config.registryTimeoutMs,
-    extraCaPems: deps.registryCaPems,
-    skipCertVerification: config.skipRegistryCertVerification,
-  });
-  const plainHttp = ignoreMatcher(config.allowPlainHttp);
-  const client = new RegistryClient({
-    transport,
-    isPlainHttpHost: (host) => plainHttp(host),
-    dockerHubHost: deps.dockerHubHost,
-    now: deps.now,
-  });
-  const checker = new ImageChecker({
-    client,
-    checkIntervalMs: config.checkIntervalMs,
-    maxConcurrentChecks: config.maxConcurrentChecks,
-    maxConcurrentPerHost: config.maxConcurrentPerRegistry,
-    logger,
-    now: deps.now,
-    random: deps.random,
-    onFailedCheck: () => metrics.genericErrors.inc(),
-    checkPlatforms: config.checkPlatforms,
-  });
-  const collector = new Collector({
+  const { transport, checker, collector: collectorOf } = createEngine(
+    config,
+    { checkIntervalMs: config.checkIntervalMs, checkPlatforms: config.checkPlatforms, onFailedCheck: () => metrics.genericErrors.inc() },
+    deps,
+  );
+  const collector = collectorOf({
     listings: new Listings({
       lister: new WorkloadLister(deps.kubeConfig, { pageSize: LIST_PAGE_SIZE, requestTimeoutMs: config.listTimeoutMs }),
       maxAgeMs: config.listMaxAgeMs,
@@ -102,8 +73,6 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
           now: deps.now,
         })
       : undefined,
-    checker,
-    ignoredImages: config.ignoredImages,
     credentials:
       deps.credentials ??
       new PullSecretCredentials({
@@ -114,13 +83,7 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
         dockerConfigPath: config.dockerConfig,
         now: deps.now,
       }),
-    resolveLocations:
-      config.imageMirrors.length > 0 || config.defaultRegistry
-        ? (ref) => resolveLocations(ref, config.imageMirrors, config.defaultRegistry)
-        : undefined,
-    logger,
     onRecheckRound: () => metrics.completedRechecks.inc(),
-    now: deps.now,
   });
   const app = createApp({
     metrics,

@@ -4,13 +4,13 @@
  * the cache for the next scrape.
  */
 import { beforeDeadline, TIMED_OUT } from './deadline.js';
-import type { KindListing, Listings } from './listings.js';
+import type { KindListing } from './listings.js';
 import type { CheckLocation, CheckRequest, ImageChecker } from './checker.js';
 import type { PullSource } from './image/mirror.js';
 import { ignoreMatcher, type IgnoreMatcher } from './image/ignore.js';
 import { BadReferenceError, parseImageReference, type ImageReference } from './image/reference.js';
 import { describeApiError } from './kubernetes/api.js';
-import { OWNER_KINDS, type ContainerImage, type OwnerKind, type Workload } from './kubernetes/workloads.js';
+import { OWNER_KINDS, type ContainerImage, type Workload } from './kubernetes/workloads.js';
 import type { Logger } from './log.js';
 import type { Nodes } from './nodes.js';
 import { MissingPlatforms } from './platform/missing.js';
@@ -46,6 +46,8 @@ export interface ContainerRow {
   readonly container: ContainerImage;
   /** Latest known status (undefined: never checked yet). */
   readonly status: CheckStatus | undefined;
+  /** Why, in words, of that status. */
+  readonly detail: string | undefined;
   /** 1/0 only when the registry proved it (now or recently); otherwise undefined. */
   readonly exists: 0 | 1 | undefined;
   /**
@@ -57,15 +59,22 @@ export interface ContainerRow {
 
 export interface Snapshot {
   readonly rows: readonly ContainerRow[];
-  readonly listUp: ReadonlyMap<OwnerKind, boolean>;
+  readonly listUp: ReadonlyMap<string, boolean>;
   /** Seconds since the listing reported for each kind completed (absent: no listing yet). */
-  readonly listAge: ReadonlyMap<OwnerKind, number>;
+  readonly listAge: ReadonlyMap<string, number>;
   readonly pending: number;
   readonly collectionSeconds: number;
 }
 
+/** The workloads of each kind, as a scrape sees them (Listings, or manifests read once). */
+export interface WorkloadSource {
+  get(kind: string, deadline: number): Promise<KindListing>;
+}
+
 export interface CollectorOptions {
-  readonly listings: Pick<Listings, 'get'>;
+  readonly listings: WorkloadSource;
+  /** The kinds asked of `listings`; default OWNER_KINDS, the four the exporter lists. */
+  readonly kinds?: readonly string[];
   /** The cluster's nodes, for platform checks; none: no platform checks. */
   readonly nodes?: Pick<Nodes, 'get'>;
   readonly checker: ImageChecker;
@@ -94,14 +103,15 @@ export class Collector {
 
   async collect(deadline: number): Promise<Snapshot> {
     const started = this.now();
+    const kinds = this.options.kinds ?? OWNER_KINDS;
     const [listings, nodes] = await Promise.all([
-      Promise.all(OWNER_KINDS.map((kind) => this.options.listings.get(kind, deadline))),
+      Promise.all(kinds.map((kind) => this.options.listings.get(kind, deadline))),
       this.options.nodes?.get(deadline),
     ]);
-    const listUp = new Map<OwnerKind, boolean>();
-    const listAge = new Map<OwnerKind, number>();
+    const listUp = new Map<string, boolean>();
+    const listAge = new Map<string, number>();
     const workloads: Workload[] = [];
-    OWNER_KINDS.forEach((kind, i) => {
+    kinds.forEach((kind, i) => {
       const listing = listings[i] as KindListing;
       listUp.set(kind, listing.up);
       if (listing.ageSeconds !== undefined) listAge.set(kind, listing.ageSeconds);
@@ -149,6 +159,7 @@ export class Collector {
         workload,
         container,
         status: result?.status,
+        detail: result?.detail,
         exists: proven ? (proven.status === 'present' ? 1 : 0) : undefined,
         // From the result that proves the image present (the current one, or the last proven one
         // that `exists` also reports while the registry cannot be asked).

@@ -1,18 +1,16 @@
 /**
  * Command-line flags, Go style (`--flag=value`, `--flag value`, `-flag`), as the original exporter
- * took them. Pure: turns argv into a Config or a FlagError that names the flag.
+ * took them, for the exporter and for its `check` command. Pure: turns argv into a Config (or a
+ * CheckConfig) or a UsageError; a FlagError names the flag.
  */
 import { formatDuration, parseGoDuration } from './duration.js';
 import { parseMirrorRule, parseRegistryLocation, type Location, type MirrorRule } from './image/mirror.js';
 import type { Level } from './log.js';
 
-export interface Config {
-  /** Undefined: all interfaces. */
-  readonly bindHost: string | undefined;
-  readonly bindPort: number;
-  readonly checkIntervalMs: number;
-  readonly scrapeTimeoutMs: number;
-  readonly listMaxAgeMs: number;
+const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
+
+/** How images are checked and workloads listed: the same for the exporter and for `check`. */
+export interface EngineSettings {
   readonly listTimeoutMs: number;
   readonly registryTimeoutMs: number;
   readonly ignoredImages: readonly string[];
@@ -26,10 +24,40 @@ export interface Config {
   readonly skipRegistryCertVerification: boolean;
   readonly imageMirrors: readonly MirrorRule[];
   readonly defaultRegistry: Location | undefined;
+}
+
+/** The exporter's settings. */
+export interface Config extends EngineSettings {
+  /** Undefined: all interfaces. */
+  readonly bindHost: string | undefined;
+  readonly bindPort: number;
+  readonly checkIntervalMs: number;
+  readonly scrapeTimeoutMs: number;
+  readonly listMaxAgeMs: number;
   readonly checkPlatforms: boolean;
 }
 
-export class FlagError extends Error {
+/** What `check` reports as a failure besides absent images and bad references. */
+export type FailOn = 'absent' | 'unknown';
+
+/** The settings of `check`. */
+export interface CheckConfig extends EngineSettings {
+  /** Files, directories and `-` (stdin); empty with --cluster. */
+  readonly inputs: readonly string[];
+  readonly cluster: boolean;
+  readonly output: 'table' | 'json';
+  readonly failOn: FailOn;
+}
+
+/** The command line is wrong: exit code 2, and this one-line message. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export class FlagError extends UsageError {
   constructor(
     readonly flag: string,
     problem: string,
@@ -39,7 +67,7 @@ export class FlagError extends Error {
   }
 }
 
-type Kind = 'string' | 'duration' | 'count' | 'list' | 'bool' | 'address' | 'level';
+type Kind = 'string' | 'duration' | 'count' | 'list' | 'bool' | 'address' | 'choice';
 
 interface FlagSpec {
   readonly kind: Kind;
@@ -47,6 +75,8 @@ interface FlagSpec {
   readonly default?: string;
   /** May be given more than once (values accumulate). */
   readonly repeatable?: boolean;
+  /** The values a `choice` flag takes. */
+  readonly choices?: readonly string[];
 }
 
 export const FLAGS: Readonly<Record<string, FlagSpec>> = {
@@ -110,7 +140,7 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     default: 'true',
     help: 'Report platforms (like linux/arm64) of the nodes a workload may run on that its image does not provide. Lists the nodes (at most once a minute); --check-platforms=false turns both off.',
   },
-  'log-level': { kind: 'level', default: 'info', help: 'debug, info, warn or error.' },
+  'log-level': { kind: 'choice', choices: LEVELS, default: 'info', help: 'debug, info, warn or error.' },
   help: { kind: 'bool', help: 'Print this help and exit.' },
   version: { kind: 'bool', help: 'Print the version and exit.' },
 };
@@ -120,21 +150,32 @@ export type ParseOutcome =
   | { readonly action: 'help' }
   | { readonly action: 'version' };
 
-/** Splits argv into flag values; Go's flag syntax, no positional arguments. */
-function tokenize(argv: readonly string[]): Map<string, string[]> {
+type FlagSpecs = Readonly<Record<string, FlagSpec>>;
+
+/**
+ * Splits argv into flag values (Go's flag syntax) and, where the command takes them, positional
+ * arguments: anything not starting with '-', '-' itself, and everything after '--'.
+ */
+function tokenize(argv: readonly string[], flags: FlagSpecs, takesPositionals: boolean): { values: Map<string, string[]>; positionals: string[] } {
   const values = new Map<string, string[]>();
+  const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--') {
-      if (i + 1 < argv.length) throw new FlagError(String(argv[i + 1]).replace(/^-+/, ''), 'unexpected positional argument');
+      if (takesPositionals) positionals.push(...argv.slice(i + 1));
+      else if (i + 1 < argv.length) throw new FlagError(String(argv[i + 1]).replace(/^-+/, ''), 'unexpected positional argument');
       break;
+    }
+    if (takesPositionals && (arg === '-' || !arg.startsWith('-'))) {
+      positionals.push(arg);
+      continue;
     }
     const match = /^--?([A-Za-z0-9][A-Za-z0-9-]*)(?:=([\s\S]*))?$/.exec(arg);
     if (!match) {
       throw new FlagError(arg.replace(/^-+/, '') || arg, `unexpected argument ${JSON.stringify(arg)} (flags look like --name=value)`);
     }
     const name = match[1] as string;
-    const spec = FLAGS[name];
+    const spec = flags[name];
     if (!spec) throw new FlagError(name, 'unknown flag (see --help)');
     let value = match[2];
     if (value === undefined) {
@@ -150,7 +191,7 @@ function tokenize(argv: readonly string[]): Map<string, string[]> {
     if (seen && !spec.repeatable) throw new FlagError(name, 'given more than once');
     values.set(name, [...(seen ?? []), value]);
   }
-  return values;
+  return { values, positionals };
 }
 
 function parseDuration(name: string, value: string): number {
@@ -199,72 +240,190 @@ function registryLocation(value: string): Location {
   }
 }
 
-export function parseFlags(argv: readonly string[]): ParseOutcome {
-  const values = tokenize(argv);
-  const one = (name: string): string => {
-    const given = values.get(name);
-    return given ? (given[given.length - 1] as string) : (FLAGS[name]?.default ?? '');
-  };
-  if (values.has('help') && parseBool('help', one('help'))) return { action: 'help' };
-  if (values.has('version') && parseBool('version', one('version'))) return { action: 'version' };
+/** The values given for each flag, and each flag's value or default. */
+class Given {
+  constructor(
+    readonly values: ReadonlyMap<string, readonly string[]>,
+    private readonly flags: FlagSpecs,
+  ) {}
 
-  const level = one('log-level');
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
-    throw new FlagError('log-level', `must be debug, info, warn or error, got ${JSON.stringify(level)}`);
+  has(name: string): boolean {
+    return this.values.has(name);
   }
-  const optionalPath = (name: string): string | undefined => {
-    if (!values.has(name)) return undefined;
-    const path = one(name);
+
+  all(name: string): readonly string[] {
+    return this.values.get(name) ?? [];
+  }
+
+  one(name: string): string {
+    const given = this.values.get(name);
+    return given ? (given[given.length - 1] as string) : (this.flags[name]?.default ?? '');
+  }
+
+  bool(name: string): boolean {
+    return parseBool(name, this.one(name));
+  }
+
+  optionalPath(name: string): string | undefined {
+    if (!this.has(name)) return undefined;
+    const path = this.one(name);
     if (path.trim() === '') throw new FlagError(name, 'must not be empty');
     return path;
-  };
-  const kubeconfig = optionalPath('kubeconfig');
+  }
+
+  choice(name: string): string {
+    const value = this.one(name);
+    const choices = this.flags[name]?.choices ?? [];
+    if (!choices.includes(value)) {
+      const listed = choices.length > 1 ? `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}` : choices.join('');
+      throw new FlagError(name, `must be ${listed}, got ${JSON.stringify(value)}`);
+    }
+    return value;
+  }
+}
+
+function engineSettings(given: Given): EngineSettings {
   const mirrorRules = (name: string, replaces: boolean): MirrorRule[] =>
-    (values.get(name) ?? []).map((rule) => {
+    given.all(name).map((rule) => {
       try {
         return parseMirrorRule(rule, replaces);
       } catch (error) {
         throw new FlagError(name, (error as Error).message);
       }
     });
-  const bind = parseBindAddress(one('bind-address'));
+  return {
+    listTimeoutMs: parseDuration('list-timeout', given.one('list-timeout')),
+    registryTimeoutMs: parseDuration('registry-timeout', given.one('registry-timeout')),
+    ignoredImages: parseList(given.all('ignored-images')),
+    kubeconfig: given.optionalPath('kubeconfig'),
+    maxConcurrentChecks: parseCount('max-concurrent-checks', given.one('max-concurrent-checks')),
+    maxConcurrentPerRegistry: parseCount('max-concurrent-per-registry', given.one('max-concurrent-per-registry')),
+    allowPlainHttp: parseList(given.all('allow-plain-http')),
+    logLevel: given.choice('log-level') as Level,
+    dockerConfig: given.optionalPath('docker-config'),
+    registryCaFiles: given.all('registry-ca-file').map((path) => {
+      if (path.trim() === '') throw new FlagError('registry-ca-file', 'must not be empty');
+      return path;
+    }),
+    skipRegistryCertVerification: given.has('skip-registry-cert-verification') ? given.bool('skip-registry-cert-verification') : false,
+    imageMirrors: [...mirrorRules('image-mirror', false), ...mirrorRules('image-mirror-only', true)],
+    defaultRegistry: given.has('default-registry') ? registryLocation(given.one('default-registry')) : undefined,
+  };
+}
+
+export function parseFlags(argv: readonly string[]): ParseOutcome {
+  const given = new Given(tokenize(argv, FLAGS, false).values, FLAGS);
+  if (given.has('help') && given.bool('help')) return { action: 'help' };
+  if (given.has('version') && given.bool('version')) return { action: 'version' };
+  const engine = engineSettings(given);
+  const bind = parseBindAddress(given.one('bind-address'));
   return {
     action: 'run',
     config: {
+      ...engine,
       bindHost: bind.host,
       bindPort: bind.port,
-      checkIntervalMs: parseDuration('check-interval', one('check-interval')),
-      scrapeTimeoutMs: parseDuration('scrape-timeout', one('scrape-timeout')),
-      listMaxAgeMs: parseDuration('list-max-age', one('list-max-age')),
-      listTimeoutMs: parseDuration('list-timeout', one('list-timeout')),
-      registryTimeoutMs: parseDuration('registry-timeout', one('registry-timeout')),
-      ignoredImages: parseList(values.get('ignored-images') ?? []),
-      kubeconfig,
-      maxConcurrentChecks: parseCount('max-concurrent-checks', one('max-concurrent-checks')),
-      maxConcurrentPerRegistry: parseCount('max-concurrent-per-registry', one('max-concurrent-per-registry')),
-      allowPlainHttp: parseList(values.get('allow-plain-http') ?? []),
-      logLevel: level as Level,
-      dockerConfig: optionalPath('docker-config'),
-      registryCaFiles: (values.get('registry-ca-file') ?? []).map((path) => {
-        if (path.trim() === '') throw new FlagError('registry-ca-file', 'must not be empty');
-        return path;
-      }),
-      skipRegistryCertVerification: values.has('skip-registry-cert-verification')
-        ? parseBool('skip-registry-cert-verification', one('skip-registry-cert-verification'))
-        : false,
-      imageMirrors: [...mirrorRules('image-mirror', false), ...mirrorRules('image-mirror-only', true)],
-      defaultRegistry: values.has('default-registry') ? registryLocation(one('default-registry')) : undefined,
-      checkPlatforms: parseBool('check-platforms', one('check-platforms')),
+      checkIntervalMs: parseDuration('check-interval', given.one('check-interval')),
+      scrapeTimeoutMs: parseDuration('scrape-timeout', given.one('scrape-timeout')),
+      listMaxAgeMs: parseDuration('list-max-age', given.one('list-max-age')),
+      checkPlatforms: given.bool('check-platforms'),
     },
   };
 }
 
-export function helpText(): string {
-  const lines = ['Usage: k8s-image-existence-exporter [flags]', '', 'Flags:'];
-  for (const [name, spec] of Object.entries(FLAGS)) {
+/** The flags of `check`: the engine's, and how to report. */
+const ENGINE_FLAGS = [
+  'ignored-images',
+  'kubeconfig',
+  'registry-timeout',
+  'list-timeout',
+  'max-concurrent-checks',
+  'max-concurrent-per-registry',
+  'allow-plain-http',
+  'docker-config',
+  'registry-ca-file',
+  'skip-registry-cert-verification',
+  'image-mirror',
+  'image-mirror-only',
+  'default-registry',
+] as const;
+
+export const CHECK_FLAGS: FlagSpecs = {
+  ...Object.fromEntries(ENGINE_FLAGS.map((name) => [name, FLAGS[name] as FlagSpec])),
+  'docker-config': {
+    kind: 'string',
+    help: 'Path to a docker config.json whose credentials are tried after the pull secrets in the manifests. Default: $DOCKER_CONFIG/config.json, then ~/.docker/config.json, when one exists.',
+  },
+  cluster: { kind: 'bool', help: 'Check the workloads of the cluster (kubeconfig as for the exporter) instead of manifests.' },
+  output: { kind: 'choice', choices: ['table', 'json'], default: 'table', help: 'table (for people) or json (one document, for programs).' },
+  'fail-on': {
+    kind: 'choice',
+    choices: ['absent', 'unknown'],
+    default: 'unknown',
+    help: 'unknown: exit 3 when some image could not be checked (auth, network, rate limit) and none is absent; absent: exit 0 then.',
+  },
+  'log-level': { kind: 'choice', choices: LEVELS, default: 'error', help: 'Log lines on stderr: debug, info, warn or error.' },
+  help: FLAGS.help as FlagSpec,
+};
+
+export type CheckParseOutcome = { readonly action: 'check'; readonly config: CheckConfig } | { readonly action: 'help' };
+
+export function parseCheckFlags(argv: readonly string[]): CheckParseOutcome {
+  const { values, positionals } = tokenize(argv, CHECK_FLAGS, true);
+  const given = new Given(values, CHECK_FLAGS);
+  if (given.has('help') && given.bool('help')) return { action: 'help' };
+  const engine = engineSettings(given);
+  const cluster = given.has('cluster') && given.bool('cluster');
+  if (cluster && positionals.length > 0) throw new FlagError('cluster', `checks the cluster's workloads, not files (got ${JSON.stringify(positionals[0])})`);
+  if (!cluster && positionals.length === 0) throw new UsageError('check: name manifest files or directories, "-" for stdin, or --cluster (see check --help)');
+  if (positionals.filter((p) => p === '-').length > 1) throw new UsageError('check: "-" (stdin) given more than once');
+  return {
+    action: 'check',
+    config: {
+      ...engine,
+      inputs: positionals,
+      cluster,
+      output: given.choice('output') as CheckConfig['output'],
+      failOn: given.choice('fail-on') as FailOn,
+    },
+  };
+}
+
+function flagLines(flags: FlagSpecs): string[] {
+  const lines: string[] = [];
+  for (const [name, spec] of Object.entries(flags)) {
     const arg = spec.kind === 'bool' ? '' : '=VALUE';
     lines.push(`  --${name}${arg}`);
     lines.push(`      ${spec.help}${spec.default !== undefined ? ` (default ${spec.default})` : ''}`);
   }
+  return lines;
+}
+
+export function helpText(): string {
+  const lines = [
+    'Usage: k8s-image-existence-exporter [flags]',
+    '       k8s-image-existence-exporter check [flags] [PATH|-]...   (check --help)',
+    '',
+    'Flags:',
+    ...flagLines(FLAGS),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export function checkHelpText(): string {
+  const lines = [
+    'Usage: k8s-image-existence-exporter check [flags] PATH|- ...',
+    '       k8s-image-existence-exporter check [flags] --cluster',
+    '',
+    'Checks every image of the pod templates in Kubernetes manifests (files, directories searched for',
+    '*.yaml, *.yml and *.json, or "-" for stdin), or of the cluster\'s workloads with --cluster.',
+    '',
+    'Exit codes: 0 every image is present; 1 some image is absent or a reference is invalid;',
+    '3 some image could not be checked and none is absent (see --fail-on); 2 wrong command line or',
+    'unreadable manifest.',
+    '',
+    'Flags:',
+    ...flagLines(CHECK_FLAGS),
+  ];
   return `${lines.join('\n')}\n`;
 }
