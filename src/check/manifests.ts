@@ -1,0 +1,348 @@
+/**
+ * Reads Kubernetes manifests (YAML or JSON, multi-document streams, Lists) into what `check` needs:
+ * the workloads with a pod template, the docker pull secrets and the service accounts' pull-secret
+ * names, each workload with where it was written. Pure: the texts are given.
+ *
+ * Manifests may come from anyone (Helm output, CI artifacts): any text either reads or fails with a
+ * ManifestError, and no secret value ever reaches a warning or an error message.
+ */
+import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
+import { Composer, CST, LineCounter, Parser, isMap, isNode, isSeq, type ErrorCode, type YAMLError } from 'yaml';
+import { toWorkload, type Workload, type WorkloadObject } from '../kubernetes/workloads.js';
+
+export interface ManifestSource {
+  /** File path, or '-' for stdin. */
+  readonly name: string;
+  readonly text: string;
+}
+
+/** A workload read from a manifest, with where its object starts. */
+export interface ManifestWorkload extends Workload {
+  readonly source: string;
+  /** 1-based. */
+  readonly line: number;
+}
+
+export interface ManifestSecret {
+  readonly namespace: string;
+  readonly name: string;
+  readonly type: string;
+  /** base64 values, like the API's `data` */
+  readonly data: Readonly<Record<string, string>>;
+}
+
+export interface ManifestServiceAccount {
+  readonly namespace: string;
+  readonly name: string;
+  readonly imagePullSecrets: readonly string[];
+}
+
+export interface ManifestContents {
+  readonly workloads: readonly ManifestWorkload[];
+  readonly secrets: readonly ManifestSecret[];
+  readonly serviceAccounts: readonly ManifestServiceAccount[];
+  /** "source:line: message", for stderr */
+  readonly warnings: readonly string[];
+}
+
+export class ManifestError extends Error {
+  override readonly name = 'ManifestError';
+
+  constructor(
+    readonly source: string,
+    readonly line: number | undefined,
+    problem: string,
+  ) {
+    super(line === undefined ? `${source}: ${problem}` : `${source}:${line}: ${problem}`);
+  }
+}
+
+/** Expansions of aliases allowed per document: a few lines of anchors could otherwise expand to gigabytes. */
+const MAX_ALIAS_COUNT = 100;
+/**
+ * Nesting allowed: the YAML composer recurses per level, and a stack overflow deep inside it can
+ * abort the process instead of throwing. Real objects (CRD schemas included) stay far below this.
+ */
+const MAX_DEPTH = 200;
+
+const COMPOSE_OPTIONS = {
+  // Duplicate keys: the last one wins, as with kubectl (the API server only warns about them).
+  uniqueKeys: false,
+  // `<<: *defaults` works in kubectl's YAML 1.1; with it here its aliases are counted too.
+  merge: true,
+  // toJS would otherwise console.warn about keys that are collections.
+  logLevel: 'error',
+} as const;
+
+const PULL_SECRET_TYPES: ReadonlySet<string> = new Set(['kubernetes.io/dockerconfigjson', 'kubernetes.io/dockercfg']);
+
+/**
+ * What a YAML error code means. The parser's own messages may quote the text (a block scalar
+ * header, an escape sequence), which may be part of a secret: only these are shown.
+ */
+const SYNTAX_PROBLEMS: Record<ErrorCode, string> = {
+  ALIAS_PROPS: 'an alias cannot have an anchor or a tag',
+  BAD_ALIAS: 'an alias names no anchor before it',
+  BAD_COLLECTION_TYPE: 'a tag does not fit its collection',
+  BAD_DIRECTIVE: 'an invalid directive',
+  BAD_DQ_ESCAPE: 'an invalid escape sequence in a double-quoted string',
+  BAD_INDENT: 'bad indentation',
+  BAD_PROP_ORDER: 'anchors and tags must come after the indicator',
+  BAD_SCALAR_START: 'a plain value cannot start with this character',
+  BLOCK_AS_IMPLICIT_KEY: 'a nested mapping or sequence where a plain key or value was expected',
+  BLOCK_IN_FLOW: 'a block collection inside a flow collection',
+  DUPLICATE_KEY: 'a duplicate key',
+  IMPOSSIBLE: 'a malformed construct',
+  KEY_OVER_1024_CHARS: 'an implicit key longer than 1024 characters',
+  MISSING_CHAR: 'a missing character (a closing quote or bracket, a comma, a colon, a space or a "-")',
+  MULTILINE_IMPLICIT_KEY: 'a key spanning lines (a missing colon?)',
+  MULTIPLE_ANCHORS: 'a node with more than one anchor',
+  MULTIPLE_DOCS: 'more than one document',
+  MULTIPLE_TAGS: 'a node with more than one tag',
+  NON_STRING_KEY: 'a key that is not a string',
+  RESOURCE_EXHAUSTION: 'nesting too deep to read',
+  TAB_AS_INDENT: 'a tab used as indentation',
+  TAG_RESOLVE_FAILED: 'an unknown tag',
+  UNEXPECTED_TOKEN: 'unexpected text',
+};
+
+/** A value read from a document, its YAML node (for its items' lines) and the line it starts on. */
+interface Located {
+  readonly value: unknown;
+  readonly node: unknown;
+  readonly line: number;
+}
+
+/** The text being read: its name and how to turn an offset into a line. */
+interface Reading {
+  readonly source: string;
+  readonly lineOf: (offset: number) => number;
+}
+
+interface Collected {
+  readonly workloads: ManifestWorkload[];
+  readonly secrets: ManifestSecret[];
+  readonly serviceAccounts: ManifestServiceAccount[];
+  readonly warnings: string[];
+}
+
+/** An object's kind and apiVersion when it does not say them (items of a typed list). */
+interface Defaults {
+  readonly kind?: string;
+  readonly apiVersion?: string;
+}
+
+/** Reads every source in order; throws ManifestError on the first text that is not valid YAML. */
+export function readManifests(sources: readonly ManifestSource[]): ManifestContents {
+  const into: Collected = { workloads: [], secrets: [], serviceAccounts: [], warnings: [] };
+  for (const source of sources) readSource(source, into);
+  return into;
+}
+
+function readSource(source: ManifestSource, into: Collected): void {
+  try {
+    const lineCounter = new LineCounter();
+    const reading: Reading = { source: source.name, lineOf: (offset) => lineCounter.linePos(offset).line };
+    for (const document of parseDocuments(source.text, lineCounter, reading)) readObject(document, reading, into, {});
+  } catch (error) {
+    if (error instanceof ManifestError) throw error;
+    // A last resort, never expected: only the error's name, as its message might quote the text.
+    throw new ManifestError(source.name, undefined, `cannot be read (${error instanceof Error ? error.name : typeof error})`);
+  }
+}
+
+/** The non-empty documents of a text, as plain values. */
+function parseDocuments(text: string, lineCounter: LineCounter, reading: Reading): Located[] {
+  // parseAllDocuments's two steps, with a check of the nesting between them.
+  const tokens = Array.from(new Parser(lineCounter.addNewLine).parse(text));
+  const tooDeep = tooDeepToken(tokens);
+  if (tooDeep !== undefined) {
+    throw new ManifestError(reading.source, reading.lineOf(tooDeep.offset), `nested more than ${MAX_DEPTH} levels deep`);
+  }
+  const documents: Located[] = [];
+  for (const document of new Composer(COMPOSE_OPTIONS).compose(tokens)) {
+    const error = document.errors[0];
+    if (error) throw syntaxError(error, lineCounter, reading.source);
+    const contents = document.contents;
+    if (contents === null) continue; // `---` alone, or only comments
+    const line = reading.lineOf(contents.range[0]);
+    const value = toPlain(() => document.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), reading.source, line);
+    if (value === null || value === undefined) continue;
+    documents.push({ value, node: contents, line });
+  }
+  return documents;
+}
+
+/** The first collection nested deeper than MAX_DEPTH, found without recursion. */
+function tooDeepToken(tokens: readonly CST.Token[]): CST.Token | undefined {
+  const pending: [CST.Token, number][] = tokens.map((token) => [token, 0]);
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [token, depth] = next;
+    if (token.type === 'document' && token.value) pending.push([token.value, depth]);
+    if (!CST.isCollection(token)) continue;
+    if (depth >= MAX_DEPTH) return token;
+    for (const item of token.items) {
+      if (item.key) pending.push([item.key, depth + 1]);
+      if (item.value) pending.push([item.value, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
+function syntaxError(error: YAMLError, lineCounter: LineCounter, source: string): ManifestError {
+  const { line, col } = lineCounter.linePos(error.pos[0]);
+  return new ManifestError(source, line, `invalid YAML: ${SYNTAX_PROBLEMS[error.code] ?? 'a syntax error'} (column ${col})`);
+}
+
+/** A document's plain value; the errors of its aliases (too many, or naming no anchor) become ManifestErrors. */
+function toPlain(convert: () => unknown, source: string, line: number): unknown {
+  try {
+    return convert();
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    const tooMany = error.message.startsWith('Excessive alias count');
+    const problem = tooMany ? `YAML aliases expand to more than ${MAX_ALIAS_COUNT} copies, not read` : `invalid YAML: ${SYNTAX_PROBLEMS.BAD_ALIAS}`;
+    throw new ManifestError(source, line, problem);
+  }
+}
+
+function readObject(at: Located, reading: Reading, into: Collected, defaults: Defaults): void {
+  const object = at.value;
+  const kind = isRecord(object) ? (nonEmptyString(object['kind']) ?? defaults.kind) : undefined;
+  const apiVersion = isRecord(object) ? (nonEmptyString(object['apiVersion']) ?? defaults.apiVersion) : undefined;
+  if (!isRecord(object) || kind === undefined || apiVersion === undefined) {
+    into.warnings.push(`${reading.source}:${at.line}: not a Kubernetes object (no apiVersion/kind), skipped`);
+    return;
+  }
+  if (kind.endsWith('List') && Array.isArray(object['items'])) {
+    // A typed list (DeploymentList, as the API returns it) leaves its items' kind and apiVersion out.
+    const typed = kind !== 'List';
+    readItems(at, object['items'], reading, into, typed ? { kind: kind.slice(0, -'List'.length), apiVersion } : {});
+    return;
+  }
+  if (kind === 'Secret' && apiVersion === 'v1') readSecret(object, into);
+  else if (kind === 'ServiceAccount' && apiVersion === 'v1') readServiceAccount(object, into);
+  else readWorkload(kind, object, at.line, reading.source, into);
+}
+
+/** The items of a List, each at its own line when the YAML says where it is. */
+function readItems(list: Located, items: readonly unknown[], reading: Reading, into: Collected, defaults: Defaults): void {
+  const itemsNode = isMap(list.node) ? list.node.get('items', true) : undefined;
+  // Anchors or merge keys may hide the items' nodes: they are then placed at the list's line.
+  const nodes: readonly unknown[] = isSeq(itemsNode) && itemsNode.items.length === items.length ? itemsNode.items : [];
+  items.forEach((value, i) => {
+    const node = nodes[i];
+    readObject({ value, node, line: lineOfNode(node, reading) ?? list.line }, reading, into, defaults);
+  });
+}
+
+function lineOfNode(node: unknown, reading: Reading): number | undefined {
+  const start = isNode(node) ? node.range?.[0] : undefined;
+  return start === undefined ? undefined : reading.lineOf(start);
+}
+
+function readWorkload(kind: string, object: Record<string, unknown>, line: number, source: string, into: Collected): void {
+  const spec = podSpecOf(kind, object);
+  if (spec === undefined) return; // Services, ConfigMaps, CRDs…: nothing to pull
+  const metadata = recordAt(object, 'metadata');
+  const owner: WorkloadObject = { metadata: { namespace: stringOf(metadata?.['namespace']), name: stringOf(metadata?.['name']) } };
+  into.workloads.push({ ...toWorkload(kind, owner, sanitizedPodSpec(spec)), source, line });
+}
+
+/** Where each kind keeps the spec of the pods it makes; undefined for kinds that make none. */
+function podSpecOf(kind: string, object: Record<string, unknown>): Record<string, unknown> | undefined {
+  switch (kind) {
+    case 'Pod':
+      return recordAt(object, 'spec');
+    case 'CronJob':
+      return recordAt(object, 'spec', 'jobTemplate', 'spec', 'template', 'spec');
+    case 'PodTemplate':
+      return recordAt(object, 'template', 'spec');
+    default: {
+      // Deployments, Jobs, Argo Rollouts, OpenKruise CloneSets…: any kind shaped like them.
+      const spec = recordAt(object, 'spec', 'template', 'spec');
+      return spec && Array.isArray(spec['containers']) ? spec : undefined;
+    }
+  }
+}
+
+/** The pod spec fields toWorkload reads, with the types it expects: whatever else is written is dropped. */
+function sanitizedPodSpec(spec: Record<string, unknown>): V1PodSpec {
+  return {
+    containers: containersOf(spec['containers']),
+    initContainers: containersOf(spec['initContainers']),
+    imagePullSecrets: namesOf(spec['imagePullSecrets']).map((name) => ({ name })),
+    // The deprecated spelling, which the API server copies into serviceAccountName when that is unset.
+    serviceAccountName: nonEmptyString(spec['serviceAccountName']) ?? stringOf(spec['serviceAccount']),
+    // placementOf reads these as unknown and ignores whatever is malformed: passed on as written.
+    nodeSelector: spec['nodeSelector'] as V1PodSpec['nodeSelector'],
+    affinity: spec['affinity'] as V1PodSpec['affinity'],
+    tolerations: spec['tolerations'] as V1PodSpec['tolerations'],
+  };
+}
+
+function containersOf(value: unknown): V1Container[] {
+  // A missing image stays missing: toWorkload makes it '', reported later as a bad reference.
+  return arrayOf(value)
+    .filter(isRecord)
+    .map((c) => ({ name: stringOf(c['name']) ?? '', image: stringOf(c['image']) }));
+}
+
+function readSecret(object: Record<string, unknown>, into: Collected): void {
+  const type = stringOf(object['type']);
+  if (type === undefined || !PULL_SECRET_TYPES.has(type)) return;
+  const data = new Map(stringEntries(object['data']));
+  // stringData is written over data, key by key, as the API server does.
+  for (const [key, text] of stringEntries(object['stringData'])) data.set(key, Buffer.from(text, 'utf8').toString('base64'));
+  // fromEntries defines `__proto__` as a key, never as a prototype.
+  into.secrets.push({ ...namespacedName(object), type, data: Object.fromEntries(data) });
+}
+
+function readServiceAccount(object: Record<string, unknown>, into: Collected): void {
+  into.serviceAccounts.push({ ...namespacedName(object), imagePullSecrets: namesOf(object['imagePullSecrets']) });
+}
+
+function namespacedName(object: Record<string, unknown>): { namespace: string; name: string } {
+  const metadata = recordAt(object, 'metadata');
+  return { namespace: stringOf(metadata?.['namespace']) ?? '', name: stringOf(metadata?.['name']) ?? '' };
+}
+
+/** The non-empty `name`s of a list of object references. */
+function namesOf(value: unknown): string[] {
+  return arrayOf(value)
+    .filter(isRecord)
+    .map((reference) => nonEmptyString(reference['name']))
+    .filter((name): name is string => name !== undefined);
+}
+
+function stringEntries(value: unknown): [string, string][] {
+  if (!isRecord(value)) return [];
+  return Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+}
+
+/** The object at a path of keys, or undefined where any step is missing or not an object. */
+function recordAt(value: Record<string, unknown>, ...path: string[]): Record<string, unknown> | undefined {
+  let current: Record<string, unknown> = value;
+  for (const key of path) {
+    const next = Object.hasOwn(current, key) ? current[key] : undefined;
+    if (!isRecord(next)) return undefined;
+    current = next;
+  }
+  return current;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function arrayOf(value: unknown): readonly unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function stringOf(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
