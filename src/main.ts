@@ -1,37 +1,28 @@
 #!/usr/bin/env node
 /** Entry point: flags, Kubernetes config, start the server, stop gracefully on SIGTERM/SIGINT. */
-import { existsSync } from 'node:fs';
-import { constants as osConstants, homedir } from 'node:os';
-import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { constants as osConstants } from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { checkDockerConfig, readCaFiles } from './startup-files.js';
 import { createExporter } from './app.js';
-import { FlagError, helpText, parseFlags, type Config, type ParseOutcome } from './config.js';
+import { helpText, parseFlags, UsageError, type ParseOutcome } from './config.js';
+import { loadKubeConfig } from './kubernetes/kubeconfig.js';
+import { runCheck } from './check/run.js';
 import { createLogger } from './log.js';
 import { VERSION } from './version.js';
-
-function loadKubeConfig(config: Config): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  const home = join(homedir(), '.kube', 'config');
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
-  else if (process.env.KUBECONFIG) kubeConfig.loadFromDefault();
-  else if (existsSync(home)) kubeConfig.loadFromFile(home);
-  // client-node would otherwise invent http://localhost:8080 — which may well be this exporter.
-  else throw new Error('no Kubernetes configuration found (use --kubeconfig, run in a cluster, or set $KUBECONFIG or ~/.kube/config)');
-  if (!kubeConfig.getCurrentCluster()) throw new Error('the Kubernetes configuration names no current cluster');
-  return kubeConfig;
-}
 
 /** How long past the last scrape timeout shutdown may take before the process exits regardless. */
 const SHUTDOWN_MARGIN_MS = 2000;
 
 async function main(argv: readonly string[]): Promise<void> {
+  if (argv[0] === 'check') {
+    process.exitCode = await runCheck(argv.slice(1));
+    return;
+  }
   let parsed: ParseOutcome;
   try {
     parsed = parseFlags(argv);
   } catch (error) {
-    if (error instanceof FlagError) {
+    if (error instanceof UsageError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
     }
@@ -51,7 +42,7 @@ async function main(argv: readonly string[]): Promise<void> {
     registryCaPems = await readCaFiles(config.registryCaFiles);
     await checkDockerConfig(config.dockerConfig);
   } catch (error) {
-    if (error instanceof FlagError) {
+    if (error instanceof UsageError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
     }
@@ -60,7 +51,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const logger = createLogger(config.logLevel);
   let kubeConfig: KubeConfig;
   try {
-    kubeConfig = loadKubeConfig(config);
+    kubeConfig = loadKubeConfig(config.kubeconfig);
   } catch (error) {
     logger.error('cannot load Kubernetes configuration', { reason: (error as Error).message });
     process.exit(1);

@@ -144,11 +144,10 @@ export class PullSecretCredentials implements CredentialSource {
     workload: Workload,
     accounts: AccountSecrets | { problem: string },
   ): { names: string[]; problem?: string } {
-    if (workload.imagePullSecrets.length > 0) return { names: [...workload.imagePullSecrets] };
-    const id = `${workload.namespace}/${workload.serviceAccountName}`;
-    if (!(accounts instanceof Map)) return { names: [], problem: `cannot read service account ${id}: ${accounts.problem}` };
-    // A missing service account means the pods are not even created; nothing to add here.
-    return { names: [...(accounts.get(id) ?? [])] };
+    if (!(accounts instanceof Map) && workload.imagePullSecrets.length === 0) {
+      return { names: [], problem: `cannot read service account ${workload.namespace}/${workload.serviceAccountName}: ${accounts.problem}` };
+    }
+    return { names: pullSecretNames(workload, (id) => (accounts as AccountSecrets).get(id)) };
   }
 
   /** The service accounts' pull secrets; a failed re-list keeps the last good listing. */
@@ -191,8 +190,7 @@ export class PullSecretCredentials implements CredentialSource {
     const source = JSON.stringify([secret.type, secret.data]);
     if (previous?.source === source) return previous;
     try {
-      const entries = parseSecret(secret);
-      const keyring = Keyring.of(entries.map((e) => ({ ...e, id: `secret:${id}#${e.key}` })));
+      const keyring = credentialKeyring(parseSecret(secret), `secret:${id}`);
       if (keyring.rejected > 0) {
         this.options.logger.debug('pull secret keys that name no registry are ignored', { secret: id, keys: keyring.rejected });
       }
@@ -211,7 +209,7 @@ export class PullSecretCredentials implements CredentialSource {
       const { mtimeMs } = await stat(path);
       if (mtimeMs === this.nodeConfigMtime) return;
       const entries = await readDockerConfigFile(path);
-      this.nodeKeyring = Keyring.of(entries.map((e) => ({ ...e, id: `docker-config#${e.key}` })));
+      this.nodeKeyring = credentialKeyring(entries, 'docker-config');
       if (this.nodeKeyring.rejected > 0) {
         this.options.logger.debug('--docker-config keys that name no registry are ignored', { path, keys: this.nodeKeyring.rejected });
       }
@@ -223,8 +221,23 @@ export class PullSecretCredentials implements CredentialSource {
   }
 }
 
+/**
+ * The pull secrets the kubelet uses for a workload's pods: the template's imagePullSecrets, else
+ * those of its ServiceAccount (`accountSecrets` of `namespace/name`) in the workload's namespace. A
+ * missing service account adds nothing: its pods are not even created.
+ */
+export function pullSecretNames(workload: Workload, accountSecrets: (id: string) => readonly string[] | undefined): string[] {
+  if (workload.imagePullSecrets.length > 0) return [...workload.imagePullSecrets];
+  return [...(accountSecrets(`${workload.namespace}/${workload.serviceAccountName}`) ?? [])];
+}
+
+/** Credentials of docker config entries, each known by `source#key` (never by its content). */
+export function credentialKeyring(entries: readonly DockerConfigEntry[], source: string): Keyring<RegistryCredential> {
+  return Keyring.of(entries.map((e) => ({ ...e, id: `${source}#${e.key}` })));
+}
+
 /** The docker config entries of a pull secret; throws DockerConfigError naming what is wrong. */
-export function parseSecret(secret: V1Secret): DockerConfigEntry[] {
+export function parseSecret(secret: Pick<V1Secret, 'type' | 'data'>): DockerConfigEntry[] {
   const type = secret.type ?? '';
   const field = type === 'kubernetes.io/dockerconfigjson' ? '.dockerconfigjson' : type === 'kubernetes.io/dockercfg' ? '.dockercfg' : undefined;
   if (!field) throw new DockerConfigError(`has type "${type}", not kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg`);
