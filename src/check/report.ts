@@ -1,0 +1,135 @@
+/**
+ * What `check` says: one line per container, problems first, as a table for people or one JSON
+ * document for programs, and the exit code that sums it up. Pure.
+ */
+import type { ContainerRow } from '../collector.js';
+import type { FailOn } from '../config.js';
+import type { Workload } from '../kubernetes/workloads.js';
+import type { CheckStatus } from '../registry/status.js';
+
+/** A container whose check had not finished (cannot happen without a deadline; reported, not hidden). */
+export const NOT_CHECKED = 'not_checked';
+
+export interface CheckedContainer {
+  readonly kind: string;
+  /** '' when the manifest names none. */
+  readonly namespace: string;
+  readonly name: string;
+  readonly container: string;
+  readonly init: boolean;
+  readonly image: string;
+  readonly status: CheckStatus | typeof NOT_CHECKED;
+  readonly reason: string | null;
+  /** `file:line` of the object in the manifests; null for a cluster's workloads. */
+  readonly source: string | null;
+}
+
+/** How a status counts for the exit code. */
+export type Outcome = 'failed' | 'unknown' | 'present';
+
+export function outcomeOf(status: CheckedContainer['status']): Outcome {
+  if (status === 'absent' || status === 'bad_reference') return 'failed';
+  return status === 'present' ? 'present' : 'unknown';
+}
+
+/** Absent first, then invalid references, then what could not be checked, then present. */
+const RANK: Record<CheckedContainer['status'], number> = {
+  absent: 0,
+  bad_reference: 1,
+  auth_failure: 2,
+  access_denied: 2,
+  rate_limited: 2,
+  registry_unavailable: 2,
+  unknown_error: 2,
+  [NOT_CHECKED]: 2,
+  present: 3,
+};
+
+/** The rows as reported, problems first; the order of the input otherwise (the manifests' order). */
+export function checkedContainers(rows: readonly ContainerRow[], sourceOf: (workload: Workload) => string | undefined = () => undefined): CheckedContainer[] {
+  const containers = rows.map(({ workload, container, status, detail }): CheckedContainer => ({
+    kind: workload.kind,
+    namespace: workload.namespace,
+    name: workload.name,
+    container: container.name,
+    init: container.init,
+    image: container.image,
+    status: status ?? NOT_CHECKED,
+    reason: status ? (detail ?? null) : 'the check did not finish',
+    source: sourceOf(workload) ?? null,
+  }));
+  return containers.sort((a, b) => RANK[a.status] - RANK[b.status]); // stable: manifest order within a rank
+}
+
+export interface CheckSummary {
+  readonly containers: number;
+  /** Distinct image strings. */
+  readonly images: number;
+  readonly statuses: Readonly<Partial<Record<CheckedContainer['status'], number>>>;
+  /** Kinds whose workloads could not be listed (--cluster), with why: nothing of theirs was checked. */
+  readonly unlisted: readonly string[];
+}
+
+export function summarize(containers: readonly CheckedContainer[], unlisted: readonly string[] = []): CheckSummary {
+  const statuses: Partial<Record<CheckedContainer['status'], number>> = {};
+  for (const { status } of containers) statuses[status] = (statuses[status] ?? 0) + 1;
+  return { containers: containers.length, images: new Set(containers.map((c) => c.image)).size, statuses, unlisted };
+}
+
+/**
+ * 0 every image present; 1 some image absent or a reference invalid; 3 some image (or a whole kind,
+ * unlisted) could not be checked and none failed, unless `--fail-on absent` accepts that.
+ */
+export function exitCodeOf(summary: CheckSummary, failOn: FailOn): 0 | 1 | 3 {
+  const outcomes = new Set(Object.keys(summary.statuses).map((s) => outcomeOf(s as CheckedContainer['status'])));
+  if (outcomes.has('failed')) return 1;
+  if ((outcomes.has('unknown') || summary.unlisted.length > 0) && failOn === 'unknown') return 3;
+  return 0;
+}
+
+/** The one JSON document of `--output json`. */
+export function renderJson(containers: readonly CheckedContainer[], summary: CheckSummary, exitCode: number, warnings: readonly string[]): string {
+  return `${JSON.stringify({ exitCode, summary, warnings, containers }, null, 2)}\n`;
+}
+
+const COLOURS: Record<Outcome, string> = { failed: '\x1b[31m', unknown: '\x1b[33m', present: '\x1b[32m' };
+const RESET = '\x1b[0m';
+
+/** Manifests may hold anything: control characters would rewrite the reader's terminal. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
+/** The table of `--output table`, then a summary line; colours only when asked (a TTY). */
+export function renderTable(containers: readonly CheckedContainer[], summary: CheckSummary, options: { readonly colour: boolean }): string {
+  const header = ['KIND', 'NAMESPACE', 'NAME', 'CONTAINER', 'IMAGE', 'STATUS', 'REASON'];
+  const cells = containers.map((c) => [
+    c.kind,
+    c.namespace || '-',
+    c.name,
+    c.init ? `${c.container} (init)` : c.container,
+    c.image || '""',
+    c.status,
+    c.status === 'present' ? '' : (c.reason ?? ''),
+  ].map(printable));
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => (row[i] as string).length)));
+  const line = (row: readonly string[], outcome?: Outcome) =>
+    row
+      .map((cell, i) => {
+        const padded = i === row.length - 1 ? cell : cell.padEnd(widths[i] as number);
+        return options.colour && outcome && i === 5 ? `${COLOURS[outcome]}${padded}${RESET}` : padded;
+      })
+      .join('  ')
+      .trimEnd();
+  const lines = [line(header), ...cells.map((row, i) => line(row, outcomeOf((containers[i] as CheckedContainer).status)))];
+  return `${lines.join('\n')}\n\n${summaryLine(summary)}\n`;
+}
+
+export function summaryLine(summary: CheckSummary): string {
+  const counts = Object.entries(summary.statuses)
+    .sort(([a], [b]) => RANK[a as CheckedContainer['status']] - RANK[b as CheckedContainer['status']] || a.localeCompare(b))
+    .map(([status, n]) => `${n} ${status}`);
+  const images = `${summary.containers} container${summary.containers === 1 ? '' : 's'}, ${summary.images} image${summary.images === 1 ? '' : 's'}`;
+  const unlisted = summary.unlisted.map((problem) => `; not listed: ${problem}`).join('');
+  return `${images}: ${counts.length > 0 ? counts.join(', ') : 'nothing to check'}${unlisted}`;
+}

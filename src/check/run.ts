@@ -1,0 +1,173 @@
+/**
+ * `k8s-image-existence-exporter check`: one collection by the exporter's engine, over the workloads
+ * of manifests (or of the cluster with --cluster), with no deadline, reported once. Resolves with
+ * the exit code; every problem of the command line or the input is a one-line message and 2.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { CredentialSource, WorkloadSource } from '../collector.js';
+import { checkHelpText, parseCheckFlags, UsageError, type CheckConfig } from '../config.js';
+import { Keyring } from '../credentials/keyring.js';
+import { credentialKeyring, PullSecretCredentials, readDockerConfigFile } from '../credentials/pull-secrets.js';
+import { createEngine, type Engine, type EngineDeps } from '../engine.js';
+import { loadKubeConfig } from '../kubernetes/kubeconfig.js';
+import { WorkloadLister, type Workload } from '../kubernetes/workloads.js';
+import { Listings } from '../listings.js';
+import { createLogger, type Logger } from '../log.js';
+import type { RegistryCredential } from '../registry/credentials.js';
+import { checkDockerConfig, readCaFiles } from '../startup-files.js';
+import { InputError, readInputs } from './inputs.js';
+import { ManifestCredentials } from './manifest-credentials.js';
+import { ManifestError, readManifests, type ManifestWorkload } from './manifests.js';
+import { showProgress } from './progress.js';
+import { checkedContainers, exitCodeOf, renderJson, renderTable, summarize } from './report.js';
+
+/** Where the process talks to: the real ones, or a test's. */
+export interface CheckIo {
+  readonly stdin: NodeJS.ReadableStream;
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** No deadline: every check finishes on its own, bounded by --registry-timeout per request. */
+const ONE_DAY_MS = 24 * 60 * 60 * 1000;
+const LIST_PAGE_SIZE = 500;
+
+/** What the checks are run over: workloads, their credentials, and where each came from. */
+interface Subject {
+  readonly listings: WorkloadSource;
+  readonly kinds?: readonly string[];
+  readonly credentials: CredentialSource;
+  readonly sourceOf: (workload: Workload) => string | undefined;
+  readonly warnings: readonly string[];
+}
+
+export async function runCheck(argv: readonly string[], io: CheckIo = process, deps: Partial<EngineDeps> = {}): Promise<number> {
+  const say = (stream: NodeJS.WritableStream, text: string) => new Promise<void>((resolve) => stream.write(text, () => resolve()));
+  const usage = async (error: unknown): Promise<number> => {
+    if (!(error instanceof UsageError || error instanceof InputError || error instanceof ManifestError)) throw error;
+    await say(io.stderr, `${(error as Error).message}\n`);
+    return 2;
+  };
+  let config: CheckConfig;
+  try {
+    const parsed = parseCheckFlags(argv);
+    if (parsed.action === 'help') {
+      await say(io.stdout, checkHelpText());
+      return 0;
+    }
+    config = parsed.config;
+  } catch (error) {
+    return usage(error);
+  }
+  const log = deps.logger ?? createLogger(config.logLevel, (line) => io.stderr.write(line));
+  const warn = (warning: string) => io.stderr.write(`warning: ${warning}\n`);
+  let registryCaPems: string[];
+  let subject: Subject;
+  try {
+    registryCaPems = await readCaFiles(config.registryCaFiles);
+    const node = await nodeCredentials(config, io.env, warn);
+    subject = config.cluster ? clusterSubject(config, log, node.path) : await manifestSubject(config, io.stdin, node.keyring);
+  } catch (error) {
+    return usage(error);
+  }
+  subject.warnings.forEach(warn);
+
+  const engine: Engine = createEngine(config, { checkIntervalMs: ONE_DAY_MS, checkPlatforms: false }, { ...deps, logger: log, registryCaPems });
+  const collector = engine.collector({ listings: subject.listings, kinds: subject.kinds, credentials: subject.credentials, onRecheckRound: () => undefined });
+  const { states } = engine.checker;
+  const progress = io.stderr.isTTY ? showProgress(io.stderr, () => ({ done: states.size, total: states.size + engine.checker.pending })) : undefined;
+  let snapshot;
+  try {
+    snapshot = await collector.collect(Date.now() + ONE_DAY_MS);
+  } finally {
+    progress?.stop();
+    await engine.transport.destroy().catch(() => undefined);
+  }
+
+  const unlisted = [...snapshot.listUp].filter(([, up]) => !up).map(([kind]) => kind);
+  const containers = checkedContainers(snapshot.rows, subject.sourceOf);
+  const summary = summarize(containers, unlisted);
+  const code = exitCodeOf(summary, config.failOn);
+  const colour = io.stdout.isTTY === true && !('NO_COLOR' in io.env);
+  await say(io.stdout, config.output === 'json' ? renderJson(containers, summary, code, subject.warnings) : renderTable(containers, summary, { colour }));
+  return code;
+}
+
+/**
+ * The CI job's own credentials: --docker-config (which must be readable), else the docker CLI's
+ * config when there is one (a broken one is a warning: the run goes on without it).
+ */
+async function nodeCredentials(
+  config: CheckConfig,
+  env: NodeJS.ProcessEnv,
+  warn: (warning: string) => void,
+): Promise<{ keyring: Keyring<RegistryCredential>; path: string | undefined }> {
+  if (config.dockerConfig) {
+    await checkDockerConfig(config.dockerConfig);
+    return { keyring: await dockerConfigKeyring(config.dockerConfig, warn), path: config.dockerConfig };
+  }
+  const path = env.DOCKER_CONFIG ? join(env.DOCKER_CONFIG, 'config.json') : join(env.HOME ?? homedir(), '.docker', 'config.json');
+  if (!existsSync(path)) return { keyring: Keyring.empty(), path: undefined };
+  try {
+    return { keyring: await dockerConfigKeyring(path, warn), path };
+  } catch (error) {
+    warn(`${(error as Error).message}; going on without its credentials`);
+    return { keyring: Keyring.empty(), path: undefined };
+  }
+}
+
+async function dockerConfigKeyring(path: string, warn: (warning: string) => void): Promise<Keyring<RegistryCredential>> {
+  const keyring = credentialKeyring(await readDockerConfigFile(path), 'docker-config');
+  // Docker Desktop keeps credentials in a helper program; this command does not run helpers.
+  const helpers: { credsStore?: unknown; credHelpers?: unknown } = await readFile(path, 'utf8').then((text) => JSON.parse(text), () => ({}));
+  if (helpers.credsStore || helpers.credHelpers) warn(`${path} names credential helpers (credsStore, credHelpers): only the credentials written in the file are used`);
+  return keyring;
+}
+
+async function manifestSubject(config: CheckConfig, stdin: NodeJS.ReadableStream, node: Keyring<RegistryCredential>): Promise<Subject> {
+  const manifests = readManifests(await readInputs(config.inputs, stdin));
+  const byKind = new Map<string, ManifestWorkload[]>();
+  for (const workload of manifests.workloads) {
+    const list = byKind.get(workload.kind);
+    if (list) list.push(workload);
+    else byKind.set(workload.kind, [workload]);
+  }
+  return {
+    listings: { get: async (kind) => ({ workloads: byKind.get(kind) ?? [], up: true, ageSeconds: 0 }) },
+    kinds: [...byKind.keys()],
+    credentials: new ManifestCredentials(manifests, node),
+    // Only workloads of the manifests are ever asked about here.
+    sourceOf: (workload) => `${(workload as ManifestWorkload).source}:${(workload as ManifestWorkload).line}`,
+    warnings: manifests.warnings,
+  };
+}
+
+/** The cluster's workloads and pull secrets, read as the exporter reads them. */
+function clusterSubject(config: CheckConfig, logger: Logger, dockerConfigPath: string | undefined): Subject {
+  let kubeConfig;
+  try {
+    kubeConfig = loadKubeConfig(config.kubeconfig);
+  } catch (error) {
+    throw new UsageError(`check --cluster: ${(error as Error).message}`);
+  }
+  return {
+    listings: new Listings({
+      lister: new WorkloadLister(kubeConfig, { pageSize: LIST_PAGE_SIZE, requestTimeoutMs: config.listTimeoutMs }),
+      maxAgeMs: ONE_DAY_MS,
+      logger,
+    }),
+    credentials: new PullSecretCredentials({
+      kubeConfig,
+      requestTimeoutMs: config.registryTimeoutMs,
+      listTimeoutMs: config.listTimeoutMs,
+      logger,
+      dockerConfigPath,
+    }),
+    sourceOf: () => undefined,
+    warnings: [],
+  };
+}

@@ -1,0 +1,419 @@
+/**
+ * `check` as a CI job runs it: a process reading manifests (files, directories, stdin) or a cluster,
+ * checking against real registries, and saying so with its table, its JSON and its exit code.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Readable, Writable } from 'node:stream';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { stringify } from 'yaml';
+import { runCheck } from '../../src/check/run.js';
+import { startKubeApi, type KubeApi } from '../support/kube-api.js';
+import { cronJob, deployment, dockerConfigSecret, serviceAccount, statefulSet, type PodTemplateInput } from '../support/objects.js';
+import { createPki } from '../support/pki.js';
+import { startRecordingProxy, type RecordingProxy } from '../support/proxy.js';
+import { pushImage } from '../support/push.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { makeTempDir } from '../support/tmp.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PASSWORD = 'pw-Ch3ck-91ae4f';
+const SECRETS = [PASSWORD, Buffer.from(`alice:${PASSWORD}`).toString('base64')];
+
+let open: RunningRegistry; // anonymous, plain HTTP
+let proxy: RecordingProxy; // records what reaches `open`
+let basic: RunningRegistry; // htpasswd over TLS
+let dir: string;
+let caFile: string;
+/** Flags every run needs to reach the test registries. */
+let reach: string[];
+/** A HOME and DOCKER_CONFIG with nothing in them: no credentials but the ones a test gives. */
+let emptyHome: string;
+const runs: CheckRun[] = [];
+
+interface CheckRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function check(args: readonly string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<CheckRun> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'check', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, HOME: emptyHome, DOCKER_CONFIG: join(emptyHome, '.docker'), NO_COLOR: '', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdin.end(options.stdin ?? '');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  const run = { code, stdout, stderr };
+  runs.push(run);
+  return run;
+}
+
+const apps = (kind: string, object: object) => ({ apiVersion: kind === 'CronJob' ? 'batch/v1' : 'apps/v1', kind, ...object });
+const workload = (name: string, image: string, extra: Partial<PodTemplateInput> = {}) =>
+  apps('Deployment', deployment('shop', name, { containers: [{ name: 'app', image }], ...extra }));
+
+async function manifestDir(name: string, files: Record<string, unknown[]>): Promise<string> {
+  const path = join(dir, name);
+  for (const [file, objects] of Object.entries(files)) {
+    await mkdir(join(path, file, '..'), { recursive: true });
+    await writeFile(join(path, file), file.endsWith('.json') ? JSON.stringify(objects[0]) : objects.map((o) => stringify(o)).join('---\n'));
+  }
+  return path;
+}
+
+/** The table's rows as cells (header skipped, up to the blank line before the summary). */
+function tableRows(stdout: string): string[][] {
+  const lines = stdout.split('\n');
+  const end = lines.indexOf('');
+  return lines.slice(1, end).map((line) => line.split(/\s{2,}/));
+}
+
+beforeAll(async () => {
+  dir = await makeTempDir('check');
+  emptyHome = join(dir, 'home');
+  await mkdir(join(emptyHome, '.docker'), { recursive: true });
+  const pki = await createPki();
+  caFile = join(dir, 'ca.pem');
+  await writeFile(caFile, pki.caCertPem);
+  open = await startRegistry();
+  await pushImage(open, 'shop/web', '1.0', 'docker');
+  await pushImage(open, 'shop/jobs', '2.0', 'oci-index');
+  proxy = await startRecordingProxy(open.url);
+  basic = await startRegistry({ tls: pki, auth: { kind: 'htpasswd', users: { alice: PASSWORD } } });
+  await pushImage(basic, 'team/private', '1', 'docker');
+  reach = [`--allow-plain-http=${open.host},${proxy.host},127.0.0.1:1`, `--registry-ca-file=${caFile}`, '--registry-timeout=3s'];
+});
+
+afterAll(async () => {
+  // Whatever check printed, anywhere: no password, no encoded credential.
+  for (const { stdout, stderr } of runs) for (const secret of SECRETS) expect(stdout + stderr).not.toContain(secret);
+  await proxy?.stop();
+  await open?.stop();
+  await basic?.stop();
+});
+
+describe('exit codes, from manifests in a directory', () => {
+  test('0: every image present; directories are searched recursively, init containers included', async () => {
+    const path = await manifestDir('all-present', {
+      'web/deployment.yaml': [
+        workload('web', `${open.host}/shop/web:1.0`, { initContainers: [{ name: 'migrate', image: `${open.host}/shop/jobs:2.0` }] }),
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { ports: [{ port: 80 }] } },
+      ],
+      'jobs/cron.yml': [apps('CronJob', cronJob('shop', 'nightly', { containers: [{ name: 'job', image: `${open.host}/shop/jobs:2.0` }] }))],
+      'README.md': [],
+    });
+    const run = await check([...reach, path]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const rows = tableRows(run.stdout);
+    expect(rows.map((r) => [r[0], r[1], r[2], r[3], r[5]])).toEqual([
+      ['CronJob', 'shop', 'nightly', 'job', 'present'],
+      ['Deployment', 'shop', 'web', 'migrate (init)', 'present'],
+      ['Deployment', 'shop', 'web', 'app', 'present'],
+    ]);
+    expect(run.stdout).toContain('3 containers, 2 images: 3 present');
+  });
+
+  test('1: an absent image, and an invalid reference; problems are listed first', async () => {
+    const path = await manifestDir('absent', {
+      'a.yaml': [
+        workload('fine', `${open.host}/shop/web:1.0`),
+        workload('typo', `${open.host}/shop/web:1.0-typo`),
+        workload('gone', `${open.host}/shop/deleted:1`),
+        workload('bad', 'Not An Image!'),
+      ],
+    });
+    const run = await check([...reach, path]);
+    expect(run.code).toBe(1);
+    const rows = tableRows(run.stdout);
+    expect(rows.map((r) => [r[2], r[5]])).toEqual([
+      ['typo', 'absent'],
+      ['gone', 'absent'],
+      ['bad', 'bad_reference'],
+      ['fine', 'present'],
+    ]);
+    expect(rows[0]?.[6]).toContain('MANIFEST_UNKNOWN');
+    expect(rows[1]?.[6]).toMatch(/registry says (MANIFEST|NAME)_UNKNOWN/);
+  });
+
+  test('3: a registry that cannot be reached and nothing absent; --fail-on absent accepts it; an absent image still fails', async () => {
+    const path = await manifestDir('unreachable', {
+      'a.yaml': [workload('fine', `${open.host}/shop/web:1.0`), workload('away', '127.0.0.1:1/shop/web:1.0')],
+    });
+    const unknown = await check([...reach, path]);
+    expect(unknown.code).toBe(3);
+    expect(tableRows(unknown.stdout).map((r) => [r[2], r[5]])).toEqual([
+      ['away', 'registry_unavailable'],
+      ['fine', 'present'],
+    ]);
+    expect((await check([...reach, '--fail-on=absent', path])).code).toBe(0);
+
+    const both = await manifestDir('unreachable-and-absent', {
+      'a.yaml': [workload('away', '127.0.0.1:1/shop/web:1.0'), workload('gone', `${open.host}/shop/web:9`)],
+    });
+    expect((await check([...reach, '--fail-on=absent', both])).code).toBe(1);
+  });
+
+  test('2: a file that cannot be parsed names the file and the line; nothing is checked', async () => {
+    const path = await manifestDir('broken', { 'ok.yaml': [workload('fine', `${proxy.host}/shop/web:1.0`)] });
+    await writeFile(join(path, 'broken.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n  labels: [unclosed\n');
+    proxy.reset();
+    const run = await check([...reach, path]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(new RegExp(`${join(path, 'broken.yaml').replace(/[.]/g, '\\.')}:\\d+: `));
+    expect(proxy.requests).toHaveLength(0);
+  });
+
+  test('2: usage errors are one line naming the flag or what is missing', async () => {
+    for (const [args, says] of [
+      [[], 'check: name manifest files'],
+      [['--output=xml', 'x.yaml'], '--output'],
+      [['--fail-on=never', 'x.yaml'], '--fail-on'],
+      [['--cluster', 'x.yaml'], '--cluster'],
+      [['--no-such-flag', 'x.yaml'], '--no-such-flag'],
+      [['--docker-config=/nonexistent/config.json', 'x.yaml'], '--docker-config'],
+      [[join(dir, 'nonexistent')], join(dir, 'nonexistent')],
+    ] as const) {
+      const run = await check(args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stdout).toBe('');
+      const lines = run.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(says);
+    }
+  });
+
+  test('--help describes the exit codes and flags', async () => {
+    const run = await check(['--help']);
+    expect(run.code).toBe(0);
+    for (const text of ['--fail-on', '--output', '--cluster', 'Exit codes']) expect(run.stdout).toContain(text);
+  });
+});
+
+describe('inputs', () => {
+  test('stdin: a Helm-style stream with comments, an empty document and a document that is not an object', async () => {
+    const stream = [
+      '---\n# Source: shop/templates/deployment.yaml',
+      stringify(workload('web', `${open.host}/shop/web:1.0`)),
+      '# Source: shop/templates/empty.yaml\n',
+      '# Source: shop/templates/notes.yaml\njust: some values\nnot: a kubernetes object',
+      '# Source: shop/templates/statefulset.yaml\n' + stringify(apps('StatefulSet', statefulSet('shop', 'db', { containers: [{ name: 'db', image: `${open.host}/shop/db:1` }] }))),
+    ].join('\n---\n');
+    const run = await check([...reach, '-'], { stdin: stream });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^warning: -:\d+: .*not a Kubernetes object/m);
+    expect(tableRows(run.stdout).map((r) => [r[0], r[2], r[5]])).toEqual([
+      ['StatefulSet', 'db', 'absent'],
+      ['Deployment', 'web', 'present'],
+    ]);
+  });
+
+  test('a List in YAML and a single object in JSON; the table names no file but the JSON output does', async () => {
+    const path = await manifestDir('lists', {
+      'list.yaml': [{ apiVersion: 'v1', kind: 'List', items: [workload('one', `${open.host}/shop/web:1.0`), workload('two', `${open.host}/shop/jobs:2.0`)] }],
+      'single.json': [workload('three', `${open.host}/shop/web:1.0`)],
+    });
+    const run = await check([...reach, '--output=json', path]);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as { containers: Array<{ name: string; source: string }> };
+    expect(report.containers.map((c) => c.name).sort()).toEqual(['one', 'three', 'two']);
+    expect(report.containers.find((c) => c.name === 'three')?.source).toBe(`${join(path, 'single.json')}:1`);
+  });
+});
+
+describe('--output json', () => {
+  test('one document, checked field by field', async () => {
+    const path = await manifestDir('json', {
+      'a.yaml': [
+        workload('web', `${open.host}/shop/web:1.0`),
+        workload('gone', `${open.host}/shop/web:0.9`),
+        { ...workload('global', '127.0.0.1:1/x:1'), metadata: { name: 'global' } },
+      ],
+    });
+    const run = await check([...reach, '--output=json', path]);
+    expect(run.code).toBe(1);
+    const report = JSON.parse(run.stdout);
+    expect(report.exitCode).toBe(1);
+    expect(report.summary).toEqual({ containers: 3, images: 3, statuses: { present: 1, absent: 1, registry_unavailable: 1 }, unlisted: [] });
+    expect(report.warnings).toEqual([]);
+    const file = join(path, 'a.yaml');
+    expect(report.containers).toHaveLength(3);
+    expect(report.containers[0]).toEqual({
+      kind: 'Deployment',
+      namespace: 'shop',
+      name: 'gone',
+      container: 'app',
+      init: false,
+      image: `${open.host}/shop/web:0.9`,
+      status: 'absent',
+      reason: expect.stringContaining('MANIFEST_UNKNOWN'),
+      source: expect.stringMatching(new RegExp(`^${file.replace(/[.]/g, '\\.')}:\\d+$`)),
+    });
+    expect(report.containers[1]).toMatchObject({ name: 'global', namespace: '', status: 'registry_unavailable', reason: expect.any(String) });
+    expect(report.containers[2]).toMatchObject({ name: 'web', status: 'present', source: `${file}:1` });
+    // Line numbers point at each object's document.
+    const lines = [report.containers[0].source, report.containers[1].source].map((s: string) => Number(s.split(':').pop()));
+    expect(lines[0]).toBeGreaterThan(1);
+    expect(lines[1]).toBeGreaterThan(lines[0] as number);
+  });
+});
+
+describe('credentials', () => {
+  test('a pull secret in the manifests opens the private registry for the workload that names it, and only for it', async () => {
+    const image = `${basic.host}/team/private:1`;
+    const path = await manifestDir('secrets', {
+      'app.yaml': [
+        { apiVersion: 'v1', kind: 'Secret', ...dockerConfigSecret('shop', 'regcred', { [basic.host]: { username: 'alice', password: PASSWORD } }) },
+        workload('names-it', image, { imagePullSecrets: ['regcred'] }),
+        workload('does-not', image),
+        apps('Deployment', deployment('other', 'elsewhere', { containers: [{ name: 'app', image }], imagePullSecrets: ['regcred'] })),
+        { apiVersion: 'v1', kind: 'ServiceAccount', ...serviceAccount('shop', 'builder', ['regcred']) },
+        workload('through-account', image, { serviceAccountName: 'builder' }),
+      ],
+    });
+    const run = await check([...reach, '--output=json', path]);
+    const byName = Object.fromEntries((JSON.parse(run.stdout).containers as Array<{ name: string; status: string; reason: string }>).map((c) => [c.name, c]));
+    expect(byName['names-it']?.status).toBe('present');
+    expect(byName['through-account']?.status).toBe('present');
+    expect(byName['does-not']?.status).toBe('auth_failure');
+    // Another namespace's workload does not get the secret: it is not in the manifests there.
+    expect(byName.elsewhere?.status).toBe('auth_failure');
+    expect(byName.elsewhere?.reason).toContain('pull secret other/regcred is not in the manifests');
+    expect(run.code).toBe(3);
+  });
+
+  test("the docker config of $DOCKER_CONFIG is the CI job's own credentials; --docker-config names another", async () => {
+    const path = await manifestDir('docker-config', { 'a.yaml': [workload('private', `${basic.host}/team/private:1`)] });
+    const config = join(dir, 'ci-docker');
+    await mkdir(config, { recursive: true });
+    await writeFile(join(config, 'config.json'), JSON.stringify({ auths: { [basic.host]: { auth: Buffer.from(`alice:${PASSWORD}`).toString('base64') } } }));
+    expect((await check([...reach, path])).code).toBe(3);
+    expect((await check([...reach, path], { env: { DOCKER_CONFIG: config } })).code).toBe(0);
+    expect((await check([...reach, `--docker-config=${join(config, 'config.json')}`, path])).code).toBe(0);
+  });
+
+  test('a docker config with credential helpers only is a warning, and the run goes on', async () => {
+    const path = await manifestDir('helpers', { 'a.yaml': [workload('web', `${open.host}/shop/web:1.0`)] });
+    const config = join(dir, 'desktop-docker');
+    await mkdir(config, { recursive: true });
+    await writeFile(join(config, 'config.json'), JSON.stringify({ auths: { [basic.host]: {} }, credsStore: 'desktop' }));
+    const run = await check([...reach, path], { env: { DOCKER_CONFIG: config } });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('credential helpers');
+  });
+});
+
+describe('one request per image', () => {
+  test('the same image in 100 manifests makes one registry request', async () => {
+    const objects = Array.from({ length: 100 }, (_, i) => workload(`app-${i}`, `${proxy.host}/shop/web:1.0`));
+    const path = await manifestDir('hundred', Object.fromEntries(objects.map((o, i) => [`app-${i}.yaml`, [o]])));
+    proxy.reset();
+    const run = await check([...reach, path]);
+    expect(run.code).toBe(0);
+    expect(tableRows(run.stdout)).toHaveLength(100);
+    expect(proxy.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['HEAD /v2/shop/web/manifests/1.0']);
+  });
+});
+
+describe('--cluster', () => {
+  let kube: KubeApi;
+
+  beforeAll(async () => {
+    kube = await startKubeApi();
+    kube.set('Deployment', [deployment('shop', 'web', { containers: [{ name: 'app', image: `${open.host}/shop/web:1.0` }] })]);
+    kube.set('CronJob', [cronJob('shop', 'nightly', { containers: [{ name: 'job', image: `${open.host}/shop/jobs:0` }] })]);
+  });
+
+  afterAll(async () => {
+    await kube?.stop();
+  });
+
+  test("checks the cluster's workloads, one collection as the exporter does it", async () => {
+    const run = await check([...reach, '--cluster', `--kubeconfig=${kube.kubeconfigPath}`]);
+    expect(run.code).toBe(1);
+    expect(tableRows(run.stdout).map((r) => [r[0], r[1], r[2], r[5]])).toEqual([
+      ['CronJob', 'shop', 'nightly', 'absent'],
+      ['Deployment', 'shop', 'web', 'present'],
+    ]);
+    const paths = kube.requests.map((r) => r.path);
+    expect(paths).toEqual(expect.arrayContaining(['/apis/apps/v1/deployments', '/apis/batch/v1/cronjobs']));
+  });
+
+  test('a kind that cannot be listed is reported and makes the run unknown (3)', async () => {
+    kube.fault({ path: /cronjobs/, status: 403 });
+    try {
+      const run = await check([...reach, '--cluster', `--kubeconfig=${kube.kubeconfigPath}`]);
+      expect(run.code).toBe(3);
+      expect(run.stdout).toContain('not listed: CronJob');
+    } finally {
+      kube.clearFaults();
+    }
+  });
+
+  test('no Kubernetes configuration: one line, exit 2', async () => {
+    const run = await check(['--cluster'], { env: { KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' } });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('no Kubernetes configuration found');
+  });
+});
+
+
+describe('on a terminal', () => {
+  /** A stream that says it is (or is not) a terminal and keeps what is written to it. */
+  function terminal(isTTY: boolean) {
+    let text = '';
+    const stream = Object.assign(
+      new Writable({
+        write(chunk, _encoding, done) {
+          text += String(chunk);
+          done();
+        },
+      }),
+      { isTTY },
+    );
+    return { stream, text: () => text };
+  }
+
+  async function inProcess(args: readonly string[], tty: boolean, env: Record<string, string> = {}) {
+    const stdout = terminal(tty);
+    const stderr = terminal(tty);
+    const code = await runCheck(args, { stdin: Readable.from([]), stdout: stdout.stream, stderr: stderr.stream, env: { HOME: emptyHome, ...env } });
+    return { code, stdout: stdout.text(), stderr: stderr.text() };
+  }
+
+  test('colours on a terminal, not with NO_COLOR, never in a pipe; the progress line on a terminal only, erased at the end', async () => {
+    // Slow answers, so that the progress line is drawn at least once.
+    const slow = await startRecordingProxy(open.url, { latencyMs: 700 });
+    try {
+      const path = await manifestDir('terminal', { 'a.yaml': [workload('web', `${slow.host}/shop/web:1.0`), workload('gone', `${slow.host}/shop/web:404`)] });
+      const args = [`--allow-plain-http=${slow.host}`, path];
+      const tty = await inProcess(args, true);
+      expect(tty.code).toBe(1);
+      expect(tty.stdout).toContain('\x1b[31mabsent');
+      expect(tty.stdout).toContain('\x1b[32mpresent');
+      expect(tty.stderr).toMatch(/checking images: \d+\/\d+/);
+      expect(tty.stderr.endsWith('\r\x1b[2K')).toBe(true);
+      const noColour = await inProcess(args, true, { NO_COLOR: '1' });
+      expect(noColour.stdout).not.toContain('\x1b[');
+      const pipe = await inProcess(args, false);
+      expect(pipe.stdout).not.toContain('\x1b[');
+      expect(pipe.stderr).toBe('');
+      expect(pipe.stdout).toBe(noColour.stdout);
+    } finally {
+      await slow.stop();
+    }
+  });
+});
