@@ -9,6 +9,7 @@
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
 import { Composer, CST, LineCounter, Parser, isMap, isNode, isSeq, type ErrorCode, type YAMLError } from 'yaml';
 import { toWorkload, type Workload, type WorkloadObject } from '../kubernetes/workloads.js';
+import { arrayOf, isRecord, nonEmptyString, stringOf } from '../untrusted.js';
 
 export interface ManifestSource {
   /** File path, or '-' for stdin. */
@@ -331,18 +332,3 @@ function recordAt(value: Record<string, unknown>, ...path: string[]): Record<str
   return current;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function arrayOf(value: unknown): readonly unknown[] {
-  return Array.isArray(value) ? value : [];
-}
-
-function stringOf(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
-function nonEmptyString(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}

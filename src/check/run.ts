@@ -98,8 +98,9 @@ export async function runCheck(argv: readonly string[], io: CheckIo = process, d
 }
 
 /**
- * The CI job's own credentials: --docker-config (which must be readable), else the docker CLI's
- * config when there is one (a broken one is a warning: the run goes on without it).
+ * The CI job's own credentials: --docker-config (which must be readable), else the first docker CLI
+ * config that exists, $DOCKER_CONFIG/config.json then ~/.docker/config.json (a broken one is a
+ * warning: the run goes on without it).
  */
 async function nodeCredentials(
   config: CheckConfig,
@@ -110,8 +111,9 @@ async function nodeCredentials(
     await checkDockerConfig(config.dockerConfig);
     return { keyring: await dockerConfigKeyring(config.dockerConfig, warn), path: config.dockerConfig };
   }
-  const path = env.DOCKER_CONFIG ? join(env.DOCKER_CONFIG, 'config.json') : join(env.HOME ?? homedir(), '.docker', 'config.json');
-  if (!existsSync(path)) return { keyring: Keyring.empty(), path: undefined };
+  const candidates = [...(env.DOCKER_CONFIG ? [join(env.DOCKER_CONFIG, 'config.json')] : []), join(env.HOME ?? homedir(), '.docker', 'config.json')];
+  const path = candidates.find((candidate) => existsSync(candidate));
+  if (!path) return { keyring: Keyring.empty(), path: undefined };
   try {
     return { keyring: await dockerConfigKeyring(path, warn), path };
   } catch (error) {

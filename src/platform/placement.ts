@@ -4,6 +4,7 @@
  * and TaintToleration filters). Enough to know which node platforms an image must provide. Pure.
  */
 import { formatPlatform, normalizePlatform } from './platform.js';
+import { arrayOf, isRecord, stringOf } from '../untrusted.js';
 
 export interface NodeSelectorRequirement {
   readonly key: string;
@@ -58,18 +59,6 @@ const NODE_NAME_FIELD = 'metadata.name';
 const INTEGER = /^[+-]?\d+$/;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function arrayOf(value: unknown): readonly unknown[] {
-  return Array.isArray(value) ? value : [];
-}
-
-function stringOf(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
 
 /** The string-valued entries of a map; fromEntries defines `__proto__` as a key, never a prototype. */
 function stringMap(value: unknown): Readonly<Record<string, string>> {

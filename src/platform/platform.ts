@@ -4,6 +4,7 @@
  * platforms.Default() does). Also reads the platforms an image provides out of an index or a config
  * blob. Pure: no I/O.
  */
+import { isRecord, nonEmptyString } from '../untrusted.js';
 
 /** An OCI platform: what an image was built for, or what a node is. */
 export interface Platform {
@@ -51,13 +52,6 @@ const ARM64_VERSIONS: Readonly<Record<string, { readonly majors: readonly number
   'v9.7': { majors: [9, 8], minors: [7, 9] },
 };
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function nonEmptyString(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
 
 /** Builds a platform, leaving `variant` out when empty so that equal platforms look equal. */
 function platform(os: string, architecture: string, variant: string | undefined): Platform {

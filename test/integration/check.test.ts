@@ -303,6 +303,16 @@ describe('credentials', () => {
     expect((await check([...reach, path])).code).toBe(3);
     expect((await check([...reach, path], { env: { DOCKER_CONFIG: config } })).code).toBe(0);
     expect((await check([...reach, `--docker-config=${join(config, 'config.json')}`, path])).code).toBe(0);
+    // $DOCKER_CONFIG without a config.json: ~/.docker/config.json is next.
+    const home = join(dir, 'ci-home');
+    await mkdir(join(home, '.docker'), { recursive: true });
+    await writeFile(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { [basic.host]: { username: 'alice', password: PASSWORD } } }));
+    expect((await check([...reach, path], { env: { HOME: home, DOCKER_CONFIG: join(dir, 'nothing-here') } })).code).toBe(0);
+    // A broken default config is a warning, not the end of the run.
+    await writeFile(join(home, '.docker', 'config.json'), '{"auths": ');
+    const broken = await check([...reach, path], { env: { HOME: home } });
+    expect(broken.code).toBe(3);
+    expect(broken.stderr).toMatch(/^warning: .*config\.json is not valid JSON; going on without its credentials$/m);
   });
 
   test('a docker config with credential helpers only is a warning, and the run goes on', async () => {
