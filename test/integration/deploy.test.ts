@@ -159,6 +159,8 @@ describe('alert rules', () => {
       'StatefulSetImageAbsent',
       'DaemonSetImageAbsent',
       'CronJobImageAbsent',
+      'PodImageAbsent',
+      'JobImageAbsent',
       'ImagePlatformMissing',
       'ImageCheckFailing',
       'ImageExistenceExporterDown',
