@@ -304,6 +304,7 @@ async function main(): Promise<void> {
         serviceAccountName: 'default',
         placement: NO_PLACEMENT,
         placementKey: '',
+        active: true,
       },
       container: { name: s.labels.container as string, image: s.labels.image as string, init: false },
       status: 'present' as const,
@@ -311,7 +312,7 @@ async function main(): Promise<void> {
       exists: 1 as const,
       missingPlatforms: undefined,
     }));
-    const snapshot: Snapshot = { rows, listUp: new Map(OWNER_KINDS.map((k) => [k, true])), listAge: new Map(), pending: 0, collectionSeconds: 0 };
+    const snapshot: Snapshot = { rows, lists: OWNER_KINDS.map((kind) => ({ kind, up: true, ageSeconds: 1 })), pending: 0, collectionSeconds: 0 };
     const changed: Snapshot = { ...snapshot, rows: rows.map((row, i) => (i === 0 ? { ...row, status: 'absent', exists: 0 } : row)) };
     const metrics = new ExporterMetrics();
     const render: number[] = [];

@@ -9,8 +9,7 @@ import type { Config } from './config.js';
 import { PullSecretCredentials } from './credentials/pull-secrets.js';
 import { createEngine, type EngineDeps } from './engine.js';
 import { ListReader } from './kubernetes/list-reader.js';
-import { WorkloadLister } from './kubernetes/workloads.js';
-import { Listings } from './listings.js';
+import { clusterWorkloads, LIST_PAGE_SIZE } from './cluster-workloads.js';
 import { ExporterMetrics } from './metrics.js';
 import { Nodes } from './nodes.js';
 import { createApp, scrapeTimeoutFromHeader } from './server.js';
@@ -48,8 +47,6 @@ const KEEP_ALIVE_MS = 65_000;
 /** How long close() waits past the last scrape timeout before cutting the connections left. */
 const DRAIN_MARGIN_MS = 1000;
 
-/** Workload lists page size: big enough for few round trips, small enough for bounded responses. */
-const LIST_PAGE_SIZE = 500;
 
 export function createExporter(config: Config, deps: ExporterDeps): Exporter {
   const { logger } = deps;
@@ -59,20 +56,10 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
     { checkIntervalMs: config.checkIntervalMs, checkPlatforms: config.checkPlatforms, onFailedCheck: () => metrics.genericErrors.inc() },
     deps,
   );
+  const reader = new ListReader(deps.kubeConfig, { pageSize: LIST_PAGE_SIZE, requestTimeoutMs: config.listTimeoutMs });
   const collector = collectorOf({
-    listings: new Listings({
-      lister: new WorkloadLister(deps.kubeConfig, { pageSize: LIST_PAGE_SIZE, requestTimeoutMs: config.listTimeoutMs }),
-      maxAgeMs: config.listMaxAgeMs,
-      logger,
-      now: deps.now,
-    }),
-    nodes: config.checkPlatforms
-      ? new Nodes({
-          reader: new ListReader(deps.kubeConfig, { pageSize: LIST_PAGE_SIZE, requestTimeoutMs: config.listTimeoutMs }),
-          logger,
-          now: deps.now,
-        })
-      : undefined,
+    ...clusterWorkloads(config, deps.kubeConfig, { logger, now: deps.now, maxAgeMs: config.listMaxAgeMs }),
+    nodes: config.checkPlatforms ? new Nodes({ reader, logger, now: deps.now }) : undefined,
     credentials:
       deps.credentials ??
       new PullSecretCredentials({
@@ -81,6 +68,7 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
         listTimeoutMs: config.listTimeoutMs,
         logger,
         dockerConfigPath: config.dockerConfig,
+        namespaced: !('all' in config.namespaceScope),
         now: deps.now,
       }),
     onRecheckRound: () => metrics.completedRechecks.inc(),

@@ -4,13 +4,13 @@
  * the cache for the next scrape.
  */
 import { beforeDeadline, TIMED_OUT } from './deadline.js';
-import type { KindListing } from './listings.js';
+import type { KindListing, ListState } from './listings.js';
 import type { CheckLocation, CheckRequest, ImageChecker } from './checker.js';
 import type { PullSource } from './image/mirror.js';
 import { ignoreMatcher, type IgnoreMatcher } from './image/ignore.js';
 import { BadReferenceError, parseImageReference, type ImageReference } from './image/reference.js';
 import { describeApiError } from './kubernetes/api.js';
-import { OWNER_KINDS, type ContainerImage, type Workload } from './kubernetes/workloads.js';
+import { OWNER_KINDS, type ContainerImage, type SourceId, type Workload } from './kubernetes/workloads.js';
 import type { Logger } from './log.js';
 import type { Nodes } from './nodes.js';
 import { MissingPlatforms } from './platform/missing.js';
@@ -59,22 +59,23 @@ export interface ContainerRow {
 
 export interface Snapshot {
   readonly rows: readonly ContainerRow[];
-  readonly listUp: ReadonlyMap<string, boolean>;
-  /** Seconds since the listing reported for each kind completed (absent: no listing yet). */
-  readonly listAge: ReadonlyMap<string, number>;
+  /** How each list (of a kind, in a namespace when scoped) went. */
+  readonly lists: readonly ListState[];
   readonly pending: number;
   readonly collectionSeconds: number;
 }
 
 /** The workloads of each kind, as a scrape sees them (Listings, or manifests read once). */
 export interface WorkloadSource {
-  get(kind: string, deadline: number): Promise<KindListing>;
+  get(source: SourceId, deadline: number): Promise<KindListing>;
 }
 
 export interface CollectorOptions {
   readonly listings: WorkloadSource;
-  /** The kinds asked of `listings`; default OWNER_KINDS, the four the exporter lists. */
-  readonly kinds?: readonly string[];
+  /** What is asked of `listings`: built-in kinds and custom resources (default: OWNER_KINDS). */
+  readonly kinds?: readonly SourceId[];
+  /** Leave out workloads that run no pods now (--skip-inactive-workloads): no series, no check. */
+  readonly skipInactive?: boolean;
   /** The cluster's nodes, for platform checks; none: no platform checks. */
   readonly nodes?: Pick<Nodes, 'get'>;
   readonly checker: ImageChecker;
@@ -108,15 +109,14 @@ export class Collector {
       Promise.all(kinds.map((kind) => this.options.listings.get(kind, deadline))),
       this.options.nodes?.get(deadline),
     ]);
-    const listUp = new Map<string, boolean>();
-    const listAge = new Map<string, number>();
+    const lists: ListState[] = [];
     const workloads: Workload[] = [];
-    kinds.forEach((kind, i) => {
-      const listing = listings[i] as KindListing;
-      listUp.set(kind, listing.up);
-      if (listing.ageSeconds !== undefined) listAge.set(kind, listing.ageSeconds);
-      for (const workload of listing.workloads) workloads.push(workload); // no spread: lists can be huge
-    });
+    const skipInactive = this.options.skipInactive === true;
+    for (const listing of listings) {
+      for (const state of listing.states) lists.push(state);
+      // No spread: lists can be huge.
+      for (const workload of listing.workloads) if (workload.active || !skipInactive) workloads.push(workload);
+    }
 
     // Reading pull secrets may use half of what is left; the checks need the rest.
     const lookup = await this.credentialLookup(workloads, this.now() + (deadline - this.now()) / 2);
@@ -170,7 +170,7 @@ export class Collector {
     const keys = new Set(requests.keys());
     if (this.rounds.observe(keys, (key) => states.finishedSeq(key))) this.options.onRecheckRound();
     checker.prune(keys);
-    return { rows, listUp, listAge, pending: checker.pending, collectionSeconds: (this.now() - started) / 1000 };
+    return { rows, lists, pending: checker.pending, collectionSeconds: (this.now() - started) / 1000 };
   }
 
   private missingOn(workload: Workload, platforms: readonly Platform[] | undefined, nodes: readonly NodeFacts[]): readonly string[] | undefined {

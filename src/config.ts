@@ -6,11 +6,14 @@
 import { formatDuration, parseGoDuration } from './duration.js';
 import { parseMirrorRule, parseRegistryLocation, type Location, type MirrorRule } from './image/mirror.js';
 import type { Level } from './log.js';
+import { parseLabelSelector, SelectorError } from './kubernetes/label-selector.js';
+import type { NamespaceScope } from './kubernetes/namespaces.js';
+import { BUILTIN_KINDS, type BuiltinKind, type CustomResource } from './kubernetes/workloads.js';
 
 const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 
 /** How images are checked and workloads listed: the same for the exporter and for `check`. */
-export interface EngineSettings {
+export interface EngineSettings extends ClusterScope {
   readonly listTimeoutMs: number;
   readonly registryTimeoutMs: number;
   readonly ignoredImages: readonly string[];
@@ -24,6 +27,16 @@ export interface EngineSettings {
   readonly skipRegistryCertVerification: boolean;
   readonly imageMirrors: readonly MirrorRule[];
   readonly defaultRegistry: Location | undefined;
+}
+
+/** Which workloads of a cluster are listed. */
+export interface ClusterScope {
+  /** All namespaces, the ones named by --namespace, or those matching --namespace-selector. */
+  readonly namespaceScope: NamespaceScope;
+  /** The built-in kinds listed (--workload-kinds). */
+  readonly workloadKinds: readonly BuiltinKind[];
+  readonly customResources: readonly CustomResource[];
+  readonly skipInactiveWorkloads: boolean;
 }
 
 /** The exporter's settings. */
@@ -139,6 +152,29 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     kind: 'bool',
     default: 'true',
     help: 'Report platforms (like linux/arm64) of the nodes a workload may run on that its image does not provide. Lists the nodes (at most once a minute); --check-platforms=false turns both off.',
+  },
+  namespace: {
+    kind: 'list',
+    repeatable: true,
+    help: 'Comma-separated (and repeatable) namespaces to look at, with namespaced lists only (Roles suffice). Default: all namespaces.',
+  },
+  'namespace-selector': {
+    kind: 'string',
+    help: 'Label selector of the namespaces to look at (e.g. "image-checks!=off", "team in (a,b)"), re-read at most once a minute. Needs list on namespaces.',
+  },
+  'workload-kinds': {
+    kind: 'list',
+    default: BUILTIN_KINDS.join(','),
+    help: 'Comma-separated built-in kinds to list: Deployment, StatefulSet, DaemonSet, CronJob, Job (those no CronJob owns), Pod (those no controller owns).',
+  },
+  'workload-resource': {
+    kind: 'string',
+    repeatable: true,
+    help: 'GROUP/VERSION/RESOURCE[:FIELD.PATH] of a custom resource with a pod template at FIELD.PATH (default spec.template), e.g. argoproj.io/v1alpha1/rollouts. Repeatable.',
+  },
+  'skip-inactive-workloads': {
+    kind: 'bool',
+    help: 'Leave out workloads that run no pods now: replicas 0, suspended CronJobs and Jobs, finished Jobs and Pods, DaemonSets that schedule no pod.',
   },
   'log-level': { kind: 'choice', choices: LEVELS, default: 'info', help: 'debug, info, warn or error.' },
   help: { kind: 'bool', help: 'Print this help and exit.' },
@@ -282,6 +318,45 @@ class Given {
   }
 }
 
+/** A namespace name: a DNS-1123 label. */
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function namespaceScope(given: Given): NamespaceScope {
+  const names = parseList(given.all('namespace'));
+  if (given.has('namespace-selector')) {
+    if (given.has('namespace')) throw new FlagError('namespace-selector', 'cannot be combined with --namespace');
+    try {
+      return { selector: parseLabelSelector(given.one('namespace-selector')) };
+    } catch (error) {
+      if (error instanceof SelectorError) throw new FlagError('namespace-selector', error.message);
+      throw error;
+    }
+  }
+  if (!given.has('namespace')) return { all: true };
+  if (names.length === 0) throw new FlagError('namespace', 'names no namespace');
+  const bad = names.find((name) => !NAMESPACE_NAME.test(name));
+  if (bad !== undefined) throw new FlagError('namespace', `${JSON.stringify(bad.slice(0, 100))} is not a namespace name`);
+  return { names: [...new Set(names)].sort() };
+}
+
+function workloadKinds(given: Given): BuiltinKind[] {
+  const kinds = parseList([given.one('workload-kinds')]).map((name) => {
+    const kind = BUILTIN_KINDS.find((k) => k.toLowerCase() === name.toLowerCase());
+    if (!kind) throw new FlagError('workload-kinds', `unknown kind ${JSON.stringify(name.slice(0, 100))} (kinds: ${BUILTIN_KINDS.join(', ')}; custom resources: --workload-resource)`);
+    return kind;
+  });
+  return [...new Set(kinds)];
+}
+
+/** GROUP/VERSION/RESOURCE[:FIELD.PATH], e.g. argoproj.io/v1alpha1/rollouts or apps.kruise.io/v1alpha1/clonesets:spec.template. */
+export function parseWorkloadResource(value: string): CustomResource {
+  const match = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([a-z0-9]+)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)(?::(.*))?$/.exec(value.trim());
+  if (!match) throw new FlagError('workload-resource', `expected GROUP/VERSION/RESOURCE[:FIELD.PATH] in lower case, e.g. argoproj.io/v1alpha1/rollouts, got ${JSON.stringify(value.slice(0, 200))}`);
+  const path = (match[6] ?? 'spec.template').split('.');
+  if (path.some((key) => !/^[A-Za-z0-9_-]+$/.test(key))) throw new FlagError('workload-resource', `FIELD.PATH must be dot-separated field names, got ${JSON.stringify(match[6]?.slice(0, 200))}`);
+  return { group: match[1] as string, version: match[3] as string, resource: match[4] as string, templatePath: path };
+}
+
 function engineSettings(given: Given): EngineSettings {
   const mirrorRules = (name: string, replaces: boolean): MirrorRule[] =>
     given.all(name).map((rule) => {
@@ -292,6 +367,10 @@ function engineSettings(given: Given): EngineSettings {
       }
     });
   return {
+    namespaceScope: namespaceScope(given),
+    workloadKinds: workloadKinds(given),
+    customResources: given.all('workload-resource').map(parseWorkloadResource),
+    skipInactiveWorkloads: given.has('skip-inactive-workloads') ? given.bool('skip-inactive-workloads') : false,
     listTimeoutMs: parseDuration('list-timeout', given.one('list-timeout')),
     registryTimeoutMs: parseDuration('registry-timeout', given.one('registry-timeout')),
     ignoredImages: parseList(given.all('ignored-images')),
@@ -333,6 +412,11 @@ export function parseFlags(argv: readonly string[]): ParseOutcome {
 
 /** The flags of `check`: the engine's, and how to report. */
 const ENGINE_FLAGS = [
+  'namespace',
+  'namespace-selector',
+  'workload-kinds',
+  'workload-resource',
+  'skip-inactive-workloads',
   'ignored-images',
   'kubeconfig',
   'registry-timeout',
@@ -377,6 +461,9 @@ export function parseCheckFlags(argv: readonly string[]): CheckParseOutcome {
   if (cluster && positionals.length > 0) throw new FlagError('cluster', `checks the cluster's workloads, not files (got ${JSON.stringify(positionals[0])})`);
   if (!cluster && positionals.length === 0) throw new UsageError('check: name manifest files or directories, "-" for stdin, or --cluster (see check --help)');
   if (positionals.filter((p) => p === '-').length > 1) throw new UsageError('check: "-" (stdin) given more than once');
+  // Manifests say which workloads they hold: the flags that choose a cluster's workloads do not apply.
+  const clusterOnly = ['namespace', 'namespace-selector', 'workload-kinds', 'workload-resource', 'skip-inactive-workloads', 'kubeconfig', 'list-timeout'].find((name) => given.has(name));
+  if (!cluster && clusterOnly) throw new FlagError(clusterOnly, 'applies only with --cluster');
   return {
     action: 'check',
     config: {

@@ -33,7 +33,7 @@ export interface EngineOptions {
 }
 
 /** What the engine does not decide: where workloads, nodes and credentials come from. */
-export type CollectorParts = Pick<CollectorOptions, 'listings' | 'kinds' | 'nodes' | 'credentials' | 'onRecheckRound'>;
+export type CollectorParts = Pick<CollectorOptions, 'listings' | 'kinds' | 'skipInactive' | 'nodes' | 'credentials' | 'onRecheckRound'>;
 
 export interface Engine {
   readonly transport: Transport;

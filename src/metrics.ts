@@ -7,18 +7,17 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricType, type MetricValue } from 'prom-client';
 import type { ContainerRow, Snapshot } from './collector.js';
+import type { ListState } from './listings.js';
 import type { AnswerBody } from './shared-answer.js';
-import type { OwnerKind } from './kubernetes/workloads.js';
+import { BUILTIN_KINDS } from './kubernetes/workloads.js';
 import { VERSION } from './version.js';
 
 const PREFIX = 'k8s_image_existence_exporter';
 
-export const EXISTS_METRIC: Readonly<Record<OwnerKind, string>> = {
-  Deployment: `${PREFIX}_deployment_image_exists`,
-  StatefulSet: `${PREFIX}_statefulset_image_exists`,
-  DaemonSet: `${PREFIX}_daemonset_image_exists`,
-  CronJob: `${PREFIX}_cronjob_image_exists`,
-};
+/** `…_deployment_image_exists` and so on: one family per kind, named after it in lower case. */
+export function existsMetric(kind: string): string {
+  return `${PREFIX}_${kind.toLowerCase().replace(/[^a-z0-9_]/g, '_')}_image_exists`;
+}
 
 export class ExporterMetrics {
   readonly processRegistry = new Registry();
@@ -121,7 +120,11 @@ function containerRegistry(rows: readonly ContainerRow[]): Registry {
   const registry = new Registry();
   const registers = [registry];
 
-  for (const [kind, name] of Object.entries(EXISTS_METRIC) as Array<[OwnerKind, string]>) {
+  // The built-in kinds' families always (HELP and TYPE even without series); custom kinds' when listed.
+  const kinds = new Set<string>(BUILTIN_KINDS);
+  for (const row of rows) kinds.add(row.workload.kind);
+  for (const kind of kinds) {
+    const name = existsMetric(kind);
     const help = `1 if the registry serves the image of a ${kind}'s container, 0 if the registry says it does not exist. No series while that is unknown.`;
     const labelNames = ['namespace', 'owner_name', 'container', 'image'] satisfies ExistsLabel[];
     new ContainerGauge({ name, help, labelNames, registers }, rows, (row, add) => {
@@ -160,6 +163,11 @@ function containerRegistry(rows: readonly ContainerRow[]): Registry {
   return registry;
 }
 
+/** A list's labels: its kind, and its namespace when the exporter is scoped to namespaces. */
+function listLabels(list: ListState): Partial<Record<'kind' | 'namespace', string>> {
+  return list.namespace === undefined ? { kind: list.kind } : { kind: list.kind, namespace: list.namespace };
+}
+
 /** The gauges that describe the scrape itself. */
 function scrapeRegistry(snapshot: Snapshot): Registry {
   const registry = new Registry();
@@ -168,20 +176,20 @@ function scrapeRegistry(snapshot: Snapshot): Registry {
   new Gauge({
     name: `${PREFIX}_workload_list_up`,
     help: '1 if the latest list of this workload kind from the Kubernetes API succeeded, 0 if it failed or none finished yet (the last listed workloads are still reported).',
-    labelNames: ['kind'],
+    labelNames: ['kind', 'namespace'],
     registers,
     collect() {
-      for (const [kind, up] of snapshot.listUp) this.set({ kind }, up ? 1 : 0);
+      for (const list of snapshot.lists) this.set(listLabels(list), list.up ? 1 : 0);
     },
   });
 
   new Gauge({
     name: `${PREFIX}_workload_list_age_seconds`,
     help: 'Seconds since the workload listing this scrape reported was completed. No series before the first listing.',
-    labelNames: ['kind'],
+    labelNames: ['kind', 'namespace'],
     registers,
     collect() {
-      for (const [kind, age] of snapshot.listAge) this.set({ kind }, age);
+      for (const list of snapshot.lists) if (list.ageSeconds !== undefined) this.set(listLabels(list), list.ageSeconds);
     },
   });
 

@@ -66,6 +66,12 @@ export class Refreshing<K, V> {
     for (const [key, entry] of this.loaded) if (entry.at < horizon && !this.loading.has(key)) this.loaded.delete(key);
   }
 
+  /** Forgets the keys `unwanted` says no caller will ask for again. */
+  forget(unwanted: (key: K) => boolean): void {
+    for (const key of this.loaded.keys()) if (unwanted(key)) this.loaded.delete(key);
+    for (const key of this.failedAt.keys()) if (unwanted(key)) this.failedAt.delete(key);
+  }
+
   private reload(key: K): Promise<void> {
     const running = this.loading.get(key);
     if (running) return running;

@@ -13,8 +13,8 @@ import { Keyring } from '../credentials/keyring.js';
 import { credentialKeyring, PullSecretCredentials, readDockerConfigFile } from '../credentials/pull-secrets.js';
 import { createEngine, type Engine, type EngineDeps } from '../engine.js';
 import { loadKubeConfig } from '../kubernetes/kubeconfig.js';
-import { WorkloadLister, type Workload } from '../kubernetes/workloads.js';
-import { Listings } from '../listings.js';
+import type { Workload } from '../kubernetes/workloads.js';
+import { clusterWorkloads } from '../cluster-workloads.js';
 import { createLogger, type Logger } from '../log.js';
 import type { RegistryCredential } from '../registry/credentials.js';
 import { checkDockerConfig, readCaFiles } from '../startup-files.js';
@@ -34,12 +34,12 @@ export interface CheckIo {
 
 /** No deadline: every check finishes on its own, bounded by --registry-timeout per request. */
 const ONE_DAY_MS = 24 * 60 * 60 * 1000;
-const LIST_PAGE_SIZE = 500;
 
 /** What the checks are run over: workloads, their credentials, and where each came from. */
 interface Subject {
   readonly listings: WorkloadSource;
   readonly kinds?: readonly string[];
+  readonly skipInactive?: boolean;
   readonly credentials: CredentialSource;
   readonly sourceOf: (workload: Workload) => string | undefined;
   readonly warnings: readonly string[];
@@ -77,7 +77,8 @@ export async function runCheck(argv: readonly string[], io: CheckIo = process, d
   subject.warnings.forEach(warn);
 
   const engine: Engine = createEngine(config, { checkIntervalMs: ONE_DAY_MS, checkPlatforms: false }, { ...deps, logger: log, registryCaPems });
-  const collector = engine.collector({ listings: subject.listings, kinds: subject.kinds, credentials: subject.credentials, onRecheckRound: () => undefined });
+  const { listings, kinds, skipInactive, credentials } = subject;
+  const collector = engine.collector({ listings, kinds, skipInactive, credentials, onRecheckRound: () => undefined });
   const { states } = engine.checker;
   const progress = io.stderr.isTTY ? showProgress(io.stderr, () => ({ done: states.size, total: states.size + engine.checker.pending })) : undefined;
   let snapshot;
@@ -88,7 +89,7 @@ export async function runCheck(argv: readonly string[], io: CheckIo = process, d
     await engine.transport.destroy().catch(() => undefined);
   }
 
-  const unlisted = [...snapshot.listUp].filter(([, up]) => !up).map(([kind]) => kind);
+  const unlisted = snapshot.lists.filter((list) => !list.up).map((list) => (list.namespace === undefined ? list.kind : `${list.kind} in ${list.namespace}`));
   const containers = checkedContainers(snapshot.rows, subject.sourceOf);
   const summary = summarize(containers, unlisted);
   const code = exitCodeOf(summary, config.failOn);
@@ -139,7 +140,7 @@ async function manifestSubject(config: CheckConfig, stdin: NodeJS.ReadableStream
     else byKind.set(workload.kind, [workload]);
   }
   return {
-    listings: { get: async (kind) => ({ workloads: byKind.get(kind) ?? [], up: true, ageSeconds: 0 }) },
+    listings: { get: async (kind) => ({ workloads: byKind.get(kind) ?? [], states: [] }) },
     kinds: [...byKind.keys()],
     credentials: new ManifestCredentials(manifests, node),
     // Only workloads of the manifests are ever asked about here.
@@ -157,17 +158,14 @@ function clusterSubject(config: CheckConfig, logger: Logger, dockerConfigPath: s
     throw new UsageError(`check --cluster: ${(error as Error).message}`);
   }
   return {
-    listings: new Listings({
-      lister: new WorkloadLister(kubeConfig, { pageSize: LIST_PAGE_SIZE, requestTimeoutMs: config.listTimeoutMs }),
-      maxAgeMs: ONE_DAY_MS,
-      logger,
-    }),
+    ...clusterWorkloads(config, kubeConfig, { logger, maxAgeMs: ONE_DAY_MS }),
     credentials: new PullSecretCredentials({
       kubeConfig,
       requestTimeoutMs: config.registryTimeoutMs,
       listTimeoutMs: config.listTimeoutMs,
       logger,
       dockerConfigPath,
+      namespaced: !('all' in config.namespaceScope),
     }),
     sourceOf: () => undefined,
     warnings: [],

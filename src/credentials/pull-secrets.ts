@@ -29,6 +29,12 @@ const SERVICE_ACCOUNT_PAGE_SIZE = 500;
 /** `namespace/name` of each service account that names imagePullSecrets -> those secrets' names. */
 type AccountSecrets = Map<string, readonly string[]>;
 
+/** The service accounts' pull secrets for one scrape, and the namespaces ('' for all) whose accounts could not be listed. */
+interface Accounts {
+  readonly secrets: AccountSecrets;
+  readonly problems: ReadonlyMap<string, string>;
+}
+
 /** The parts of a ServiceAccount read here, as the API server's JSON has them. */
 interface ServiceAccountObject {
   metadata?: { namespace?: string; name?: string };
@@ -52,6 +58,8 @@ export interface PullSecretOptions {
   readonly logger: Logger;
   /** Path of a docker config.json used after the pull secrets (like the node's credentials). */
   readonly dockerConfigPath?: string;
+  /** Scoped to namespaces: service accounts are listed per namespace, never cluster-wide. */
+  readonly namespaced?: boolean;
   readonly now?: () => number;
 }
 
@@ -70,9 +78,10 @@ export class PullSecretCredentials implements CredentialSource {
   private readonly reader: ListReader;
   /** Read once a minute at most, served stale while re-read; concurrent scrapes share a read. */
   private readonly secrets: Refreshing<string, SecretCredentials>;
-  private readonly serviceAccounts: Refreshing<'all', AccountSecrets>;
-  /** Why the service accounts could not be listed, while no listing ever succeeded. */
-  private accountsProblem = 'not listed yet';
+  /** By namespace; '' for the one cluster-wide list. */
+  private readonly serviceAccounts: Refreshing<string, AccountSecrets>;
+  /** Why the service accounts (of a namespace) could not be listed, while no listing ever succeeded. */
+  private readonly accountsProblems = new Map<string, string>();
   private readonly limit = pLimit(SECRET_FETCH_CONCURRENCY);
   private nodeKeyring: Keyring<RegistryCredential> = Keyring.empty();
   private nodeConfigMtime = 0;
@@ -87,19 +96,19 @@ export class PullSecretCredentials implements CredentialSource {
     });
     const refresh = { maxAgeMs: SECRET_CACHE_MS, now: options.now };
     this.secrets = new Refreshing((id: string, previous) => this.limit(() => this.readSecret(id, previous)), refresh);
-    this.serviceAccounts = new Refreshing(() => this.readServiceAccounts(), {
+    this.serviceAccounts = new Refreshing((namespace) => this.readServiceAccounts(namespace), {
       ...refresh,
-      onError: (_key, error) => {
-        this.accountsProblem = describeApiError(error);
-        this.options.logger.error('cannot list service accounts for their imagePullSecrets', { reason: this.accountsProblem });
+      onError: (key, error) => {
+        const reason = describeApiError(error);
+        this.accountsProblems.set(String(key), reason);
+        this.options.logger.error('cannot list service accounts for their imagePullSecrets', { namespace: String(key) || undefined, reason });
       },
     });
   }
 
   async prepare(workloads: readonly Workload[]): Promise<CredentialLookup> {
     await this.refreshNodeConfig();
-    const needsAccount = workloads.some((w) => w.imagePullSecrets.length === 0);
-    const accounts = needsAccount ? await this.accounts() : new Map<string, readonly string[]>();
+    const accounts = await this.accounts(workloads);
     // Secrets no workload named for a few minutes are forgotten: memory follows the cluster.
     this.secrets.prune(SECRET_IDLE_MS);
 
@@ -140,23 +149,35 @@ export class PullSecretCredentials implements CredentialSource {
     return (workload) => chainOf.get(workload) ?? none;
   }
 
-  private secretNamesFor(
-    workload: Workload,
-    accounts: AccountSecrets | { problem: string },
-  ): { names: string[]; problem?: string } {
-    if (!(accounts instanceof Map) && workload.imagePullSecrets.length === 0) {
-      return { names: [], problem: `cannot read service account ${workload.namespace}/${workload.serviceAccountName}: ${accounts.problem}` };
-    }
-    return { names: pullSecretNames(workload, (id) => (accounts as AccountSecrets).get(id)) };
+  private secretNamesFor(workload: Workload, accounts: Accounts): { names: string[]; problem?: string } {
+    const problem = workload.imagePullSecrets.length === 0 ? accounts.problems.get(this.options.namespaced ? workload.namespace : '') : undefined;
+    if (problem !== undefined) return { names: [], problem: `cannot read service account ${workload.namespace}/${workload.serviceAccountName}: ${problem}` };
+    return { names: pullSecretNames(workload, (id) => accounts.secrets.get(id)) };
   }
 
-  /** The service accounts' pull secrets; a failed re-list keeps the last good listing. */
-  private async accounts(): Promise<AccountSecrets | { problem: string }> {
-    return (await this.serviceAccounts.get('all'))?.value ?? { problem: this.accountsProblem };
+  /**
+   * The pull secrets of the service accounts that workloads without their own rely on: one
+   * cluster-wide list, or one list per namespace of such workloads when scoped to namespaces. A
+   * failed re-list keeps the last good listing.
+   */
+  private async accounts(workloads: readonly Workload[]): Promise<Accounts> {
+    const wanted = new Set<string>();
+    for (const workload of workloads) if (workload.imagePullSecrets.length === 0) wanted.add(this.options.namespaced ? workload.namespace : '');
+    const secrets: AccountSecrets = new Map();
+    const problems = new Map<string, string>();
+    await Promise.all(
+      [...wanted].map(async (namespace) => {
+        const listed = (await this.serviceAccounts.get(namespace))?.value;
+        if (listed) for (const [id, names] of listed) secrets.set(id, names);
+        else problems.set(namespace, this.accountsProblems.get(namespace) ?? 'not listed yet');
+      }),
+    );
+    return { secrets, problems };
   }
 
-  private async readServiceAccounts(): Promise<AccountSecrets> {
-    const listed = await this.reader.list('/api/v1/serviceaccounts', (sa: ServiceAccountObject) => ({
+  private async readServiceAccounts(namespace: string): Promise<AccountSecrets> {
+    const path = namespace === '' ? '/api/v1/serviceaccounts' : `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts`;
+    const listed = await this.reader.list(path, (sa: ServiceAccountObject) => ({
       id: `${sa.metadata?.namespace}/${sa.metadata?.name}`,
       names: (sa.imagePullSecrets ?? []).map((s) => s.name ?? '').filter((n) => n !== ''),
     }));

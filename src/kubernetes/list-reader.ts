@@ -44,6 +44,8 @@ export class ApiError extends Error {
 
 /** An error answer is a Status object (a few hundred bytes); more is not worth holding. */
 const ERROR_BODY_LIMIT = 64 * 1024;
+/** A discovery document is a few KB; one that is not is not read whole. */
+const DOCUMENT_LIMIT = 1024 * 1024;
 /** Restarts after an expired continue token (410 Gone) before the list is given up. */
 const MAX_RESTARTS = 2;
 
@@ -55,16 +57,20 @@ export class ListReader {
 
   /**
    * Every item of the collection at `path`, each passed through `trim` (which sees the object as
-   * parsed JSON, shaped as the caller declares). Rejects with ApiError, ListFormatError or the
-   * transport's error when the list cannot be read whole: never a partial list.
+   * parsed JSON, shaped as the caller declares; undefined leaves the item out). Rejects with
+   * ApiError, ListFormatError or the transport's error when the list cannot be read whole: never a
+   * partial list.
    */
-  async list<O extends object, T>(path: string, trim: (object: O) => T): Promise<T[]> {
+  async list<O extends object, T>(path: string, trim: (object: O) => T | undefined): Promise<T[]> {
     for (let restarts = 0; ; restarts++) {
       const items: T[] = [];
       let token: string | undefined;
       try {
         do {
-          token = await this.page(path, token, (object) => items.push(trim(object as O)));
+          token = await this.page(path, token, (object) => {
+            const item = trim(object as O);
+            if (item !== undefined) items.push(item);
+          });
         } while (token);
         return items;
       } catch (error) {
@@ -75,14 +81,50 @@ export class ListReader {
     }
   }
 
+  /**
+   * A small JSON document that is not a list (API discovery: /apis/GROUP/VERSION); rejects with
+   * ApiError on a non-2xx answer.
+   */
+  async document<T>(path: string): Promise<T> {
+    return this.get(path, new URLSearchParams(), async (response) => {
+      const body = response.headers['content-encoding'] === 'gzip' ? pipeline(response, createGunzip(), () => undefined) : response;
+      try {
+        return JSON.parse(await readLimited(body, DOCUMENT_LIMIT)) as T;
+      } catch {
+        throw new ListFormatError(`GET ${path} answered something that is not JSON`);
+      }
+    });
+  }
+
   /** Reads one page, handing each item to onItem; returns the continue token, if any. */
-  private async page(path: string, token: string | undefined, onItem: (object: object) => void): Promise<string | undefined> {
+  private page(path: string, token: string | undefined, onItem: (object: object) => void): Promise<string | undefined> {
+    const params = new URLSearchParams({ limit: String(this.options.pageSize) });
+    if (token !== undefined) params.set('continue', token);
+    return this.get(path, params, async (response) => {
+      const encoding = response.headers['content-encoding'];
+      const gzipped = encoding === 'gzip' && this.options.compressed !== false;
+      if (encoding !== undefined && encoding !== 'identity' && !gzipped) {
+        response.destroy();
+        throw new ListFormatError(`list answered with content-encoding ${encoding}, which was not asked for`);
+      }
+      const scanner = new ListScanner((item) => {
+        if (item === null || typeof item !== 'object' || Array.isArray(item)) throw new ListFormatError('malformed list JSON: an item is not an object');
+        onItem(item);
+      });
+      // pipeline() destroys the response if decoding fails (a broken gzip stream is an error, never a short list).
+      const body = gzipped ? pipeline(response, createGunzip(), () => undefined) : response;
+      for await (const chunk of body) scanner.push(chunk as Buffer);
+      return scanner.end().continueToken;
+    });
+  }
+
+  /** One GET of `path` with `params`, its 2xx answer read by `read`, bounded by the request timeout. */
+  private async get<T>(path: string, params: URLSearchParams, read: (response: IncomingMessage) => Promise<T>): Promise<T> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('the Kubernetes configuration names no current cluster');
     // The server URL may carry a path prefix (API proxies): append, as client-node does.
     const url = new URL(cluster.server.replace(/\/+$/, '') + path);
-    url.searchParams.set('limit', String(this.options.pageSize));
-    if (token !== undefined) url.searchParams.set('continue', token);
+    for (const [name, value] of params) url.searchParams.set(name, value);
 
     const options: RequestOptions = { method: 'GET', headers: {} };
     // Authorization (token, exec plugin, token file), client certificate, CA, proxy agent.
@@ -99,23 +141,10 @@ export class ListReader {
     options.signal = signal;
 
     try {
-      const response = await get(url, options);
+      const response = await request(url, options);
       const status = response.statusCode ?? 0;
       if (status < 200 || status > 299) throw new ApiError(status, await readLimited(response, ERROR_BODY_LIMIT), path);
-      const encoding = response.headers['content-encoding'];
-      const gzipped = encoding === 'gzip' && this.options.compressed !== false;
-      if (encoding !== undefined && encoding !== 'identity' && !gzipped) {
-        response.destroy();
-        throw new ListFormatError(`list answered with content-encoding ${encoding}, which was not asked for`);
-      }
-      const scanner = new ListScanner((item) => {
-        if (item === null || typeof item !== 'object' || Array.isArray(item)) throw new ListFormatError('malformed list JSON: an item is not an object');
-        onItem(item);
-      });
-      // pipeline() destroys the response if decoding fails (a broken gzip stream is an error, never a short list).
-      const body = gzipped ? pipeline(response, createGunzip(), () => undefined) : response;
-      for await (const chunk of body) scanner.push(chunk as Buffer);
-      return scanner.end().continueToken;
+      return await read(response);
     } catch (error) {
       // An abort mid-body surfaces as a bare "aborted" socket error, and the signal's own reason
       // (a DOMException) has a numeric `code` that would pass for an HTTP status: say what happened.
@@ -130,7 +159,7 @@ export class ListReader {
   }
 }
 
-function get(url: URL, options: RequestOptions): Promise<IncomingMessage> {
+function request(url: URL, options: RequestOptions): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, resolve);
     // Stays attached: a late socket error after the response must not be an uncaught 'error'.
@@ -140,7 +169,7 @@ function get(url: URL, options: RequestOptions): Promise<IncomingMessage> {
 }
 
 /** Up to `limit` bytes of the body as text; what arrived if the body breaks off. */
-async function readLimited(response: IncomingMessage, limit: number): Promise<string> {
+async function readLimited(response: AsyncIterable<unknown> & { destroy?: () => void }, limit: number): Promise<string> {
   const parts: Buffer[] = [];
   let size = 0;
   try {

@@ -16,7 +16,7 @@ import { makeTempDir } from '../support/tmp.js';
 const UP = `${PREFIX}_workload_list_up`;
 const STATUS = `${PREFIX}_image_check_status`;
 const EXISTS = `${PREFIX}_deployment_image_exists`;
-const KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'];
+const KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Job', 'Pod'];
 
 let kube: KubeApi;
 let registry: RunningRegistry;
@@ -63,7 +63,7 @@ describe('nothing can be listed', () => {
       expect(scrape.status).toBe(200);
       for (const kind of KINDS) expect(scrape.value(UP, { kind })).toBe(0);
       expect(scrape.find(STATUS)).toEqual([]);
-      expect(exporter.logs.filter((l) => l.includes('cannot list workloads'))).toHaveLength(4);
+      expect(exporter.logs.filter((l) => l.includes('cannot list workloads'))).toHaveLength(KINDS.length);
     } finally {
       await exporter.stop();
     }
@@ -73,7 +73,7 @@ describe('nothing can be listed', () => {
     const exporter = await startExporter(kube.kubeconfigPath, [`--allow-plain-http=${registry.host}`, '--list-timeout=1s']);
     try {
       expect((await exporter.scrape()).value(EXISTS, { owner_name: 'web' })).toBe(1);
-      kube.fault({ path: /^\/apis\//, hang: true });
+      kube.fault({ path: /^\/(apis\/|api\/v1\/pods$)/, hang: true }); // every workload list
       const scrape = await exporter.scrape({ timeoutSeconds: 1.5 });
       expect(scrape.ms).toBeLessThan(1500);
       // The lists started by that scrape time out after --list-timeout: list_up turns 0.

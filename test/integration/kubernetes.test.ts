@@ -68,6 +68,7 @@ describe('WorkloadLister', () => {
         serviceAccountName: 'default',
         placement: placementOf(placement),
         placementKey: placementKey(placementOf(placement)),
+        active: true,
       },
     ]);
     expect(placementKey(placementOf(placement))).not.toBe('');

@@ -158,6 +158,7 @@ describe('service accounts for pull secrets', () => {
     serviceAccountName: 'builder',
     placement: NO_PLACEMENT,
     placementKey: '',
+    active: true,
   };
   const ref = parseImageReference('registry.example.com/app:1');
   const credentials = () =>
@@ -214,6 +215,7 @@ describe('pull secrets re-read', () => {
     serviceAccountName: 'default',
     placement: NO_PLACEMENT,
     placementKey: '',
+    active: true,
   };
   const ref = parseImageReference('registry.example.com/app:1');
   const secretReads = () => kube.requests.filter((r) => r.path === '/api/v1/namespaces/a/secrets/regcred').length;

@@ -1,7 +1,8 @@
 /**
  * A loopback HTTP server speaking the Kubernetes REST shapes the exporter reads: list (all
- * namespaces and namespaced) for apps/v1 deployments/statefulsets/daemonsets, batch/v1 cronjobs,
- * v1 secrets, serviceaccounts and (cluster-scoped) nodes, get of one secret or service account, `limit`/`continue`
+ * namespaces and namespaced) for apps/v1 deployments/statefulsets/daemonsets, batch/v1 cronjobs and
+ * jobs, v1 pods, secrets, serviceaccounts, (cluster-scoped) nodes and namespaces, and custom resources
+ * a test defines (with their discovery document), get of one secret or service account, `limit`/`continue`
  * pagination over a snapshot, bearer-token auth and `Status` error bodies, over plain HTTP (with
  * insecure-skip-tls-verify) or HTTPS (the kubeconfig then trusts the test CA). Faults can be injected.
  */
@@ -15,13 +16,17 @@ import type { Pki } from './pki.js';
 import { makeTempDir } from './tmp.js';
 import { listenLoopback } from './listen.js';
 
-export type Kind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob' | 'Secret' | 'ServiceAccount' | 'Node';
+export type BuiltinKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob' | 'Job' | 'Pod' | 'Secret' | 'ServiceAccount' | 'Node' | 'Namespace';
+/** A built-in kind, or the kind of a custom resource defined with defineResource(). */
+export type Kind = BuiltinKind | (string & {});
 
-interface Resource {
+export interface Resource {
   readonly kind: Kind;
   readonly group: string; // '' for core
   readonly version: string;
   readonly plural: string;
+  /** Cluster-scoped resources (nodes, namespaces) are listed only without a namespace. */
+  readonly clusterScoped?: boolean;
 }
 
 const RESOURCES: readonly Resource[] = [
@@ -31,7 +36,10 @@ const RESOURCES: readonly Resource[] = [
   { kind: 'CronJob', group: 'batch', version: 'v1', plural: 'cronjobs' },
   { kind: 'Secret', group: '', version: 'v1', plural: 'secrets' },
   { kind: 'ServiceAccount', group: '', version: 'v1', plural: 'serviceaccounts' },
-  { kind: 'Node', group: '', version: 'v1', plural: 'nodes' }, // cluster-scoped
+  { kind: 'Node', group: '', version: 'v1', plural: 'nodes', clusterScoped: true },
+  { kind: 'Namespace', group: '', version: 'v1', plural: 'namespaces', clusterScoped: true },
+  { kind: 'Job', group: 'batch', version: 'v1', plural: 'jobs' },
+  { kind: 'Pod', group: '', version: 'v1', plural: 'pods' },
 ];
 
 export interface FaultRule {
@@ -65,6 +73,8 @@ export interface KubeApi {
   readonly url: string;
   readonly kubeconfigPath: string;
   readonly requests: RecordedApiRequest[];
+  /** Serves a custom resource (as if its CRD were installed), with its discovery document. */
+  defineResource(resource: Resource): void;
   set(kind: Kind, objects: object[]): void;
   add(kind: Kind, object: object): void;
   remove(kind: Kind, namespace: string, name: string): void;
@@ -108,6 +118,7 @@ export interface KubeApiOptions {
 
 export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeApi> {
   const token = options.token ?? 'test-token';
+  const resources: Resource[] = [...RESOURCES];
   const store = new Map<Kind, Map<string, KubeObject>>(RESOURCES.map((r) => [r.kind, new Map()]));
   const requests: RecordedApiRequest[] = [];
   let faults: FaultRule[] = [];
@@ -173,10 +184,25 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
 
     if (req.method !== 'GET') return send(res, 405, status(405, 'MethodNotAllowed', `${req.method} is not supported`));
 
+    // Discovery of a group version: /apis/GROUP/VERSION lists the resources it serves.
+    const discovery = /^\/apis\/([a-z0-9.-]+)\/([a-z0-9]+)$/.exec(path);
+    if (discovery) {
+      const served = resources.filter((r) => r.group === discovery[1] && r.version === discovery[2]);
+      if (served.length === 0) return send(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+      return send(res, 200, {
+        kind: 'APIResourceList',
+        apiVersion: 'v1',
+        groupVersion: `${discovery[1]}/${discovery[2]}`,
+        resources: served.map((r) => ({ name: r.plural, singularName: r.kind.toLowerCase(), namespaced: !r.clusterScoped, kind: r.kind, verbs: ['get', 'list', 'watch'] })),
+      });
+    }
+
     // /api/v1[/namespaces/NS]/PLURAL[/NAME] and /apis/GROUP/VERSION[/namespaces/NS]/PLURAL[/NAME]
-    const match = /^\/(?:api\/(v1)|apis\/([a-z.]+)\/(v1))(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?$/.exec(path);
-    const resource = match && RESOURCES.find((r) => r.plural === match[5] && r.group === (match[2] ?? '') && r.version === (match[1] ?? match[3]));
-    if (!match || !resource) return send(res, 404, status(404, 'NotFound', `the server could not find the requested resource (${path})`));
+    const match = /^\/(?:api\/(v1)|apis\/([a-z0-9.-]+)\/([a-z0-9]+))(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?$/.exec(path);
+    const resource = match && resources.find((r) => r.plural === match[5] && r.group === (match[2] ?? '') && r.version === (match[1] ?? match[3]));
+    if (!match || !resource || (resource.clusterScoped && match[4] !== undefined)) {
+      return send(res, 404, status(404, 'NotFound', `the server could not find the requested resource (${path})`));
+    }
     const namespace = match[4];
     const name = match[6];
     const objects = store.get(resource.kind)!;
@@ -284,6 +310,10 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     url,
     kubeconfigPath,
     requests,
+    defineResource(resource) {
+      resources.push(resource);
+      store.set(resource.kind, new Map());
+    },
     set(kind, list) {
       const objects = store.get(kind)!;
       objects.clear();

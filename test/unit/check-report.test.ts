@@ -16,6 +16,7 @@ function row(name: string, status: CheckStatus | undefined, image = `registry.te
     serviceAccountName: 'default',
     placement: NO_PLACEMENT,
     placementKey: '',
+    active: true,
   };
   return { workload, container: workload.containers[0]!, status, detail: status ? `because ${status}` : undefined, exists: undefined, missingPlatforms: undefined };
 }

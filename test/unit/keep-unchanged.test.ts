@@ -12,6 +12,7 @@ function workload(name: string, image: string, extra: Partial<Workload> = {}): W
     serviceAccountName: 'default',
     placement: NO_PLACEMENT,
     placementKey: '',
+    active: true,
     ...extra,
   };
 }
@@ -37,6 +38,7 @@ describe('keepUnchanged: identity across listings means "unchanged"', () => {
     ['the service account', { serviceAccountName: 'builder' }],
     ['the kind', { kind: 'StatefulSet' }],
     ['the placement', { placement: placementOf({ nodeSelector: { 'kubernetes.io/arch': 'arm64' } }), placementKey: placementKey(placementOf({ nodeSelector: { 'kubernetes.io/arch': 'arm64' } })) }],
+    ['whether it runs pods', { active: false }],
   ])('a change of %s makes a new object', (_what, change) => {
     const before = workload('web', 'app:1');
     const after = workload('web', 'app:1', change);

@@ -62,6 +62,7 @@ data: {a: b}
         serviceAccountName: 'default',
         placement: NO_PLACEMENT,
         placementKey: '',
+        active: true,
         source: 'file.yaml',
         line: 6,
       },

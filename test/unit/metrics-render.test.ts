@@ -7,13 +7,13 @@ import { NO_PLACEMENT } from '../../src/platform/placement.js';
 const PREFIX = 'k8s_image_existence_exporter';
 
 function workload(name: string, image: string): Workload {
-  return { kind: 'Deployment', namespace: 'a', name, containers: [{ name: 'c', image, init: false }], imagePullSecrets: [], serviceAccountName: 'default', placement: NO_PLACEMENT, placementKey: '' };
+  return { kind: 'Deployment', namespace: 'a', name, containers: [{ name: 'c', image, init: false }], imagePullSecrets: [], serviceAccountName: 'default', placement: NO_PLACEMENT, placementKey: '', active: true };
 }
 function rowsOf(workloads: Workload[], status: ContainerRow['status'] = 'present'): ContainerRow[] {
   return workloads.map((w) => ({ workload: w, container: w.containers[0]!, status, detail: undefined, exists: status === 'present' ? 1 : status === 'absent' ? 0 : undefined, missingPlatforms: undefined }));
 }
 function snapshot(rows: ContainerRow[], pending = 0): Snapshot {
-  return { rows, listUp: new Map([['Deployment', true]]), listAge: new Map([['Deployment', 1]]), pending, collectionSeconds: 0.5 };
+  return { rows, lists: [{ kind: 'Deployment', up: true, ageSeconds: 1 }], pending, collectionSeconds: 0.5 };
 }
 const text = (chunks: readonly Buffer[]) => Buffer.concat(chunks).toString('utf8');
 const lines = (body: string, name: string) => body.split('\n').filter((l) => l.startsWith(`${PREFIX}_${name}{`));

@@ -1,0 +1,81 @@
+/**
+ * Which namespaces the exporter looks at: all of them (cluster-wide lists), the ones --namespace
+ * names, or those whose labels match --namespace-selector, listed at most once a minute (also when
+ * the list fails), served stale while listed anew, and waited for only up to the scrape's deadline.
+ */
+import type { Logger } from '../log.js';
+import { Refreshing } from '../refreshing.js';
+import { isRecord } from '../untrusted.js';
+import { describeApiError } from './api.js';
+import type { LabelSelector } from './label-selector.js';
+import type { ListReader } from './list-reader.js';
+
+export type NamespaceScope =
+  | { readonly all: true }
+  | { readonly names: readonly string[] }
+  | { readonly selector: LabelSelector };
+
+/** The namespaces in scope for one scrape. */
+export type ScopeNow =
+  | { readonly all: true }
+  | {
+      readonly all: false;
+      readonly names: readonly string[];
+      /** False while the selector's namespaces cannot be listed (`names` are then the last listed, if any). */
+      readonly up: boolean;
+    };
+
+export const ALL_NAMESPACES: ScopeNow = { all: true };
+
+/** Namespaces are labelled rarely; a minute is soon enough to follow a label change. */
+export const NAMESPACES_MAX_AGE_MS = 60_000;
+
+export interface NamespacesOptions {
+  readonly scope: NamespaceScope;
+  readonly reader: Pick<ListReader, 'list'>;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+export class Namespaces {
+  private readonly selected: Refreshing<'selected', readonly string[]> | undefined;
+  /** Why the last list failed, while it does. */
+  private failing: string | undefined;
+
+  constructor(private readonly options: NamespacesOptions) {
+    const { scope } = options;
+    if (!('selector' in scope)) return;
+    this.selected = new Refreshing(() => this.list(scope.selector), {
+      maxAgeMs: NAMESPACES_MAX_AGE_MS,
+      retryFailedAfterMs: NAMESPACES_MAX_AGE_MS,
+      now: options.now,
+      onError: (_key, error) => {
+        const reason = describeApiError(error);
+        if (reason !== this.failing) options.logger.error('cannot list namespaces for --namespace-selector', { reason });
+        this.failing = reason;
+      },
+    });
+  }
+
+  async get(deadline: number): Promise<ScopeNow> {
+    const { scope } = this.options;
+    if ('all' in scope) return ALL_NAMESPACES;
+    if ('names' in scope) return { all: false, names: scope.names, up: true };
+    const listed = await this.selected!.get('selected', deadline);
+    return { all: false, names: listed?.value ?? [], up: listed !== undefined && !listed.failed };
+  }
+
+  private async list(selector: LabelSelector): Promise<readonly string[]> {
+    // The server filters; the selector is matched here too, so a server (or proxy) that ignores the
+    // parameter cannot widen the scope.
+    const query = selector.text === '' ? '' : `?labelSelector=${encodeURIComponent(selector.text)}`;
+    const names = await this.options.reader.list(`/api/v1/namespaces${query}`, (namespace: { metadata?: { name?: unknown; labels?: unknown } }) => {
+      const name = namespace.metadata?.name;
+      const labels = isRecord(namespace.metadata?.labels) ? (namespace.metadata.labels as Record<string, string>) : {};
+      return typeof name === 'string' && name !== '' && selector.matches(labels) ? name : undefined;
+    });
+    if (this.failing !== undefined) this.options.logger.info('namespaces listed again', { namespaces: names.length });
+    this.failing = undefined;
+    return names.sort();
+  }
+}
