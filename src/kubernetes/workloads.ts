@@ -178,11 +178,17 @@ export class WorkloadLister {
     const from = custom ? customSource(custom.resource) : BUILTIN_SOURCES[source as BuiltinKind];
     if (!from) throw new Error(`unknown workload source ${source}`);
     const kind = custom ? await this.discover(source) : source;
-    const listed = new Set([...this.custom.values()].flatMap((c) => (c.kind ? [c.kind] : [])));
+    const listed = from.ownedElsewhere ? await this.customKinds() : new Set<string>();
     const path = `${from.prefix}${namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`}/${from.resource}`;
     return this.reader.list(path, (object: WorkloadObject) =>
       from.ownedElsewhere?.(object, listed) ? undefined : toWorkload(kind, object, from.podSpec(object), from.active(object)),
     );
+  }
+
+  /** The kinds of the custom resources the API server serves (what owns a Job may be one of them). */
+  private async customKinds(): Promise<Set<string>> {
+    const kinds = await Promise.all([...this.custom.keys()].map((source) => this.discover(source).catch(() => undefined)));
+    return new Set(kinds.filter((kind): kind is string => kind !== undefined));
   }
 
   /** A custom resource's kind, from API discovery (once: kinds do not change). */
