@@ -26,7 +26,7 @@ import { get as httpGet } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { WorkloadLister } from '../src/kubernetes/workloads.js';
 import { request } from 'undici';
-import { OWNER_KINDS } from '../src/kubernetes/workloads.js';
+import { BUILTIN_KINDS } from '../src/kubernetes/workloads.js';
 import { ExporterMetrics } from '../src/metrics.js';
 import type { ContainerRow, Snapshot } from '../src/collector.js';
 import { NO_PLACEMENT } from '../src/platform/placement.js';
@@ -221,7 +221,7 @@ async function main(): Promise<void> {
   kubeConfig.loadFromFile(cluster.kubeconfigPath);
   const lister = new WorkloadLister(kubeConfig, { pageSize: 500, requestTimeoutMs: 120_000 });
   const listStart = performance.now();
-  await Promise.all(OWNER_KINDS.map((kind) => lister.list(kind).catch(() => [])));
+  await Promise.all(BUILTIN_KINDS.map((kind) => lister.list(kind).catch(() => [])));
   const listingMs = performance.now() - listStart;
   const { child, url, stderr } = await startExporterProcess([
     `--kubeconfig=${cluster.kubeconfigPath}`,
@@ -312,7 +312,7 @@ async function main(): Promise<void> {
       exists: 1 as const,
       missingPlatforms: undefined,
     }));
-    const snapshot: Snapshot = { rows, lists: OWNER_KINDS.map((kind) => ({ kind, up: true, ageSeconds: 1 })), pending: 0, collectionSeconds: 0 };
+    const snapshot: Snapshot = { rows, lists: BUILTIN_KINDS.map((kind) => ({ kind, up: true, ageSeconds: 1 })), pending: 0, collectionSeconds: 0 };
     const changed: Snapshot = { ...snapshot, rows: rows.map((row, i) => (i === 0 ? { ...row, status: 'absent', exists: 0 } : row)) };
     const metrics = new ExporterMetrics();
     const render: number[] = [];
@@ -325,7 +325,7 @@ async function main(): Promise<void> {
     const warmMedian = quantile(warm, 0.5);
     const renderMedian = quantile(render, 0.5);
     const listsPerHour = 3600 / Math.max(SCRAPE_INTERVAL_S, 10);
-    const pagesPerList = OWNER_KINDS.length - 1 + Math.max(1, Math.ceil(WORKLOADS / 500));
+    const pagesPerList = BUILTIN_KINDS.length - 1 + Math.max(1, Math.ceil(WORKLOADS / 500));
     console.log('');
     console.log(
       `warm scrape (${WARM_SCRAPES}, one a second, read as bytes): median ${warmMedian.toFixed(0)} ms, p99 ${quantile(warm, 0.99).toFixed(0)} ms, ${pastDeadline} past the deadline, ${warmIncomplete} incomplete; collection (the exporter's gauge) median ${quantile(warmCollection, 0.5).toFixed(0)} ms`,
