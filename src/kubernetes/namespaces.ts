@@ -4,11 +4,10 @@
  * the list fails), served stale while listed anew, and waited for only up to the scrape's deadline.
  */
 import type { Logger } from '../log.js';
-import { Refreshing } from '../refreshing.js';
 import { isRecord } from '../untrusted.js';
-import { describeApiError } from './api.js';
 import type { LabelSelector } from './label-selector.js';
 import type { ListReader } from './list-reader.js';
+import { PeriodicList } from './periodic-list.js';
 
 export type NamespaceScope =
   | { readonly all: true }
@@ -38,22 +37,19 @@ export interface NamespacesOptions {
 }
 
 export class Namespaces {
-  private readonly selected: Refreshing<'selected', readonly string[]> | undefined;
-  /** Why the last list failed, while it does. */
-  private failing: string | undefined;
+  private readonly selected: PeriodicList<readonly string[]> | undefined;
 
   constructor(private readonly options: NamespacesOptions) {
     const { scope } = options;
     if (!('selector' in scope)) return;
-    this.selected = new Refreshing(() => this.list(scope.selector), {
+    this.selected = new PeriodicList<readonly string[]>({
+      load: () => this.list(scope.selector),
       maxAgeMs: NAMESPACES_MAX_AGE_MS,
-      retryFailedAfterMs: NAMESPACES_MAX_AGE_MS,
+      logger: options.logger,
+      failing: 'cannot list namespaces for --namespace-selector',
+      recovered: 'namespaces listed again',
+      describe: (names) => ({ namespaces: names.length }),
       now: options.now,
-      onError: (_key, error) => {
-        const reason = describeApiError(error);
-        if (reason !== this.failing) options.logger.error('cannot list namespaces for --namespace-selector', { reason });
-        this.failing = reason;
-      },
     });
   }
 
@@ -61,7 +57,7 @@ export class Namespaces {
     const { scope } = this.options;
     if ('all' in scope) return ALL_NAMESPACES;
     if ('names' in scope) return { all: false, names: scope.names, up: true };
-    const listed = await this.selected!.get('selected', deadline);
+    const listed = await this.selected!.get(deadline);
     return { all: false, names: listed?.value ?? [], up: listed !== undefined && !listed.failed };
   }
 
@@ -74,8 +70,6 @@ export class Namespaces {
       const labels = isRecord(namespace.metadata?.labels) ? (namespace.metadata.labels as Record<string, string>) : {};
       return typeof name === 'string' && name !== '' && selector.matches(labels) ? name : undefined;
     });
-    if (this.failing !== undefined) this.options.logger.info('namespaces listed again', { namespaces: names.length });
-    this.failing = undefined;
     return names.sort();
   }
 }
