@@ -309,6 +309,7 @@ async function main(): Promise<void> {
       container: { name: s.labels.container as string, image: s.labels.image as string, init: false },
       status: 'present' as const,
       detail: 'manifest found (HTTP 200)',
+      checkedAt: 0,
       exists: 1 as const,
       missingPlatforms: undefined,
     }));

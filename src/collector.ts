@@ -48,6 +48,8 @@ export interface ContainerRow {
   readonly status: CheckStatus | undefined;
   /** Why, in words, of that status. */
   readonly detail: string | undefined;
+  /** When that status was found (ms since epoch). */
+  readonly checkedAt: number | undefined;
   /** 1/0 only when the registry proved it (now or recently); otherwise undefined. */
   readonly exists: 0 | 1 | undefined;
   /**
@@ -160,6 +162,7 @@ export class Collector {
         container,
         status: result?.status,
         detail: result?.detail,
+        checkedAt: result?.checkedAt,
         exists: proven ? (proven.status === 'present' ? 1 : 0) : undefined,
         // From the result that proves the image present (the current one, or the last proven one
         // that `exists` also reports while the registry cannot be asked).

@@ -18,7 +18,7 @@ function row(name: string, status: CheckStatus | undefined, image = `registry.te
     placementKey: '',
     active: true,
   };
-  return { workload, container: workload.containers[0]!, status, detail: status ? `because ${status}` : undefined, exists: undefined, missingPlatforms: undefined };
+  return { workload, container: workload.containers[0]!, status, detail: status ? `because ${status}` : undefined, checkedAt: status ? 0 : undefined, exists: undefined, missingPlatforms: undefined };
 }
 
 const codeOf = (statuses: Array<CheckStatus | undefined>, failOn: 'absent' | 'unknown' = 'unknown', unlisted: string[] = []) =>

@@ -10,7 +10,7 @@ function workload(name: string, image: string): Workload {
   return { kind: 'Deployment', namespace: 'a', name, containers: [{ name: 'c', image, init: false }], imagePullSecrets: [], serviceAccountName: 'default', placement: NO_PLACEMENT, placementKey: '', active: true };
 }
 function rowsOf(workloads: Workload[], status: ContainerRow['status'] = 'present'): ContainerRow[] {
-  return workloads.map((w) => ({ workload: w, container: w.containers[0]!, status, detail: undefined, exists: status === 'present' ? 1 : status === 'absent' ? 0 : undefined, missingPlatforms: undefined }));
+  return workloads.map((w) => ({ workload: w, container: w.containers[0]!, status, detail: undefined, checkedAt: undefined, exists: status === 'present' ? 1 : status === 'absent' ? 0 : undefined, missingPlatforms: undefined }));
 }
 function snapshot(rows: ContainerRow[], pending = 0): Snapshot {
   return { rows, lists: [{ kind: 'Deployment', up: true, ageSeconds: 1 }], pending, collectionSeconds: 0.5 };
