@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests start for real: the CNCF distribution registry,
-# htpasswd (Basic auth), Prometheus and promtool, openssl (test CAs), setpriv (child cleanup).
+# htpasswd (Basic auth), Prometheus and promtool, openssl (test CAs), setpriv (child cleanup),
+# Chromium (the status page in a real browser), kubectl (kustomize rendering of deploy/).
 set -euo pipefail
 missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
@@ -8,6 +9,8 @@ command -v htpasswd >/dev/null || missing+=(apache2-utils)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v setpriv >/dev/null || missing+=(util-linux)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 if [ "${#missing[@]}" -eq 0 ]; then exit 0; fi
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
