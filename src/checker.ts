@@ -14,6 +14,7 @@ import type { ImageReference } from './image/reference.js';
 import type { Logger } from './log.js';
 import type { RegistryClient } from './registry/client.js';
 import type { RegistryCredential } from './registry/credentials.js';
+import { FailureLog } from './registry/failure-log.js';
 import { HostGate } from './registry/host-gate.js';
 import type { Platform } from './platform/platform.js';
 import { PlatformFacts } from './registry/platforms.js';
@@ -63,6 +64,7 @@ export class ImageChecker {
   private readonly limiter: FairLimiter;
   private readonly gate: HostGate;
   private readonly platforms = new PlatformFacts();
+  private readonly failures: FailureLog;
   private readonly now: () => number;
   private inFlight = 0;
   readonly check: (request: CheckRequest) => Promise<CheckResult>;
@@ -75,6 +77,7 @@ export class ImageChecker {
       random: options.random ?? Math.random,
     };
     this.states = new CheckStates(policy, this.now);
+    this.failures = new FailureLog(options.logger, this.now);
     this.limiter = new FairLimiter(options.maxConcurrentChecks, options.maxConcurrentPerHost);
     this.gate = new HostGate(this.now);
     this.check = pMemoize((request: CheckRequest) => this.run(request), {
@@ -91,6 +94,7 @@ export class ImageChecker {
   /** Forgets state of images and hosts no scrape has needed for a while, so memory follows the cluster. */
   prune(referenced: ReadonlySet<string>): void {
     this.states.prune(referenced);
+    this.failures.prune(referenced);
     this.gate.prune();
     this.options.client.prune();
   }
@@ -99,10 +103,10 @@ export class ImageChecker {
     this.inFlight++;
     try {
       const result = await this.evaluate(request);
-      if (!isProven(result.status)) {
-        this.options.onFailedCheck?.(result);
-        this.options.logger.warn('image check failed', { image: request.image, status: result.status, reason: result.detail });
-      }
+      if (!isProven(result.status)) this.options.onFailedCheck?.(result);
+      // The registry that has the last word on the image: where its failures are told, grouped.
+      const authority = request.locations.at(-1);
+      this.failures.record(authority ? this.options.client.apiHost(authority.ref.registry) : '', request.key, request.image, result);
       return result;
     } finally {
       this.inFlight--;

@@ -155,6 +155,7 @@ export class RegistryClient {
         isDockerHub: ref.registry === DOCKER_HUB && !hadCredentials,
         expectedDigest: ref.digest,
         servedDigest: answer.headers['docker-content-digest'],
+        plainHttp: url.protocol === 'http:',
       });
       const retryAfterMs = answer.status === 429 ? parseRetryAfter(answer.headers['retry-after'], this.now()) : undefined;
       const result = answerOf(

@@ -3,6 +3,7 @@
  * answer in which the registry itself says the manifest or repository does not exist becomes
  * `absent`; everything else is some kind of "could not tell".
  */
+import { networkReason } from './network-reason.js';
 
 export const CHECK_STATUSES = [
   'present',
@@ -54,6 +55,8 @@ export interface ManifestAnswer {
   /** Digest the reference pins, and the one the registry reported (if any). */
   readonly expectedDigest: string | undefined;
   readonly servedDigest: string | undefined;
+  /** The request went over plain HTTP (--allow-plain-http). */
+  readonly plainHttp?: boolean;
 }
 
 export interface Classification {
@@ -92,6 +95,10 @@ export function classifyManifestAnswer(answer: ManifestAnswer): Classification {
   if (code === 403) return { status: 'access_denied', detail: 'registry denied access (HTTP 403)' };
   if (code === 429) return { status: 'rate_limited', detail: 'registry rate limit (HTTP 429)' };
   if (code >= 500) return { status: 'registry_unavailable', detail: `registry error (HTTP ${code})` };
+  // What a TLS server (Go's, nginx) says to a request in plain HTTP; no registry says it.
+  if (code === 400 && answer.plainHttp && !answer.speaksDistribution) {
+    return { status: 'unknown_error', detail: 'HTTP 400 to a plain-HTTP request: a TLS port spoken to over plain HTTP? then remove it from --allow-plain-http' };
+  }
   return { status: 'unknown_error', detail: `unexpected HTTP ${code} from registry` };
 }
 
@@ -139,25 +146,20 @@ export interface TransportFailure extends Classification {
   readonly silent: boolean;
 }
 
-/** Classifies a transport failure (timeout, DNS, TCP, TLS). Never `absent`. */
+/** Classifies a transport failure (timeout, DNS, TCP, TLS), with the reason in plain words. Never `absent`. */
 export function classifyTransportError(error: unknown): TransportFailure {
   const err = error as { name?: string; code?: string; message?: string; cause?: unknown };
-  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') {
-    return { status: 'registry_unavailable', detail: 'registry request timed out', silent: true };
-  }
   const code = err?.code ?? (err?.cause as { code?: string } | undefined)?.code;
-  const message = err?.message ?? String(error);
-  const silent = code !== undefined && SILENT.has(code);
+  const failure = { name: err?.name, code: typeof code === 'string' ? code : undefined, message: err?.message ?? String(error) };
+  const detail = networkReason(failure);
+  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return { status: 'registry_unavailable', detail, silent: true };
+  const silent = failure.code !== undefined && SILENT.has(failure.code);
   // undici's parser error (a truncated answer, or a port that does not speak HTTP) carries no code.
-  if (err?.name === 'HTTPParserError') return { status: 'registry_unavailable', detail: `not a valid HTTP response: ${message}`, silent };
+  if (err?.name === 'HTTPParserError') return { status: 'registry_unavailable', detail, silent };
   // HPE_*: the HTTP parser gave up on a broken or truncated response.
-  if (code && (UNREACHABLE.has(code) || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.startsWith('HPE_'))) {
-    return { status: 'registry_unavailable', detail: `${code}: ${message}`, silent };
-  }
-  if (/certificate|ssl|tls|wrong version number/i.test(message)) {
-    return { status: 'registry_unavailable', detail: `TLS failure: ${message}`, silent };
-  }
-  return { status: 'unknown_error', detail: code ? `${code}: ${message}` : message, silent };
+  if (failure.code && (UNREACHABLE.has(failure.code) || /^(ERR_TLS|ERR_SSL|HPE_)/.test(failure.code))) return { status: 'registry_unavailable', detail, silent };
+  if (/certificate|ssl|tls|wrong version number/i.test(failure.message)) return { status: 'registry_unavailable', detail, silent };
+  return { status: 'unknown_error', detail, silent };
 }
 
 /** `Retry-After` as milliseconds (delta-seconds or HTTP date); undefined when absent or unreadable. */
