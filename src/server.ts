@@ -1,4 +1,4 @@
-/** HTTP surface: /metrics, /healthz and a small index page, on koa + @koa/router. */
+/** HTTP surface: /metrics, /healthz and the status page (/ and /status), on koa + @koa/router. */
 import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import Koa from 'koa';
@@ -6,6 +6,8 @@ import type { Snapshot } from './collector.js';
 import type { Logger } from './log.js';
 import type { ExporterMetrics } from './metrics.js';
 import { SharedAnswer } from './shared-answer.js';
+import { renderStatusHtml, STATUS_PAGE_CSP } from './status/status-html.js';
+import { buildStatusModel } from './status/status-model.js';
 
 export interface ServerDeps {
   readonly metrics: ExporterMetrics;
@@ -34,20 +36,17 @@ export function scrapeTimeoutFromHeader(value: string | undefined, fallbackMs: n
   return Math.min(seconds * 1000, 24 * 3_600_000);
 }
 
-const INDEX = `<!doctype html>
-<html><head><title>k8s-image-existence-exporter</title></head>
-<body><h1>k8s-image-existence-exporter</h1>
-<p>Checks that every image used by Deployments, StatefulSets, DaemonSets and CronJobs exists in its registry.</p>
-<p><a href="/metrics">Metrics</a> · <a href="/healthz">Health</a></p>
-</body></html>
-`;
-
 export function createApp(deps: ServerDeps): Koa {
   const now = deps.now ?? Date.now;
   const router = new Router();
 
+  // What the last collection found, for the status page (which never starts a collection itself).
+  let lastSnapshot: Snapshot | undefined;
+  let lastSnapshotAt = 0;
   const answers = new SharedAnswer(async (deadline) => {
     const snapshot = await deps.collect(deadline);
+    lastSnapshot = snapshot;
+    lastSnapshotAt = now();
     const rendering = now();
     const body = await deps.metrics.render(snapshot);
     return { body, busyMs: now() - rendering };
@@ -66,9 +65,26 @@ export function createApp(deps: ServerDeps): Koa {
     ctx.body = 'ok\n';
   });
 
-  router.get('/', (ctx) => {
-    ctx.type = 'text/html';
-    ctx.body = INDEX;
+  // The status page: HTML, or the same model as JSON with ?format=json (fields: src/status/status-model.ts).
+  router.get(['/', '/status'], (ctx) => {
+    const format = ctx.query.format ?? 'html';
+    if (format !== 'html' && format !== 'json') {
+      ctx.status = 400;
+      ctx.type = 'text/plain';
+      ctx.body = 'format must be html or json\n';
+      return;
+    }
+    const model = buildStatusModel(lastSnapshot && { snapshot: lastSnapshot, at: lastSnapshotAt }, now());
+    ctx.set('cache-control', 'no-store');
+    ctx.set('x-content-type-options', 'nosniff');
+    if (format === 'json') {
+      ctx.type = 'application/json';
+      ctx.body = JSON.stringify(model);
+    } else {
+      ctx.set('content-security-policy', STATUS_PAGE_CSP);
+      ctx.type = 'text/html';
+      ctx.body = renderStatusHtml(model);
+    }
   });
 
   const app = new Koa();
