@@ -139,7 +139,9 @@ describe('manifests', () => {
     expect(deploymentDoc.spec.selector.matchLabels).toEqual(label);
     expect(deploymentDoc.spec.template.metadata.labels).toMatchObject(label);
     expect(podMonitor.spec.selector.matchLabels).toEqual(label);
-    expect(podMonitor.spec.namespaceSelector.matchNames).toEqual([deploymentDoc.metadata.namespace]);
+    // Pods in the PodMonitor's own namespace: the exporter's.
+    expect(podMonitor.spec.namespaceSelector).toBeUndefined();
+    expect(podMonitor.metadata.namespace).toBe(deploymentDoc.metadata.namespace);
 
     const [container] = deploymentDoc.spec.template.spec.containers;
     const port = container.ports.find((p: Doc) => p.name === 'http-metrics');
