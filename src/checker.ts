@@ -13,7 +13,7 @@ import { FairLimiter } from './fair-limiter.js';
 import type { ImageReference } from './image/reference.js';
 import type { Logger } from './log.js';
 import type { RegistryClient } from './registry/client.js';
-import type { RegistryCredential } from './registry/credentials.js';
+import type { PullCredential } from './registry/credentials.js';
 import { FailureLog } from './registry/failure-log.js';
 import { HostGate } from './registry/host-gate.js';
 import type { Platform } from './platform/platform.js';
@@ -26,7 +26,7 @@ export interface CheckLocation {
   readonly ref: ImageReference;
   /** Has the last word on absence: the original registry, or a mirror that replaces it. */
   readonly authoritative: boolean;
-  readonly credentials: readonly RegistryCredential[];
+  readonly credentials: readonly PullCredential[];
 }
 
 /** One unique thing to check: an image as a node would pull it. */
@@ -118,11 +118,11 @@ export class ImageChecker {
       return { status: 'bad_reference', detail: request.badReference ?? 'invalid image reference', checkedAt: this.now() };
     }
     const attempts: Attempt[] = [];
-    let found: { host: string; ref: ImageReference; credential: RegistryCredential | undefined; digest: string | undefined } | undefined;
+    let found: { host: string; ref: ImageReference; credential: PullCredential | undefined; digest: string | undefined } | undefined;
     ask: for (const location of request.locations) {
       const { ref, credentials, authoritative } = location;
       const host = this.options.client.apiHost(ref.registry);
-      const identities: Array<RegistryCredential | undefined> = [...credentials, undefined];
+      const identities: Array<PullCredential | undefined> = [...credentials, undefined];
       for (const credential of identities) {
         // Anonymous comes last and only while no credential got a real answer: it can still prove
         // a public image present, never absent (the node would not try it).
@@ -157,7 +157,7 @@ export class ImageChecker {
   private ask(
     host: string,
     ref: ImageReference,
-    credential: RegistryCredential | undefined,
+    credential: PullCredential | undefined,
     hadCredentials: boolean,
     authoritative: boolean,
   ): Promise<{ attempt: Attempt; digest?: string }> {

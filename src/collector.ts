@@ -17,7 +17,7 @@ import { MissingPlatforms } from './platform/missing.js';
 import type { NodeFacts } from './platform/placement.js';
 import type { Platform } from './platform/platform.js';
 import { RecheckRounds } from './rechecks.js';
-import type { RegistryCredential } from './registry/credentials.js';
+import type { PullCredential } from './registry/credentials.js';
 import { isProven, type CheckResult, type CheckStatus } from './registry/status.js';
 
 /** Finds the credentials a workload's pods would pull an image with (most specific first). */
@@ -34,7 +34,7 @@ export interface PullCredentials {
   lookup(ref: ImageReference): FoundCredentials;
 }
 export interface FoundCredentials {
-  readonly credentials: readonly RegistryCredential[];
+  readonly credentials: readonly PullCredential[];
   /** A pull secret the workload names could not be read: only "present" then proves anything. */
   readonly problem?: string;
 }

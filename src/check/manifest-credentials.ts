@@ -6,6 +6,7 @@
 import type { CredentialLookup, CredentialSource } from '../collector.js';
 import { CredentialChain } from '../credentials/credential-chain.js';
 import { Keyring } from '../credentials/keyring.js';
+import { CredentialProviders } from '../credentials/providers/providers.js';
 import { credentialKeyring, parseSecret, pullSecretNames } from '../credentials/pull-secrets.js';
 import type { Workload } from '../kubernetes/workloads.js';
 import type { RegistryCredential } from '../registry/credentials.js';
@@ -22,6 +23,8 @@ export class ManifestCredentials implements CredentialSource {
     manifests: { readonly secrets: readonly ManifestSecret[]; readonly serviceAccounts: readonly ManifestServiceAccount[] },
     /** The docker config's credentials (the CI job's own), tried after the pull secrets. */
     private readonly node: Keyring<RegistryCredential> = Keyring.empty(),
+    /** Credential providers (plugins, clouds), between the two. */
+    private readonly providers: CredentialProviders = CredentialProviders.NONE,
   ) {
     // The last of two objects with one name wins, as it would when applied in order.
     for (const secret of manifests.secrets) this.secrets.set(`${secret.namespace}/${secret.name}`, secret);
@@ -46,12 +49,12 @@ export class ManifestCredentials implements CredentialSource {
         const found = ids.map(keyringOf);
         const problems = found.flatMap((f) => ('problem' in f ? [f.problem] : []));
         const rings = found.flatMap((f) => ('keyring' in f ? [f.keyring] : []));
-        chain = new CredentialChain(rings, this.node, problems.length > 0 ? problems.join('; ') : undefined);
+        chain = new CredentialChain(rings, this.node, problems.length > 0 ? problems.join('; ') : undefined, this.providers);
         chains.set(key, chain);
       }
       chainOf.set(workload, chain);
     }
-    const none = new CredentialChain([], this.node);
+    const none = new CredentialChain([], this.node, undefined, this.providers);
     return (workload) => chainOf.get(workload) ?? none;
   }
 

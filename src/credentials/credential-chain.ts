@@ -1,11 +1,14 @@
 /**
  * What the pods of workloads sharing one set of pull secrets pull with, for one scrape: the
- * entries of their secrets that match, most specific first, then the matching entries of the
- * nodes' docker config (--docker-config), most specific first, as the kubelet tries them. Pure.
+ * entries of their secrets that match, most specific first, then the credentials of the providers
+ * that match (plugins, clouds), then the matching entries of the nodes' docker config
+ * (--docker-config), most specific first, as the kubelet merges them. Pure: providers' credentials
+ * are fetched only when a check uses them.
  */
 import type { FoundCredentials, PullCredentials } from '../collector.js';
 import type { ImageReference } from '../image/reference.js';
-import type { RegistryCredential } from '../registry/credentials.js';
+import type { PullCredential, RegistryCredential } from '../registry/credentials.js';
+import { CredentialProviders } from './providers/providers.js';
 import { matchInOrder, type Keyring } from './keyring.js';
 import { targetOf } from './matching.js';
 
@@ -16,12 +19,13 @@ import { targetOf } from './matching.js';
 export const MAX_CREDENTIALS_PER_IMAGE = 8;
 
 /** Keeps the first of identical username/password pairs (they get identical answers), and at most the cap. */
-function distinct(credentials: readonly RegistryCredential[]): { credentials: RegistryCredential[]; dropped: number } {
+function distinct(credentials: readonly PullCredential[]): { credentials: PullCredential[]; dropped: number } {
   const seen = new Set<string>();
-  const kept: RegistryCredential[] = [];
+  const kept: PullCredential[] = [];
   let dropped = 0;
   for (const credential of credentials) {
-    const content = `${credential.username}\0${credential.password}`;
+    // A provider's credential is known by its id until it is fetched.
+    const content = 'resolve' in credential ? credential.id : `${credential.username}\0${credential.password}`;
     if (seen.has(content)) continue;
     seen.add(content);
     if (kept.length < MAX_CREDENTIALS_PER_IMAGE) kept.push(credential);
@@ -45,11 +49,18 @@ export class CredentialChain implements PullCredentials {
     private readonly node: Keyring<RegistryCredential>,
     /** Why some of the workload's secrets could not be read, if they could not. */
     private readonly problem?: string,
+    private readonly providers: CredentialProviders = CredentialProviders.NONE,
   ) {}
 
   /** Made of exactly these inputs, so it answers as a new chain of them would. */
-  isOf(secrets: readonly Keyring<RegistryCredential>[], node: Keyring<RegistryCredential>, problem: string | undefined): boolean {
-    return this.node === node && this.problem === problem && this.secrets.length === secrets.length && this.secrets.every((k, i) => k === secrets[i]);
+  isOf(secrets: readonly Keyring<RegistryCredential>[], node: Keyring<RegistryCredential>, problem: string | undefined, providers = CredentialProviders.NONE): boolean {
+    return (
+      this.node === node &&
+      this.providers === providers &&
+      this.problem === problem &&
+      this.secrets.length === secrets.length &&
+      this.secrets.every((k, i) => k === secrets[i])
+    );
   }
 
   lookup(ref: ImageReference): FoundCredentials {
@@ -58,7 +69,7 @@ export class CredentialChain implements PullCredentials {
     let answer = this.answers.get(key);
     if (!answer) {
       const target = targetOf(ref);
-      const { credentials, dropped } = distinct([...matchInOrder(this.secrets, target), ...matchInOrder([this.node], target)]);
+      const { credentials, dropped } = distinct([...matchInOrder(this.secrets, target), ...this.providers.for(ref), ...matchInOrder([this.node], target)]);
       // Credentials not tried could have seen the image: absence can then not be proven.
       const problems = [this.problem, dropped > 0 ? `${dropped} more credentials match ${ref.registry} than are tried (${MAX_CREDENTIALS_PER_IMAGE})` : undefined].filter((p) => p !== undefined);
       answer = problems.length === 0 ? { credentials } : { credentials, problem: problems.join('; ') };

@@ -17,6 +17,7 @@ import type { RegistryCredential } from '../registry/credentials.js';
 import { CredentialChain } from './credential-chain.js';
 import { DockerConfigError, parseDockerConfig, type DockerConfigEntry } from './docker-config.js';
 import { Keyring } from './keyring.js';
+import { CredentialProviders } from './providers/providers.js';
 import { Refreshing } from '../refreshing.js';
 
 /** Secrets change rarely; a minute keeps API load flat and picks up rotations soon enough. */
@@ -60,6 +61,8 @@ export interface PullSecretOptions {
   readonly dockerConfigPath?: string;
   /** Scoped to namespaces: service accounts are listed per namespace, never cluster-wide. */
   readonly namespaced?: boolean;
+  /** Credential providers (plugins, clouds), tried after the pull secrets and before the docker config. */
+  readonly providers?: CredentialProviders;
   readonly now?: () => number;
 }
 
@@ -124,6 +127,7 @@ export class PullSecretCredentials implements CredentialSource {
 
     // One chain per distinct set of secrets: its memo then serves every workload naming that set.
     const node = this.nodeKeyring;
+    const providers = this.options.providers ?? CredentialProviders.NONE;
     const chains = new Map<string, CredentialChain>();
     const chainOf = new Map<Workload, CredentialChain>();
     for (const [workload, names] of secretNames) {
@@ -139,13 +143,13 @@ export class PullSecretCredentials implements CredentialSource {
         }
         const problem = problems.length > 0 ? problems.join('; ') : undefined;
         const kept = this.chains.get(id);
-        chain = kept?.isOf(keyrings, node, problem) ? kept : new CredentialChain(keyrings, node, problem);
+        chain = kept?.isOf(keyrings, node, problem, providers) ? kept : new CredentialChain(keyrings, node, problem, providers);
         chains.set(id, chain);
       }
       chainOf.set(workload, chain);
     }
     this.chains = chains;
-    const none = new CredentialChain([], node);
+    const none = new CredentialChain([], node, undefined, providers);
     return (workload) => chainOf.get(workload) ?? none;
   }
 

@@ -7,7 +7,7 @@
 import pMemoize from 'p-memoize';
 import { DOCKER_HUB, manifestReference, type ImageReference } from '../image/reference.js';
 import { parseChallenges, type Challenge } from './challenge.js';
-import { basicAuthorization, type RegistryCredential } from './credentials.js';
+import { basicAuthorization, resolveCredential, type PullCredential, type RegistryCredential } from './credentials.js';
 import {
   classifyManifestAnswer,
   classifyTransportError,
@@ -90,7 +90,15 @@ export class RegistryClient {
    * `hadCredentials`: some credential exists for this registry (Docker Hub's insufficient_scope
    * then no longer means absent).
    */
-  async attempt(ref: ImageReference, credential: RegistryCredential | undefined, hadCredentials: boolean): Promise<AttemptAnswer> {
+  async attempt(ref: ImageReference, given: PullCredential | undefined, hadCredentials: boolean): Promise<AttemptAnswer> {
+    if (given === undefined) return this.attemptAs(ref, undefined, hadCredentials);
+    const resolved = await resolveCredential(given);
+    // A provider that gives nothing is like a rejected credential: never proof of anything.
+    if ('problem' in resolved) return { status: 'auth_failure', detail: resolved.problem, asIdentity: false, silent: false };
+    return this.attemptAs(ref, resolved.credential, hadCredentials);
+  }
+
+  private async attemptAs(ref: ImageReference, credential: RegistryCredential | undefined, hadCredentials: boolean): Promise<AttemptAnswer> {
     const { host, scheme, url, scope, tokenKey } = this.address(ref, credential, `manifests/${manifestReference(ref)}`);
     // Anonymous answers are by definition what an anonymous puller gets.
     let asIdentity = credential === undefined;
@@ -178,7 +186,10 @@ export class RegistryClient {
    * when it cannot be had (any status but 200, a transport error, not JSON, too big): the caller then
    * knows nothing, and says nothing.
    */
-  async document(ref: ImageReference, credential: RegistryCredential | undefined, path: string): Promise<unknown> {
+  async document(ref: ImageReference, given: PullCredential | undefined, path: string): Promise<unknown> {
+    const resolved = given === undefined ? { credential: undefined } : await resolveCredential(given);
+    if ('problem' in resolved) return undefined;
+    const { credential } = resolved;
     const { url, scope, tokenKey } = this.address(ref, credential, path);
     try {
       const cached = this.tokens.get(tokenKey);

@@ -235,7 +235,7 @@ describe('pull secrets re-read', () => {
     const clock = { now: Date.now() };
     const credentials = new PullSecretCredentials({ kubeConfig, requestTimeoutMs: 2000, listTimeoutMs: 2000, logger: createLogger('error', () => {}), now: () => clock.now });
     const first = (await credentials.prepare([workload]))(workload);
-    expect(first.lookup(ref).credentials.map((c) => c.password)).toEqual(['old']);
+    expect(first.lookup(ref).credentials.map((c) => ('password' in c ? c.password : c.id))).toEqual(['old']);
 
     // Same content, new read: the same object, so nothing planned with it is planned again.
     const unchanged = (await prepareAfterReread(credentials, clock, [workload]))(workload);
@@ -246,7 +246,7 @@ describe('pull secrets re-read', () => {
     const rotated = (await prepareAfterReread(credentials, clock, [workload]))(workload);
     expect(secretReads()).toBe(3);
     expect(rotated).not.toBe(first);
-    expect(rotated.lookup(ref).credentials.map((c) => c.password)).toEqual(['new']);
+    expect(rotated.lookup(ref).credentials.map((c) => ('password' in c ? c.password : c.id))).toEqual(['new']);
   });
 
   test('workloads naming the same secrets share one credentials object; others get their own', async () => {
@@ -263,7 +263,7 @@ describe('pull secrets re-read', () => {
     ]);
     expect(lookup(twin)).toBe(lookup(workload));
     expect(lookup(different)).not.toBe(lookup(workload));
-    expect(lookup(different).lookup(ref).credentials.map((c) => c.username)).toEqual(['v']);
+    expect(lookup(different).lookup(ref).credentials.map((c) => ('username' in c ? c.username : c.id))).toEqual(['v']);
   });
 });
 
