@@ -13,6 +13,7 @@ import { clusterWorkloads, LIST_PAGE_SIZE } from './cluster-workloads.js';
 import { ExporterMetrics } from './metrics.js';
 import { Nodes } from './nodes.js';
 import { createApp, scrapeTimeoutFromHeader } from './server.js';
+import { createWebServer } from './web/web-server.js';
 
 export interface ExporterDeps extends EngineDeps {
   readonly kubeConfig: KubeConfig;
@@ -105,12 +106,18 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
     checker,
     collector,
     async listen() {
-      server = app.listen({ host: config.bindHost, port: config.bindPort });
+      if (config.webConfigFile === undefined) {
+        server = app.listen({ host: config.bindHost, port: config.bindPort });
+        server.on('request', track);
+      } else {
+        // --web-config-file: HTTPS and/or basic auth in front of the app, re-read when the file changes.
+        server = await createWebServer(config.webConfigFile, app.callback(), { logger, onRequest: track });
+        server.listen({ host: config.bindHost, port: config.bindPort });
+      }
       // Longer than scrapers keep idle connections (Node's 5 s default is shorter): the scraper closes
       // first, so it never sends a scrape on a connection the exporter is closing at that moment.
       server.keepAliveTimeout = KEEP_ALIVE_MS;
       server.headersTimeout = KEEP_ALIVE_MS + 1000;
-      server.on('request', track);
       await once(server, 'listening');
       return (server.address() as AddressInfo).port;
     },

@@ -48,6 +48,8 @@ export interface Config extends EngineSettings {
   readonly scrapeTimeoutMs: number;
   readonly listMaxAgeMs: number;
   readonly checkPlatforms: boolean;
+  /** --web-config-file: TLS and basic auth of the listener (exporter-toolkit format); undefined: plain HTTP. */
+  readonly webConfigFile?: string | undefined;
 }
 
 /** What `check` reports as a failure besides absent images and bad references. */
@@ -177,6 +179,10 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     help: 'Leave out workloads that run no pods now: replicas 0, suspended CronJobs and Jobs, finished Jobs and Pods, DaemonSets that schedule no pod.',
   },
   'log-level': { kind: 'choice', choices: LEVELS, default: 'info', help: 'debug, info, warn or error.' },
+  'web-config-file': {
+    kind: 'string',
+    help: 'Path to a web configuration file (the Prometheus exporter-toolkit format) enabling TLS and/or basic auth; re-read when it changes. /healthz stays open for kubelet probes.',
+  },
   help: { kind: 'bool', help: 'Print this help and exit.' },
   version: { kind: 'bool', help: 'Print the version and exit.' },
 };
@@ -406,6 +412,7 @@ export function parseFlags(argv: readonly string[]): ParseOutcome {
       scrapeTimeoutMs: parseDuration('scrape-timeout', given.one('scrape-timeout')),
       listMaxAgeMs: parseDuration('list-max-age', given.one('list-max-age')),
       checkPlatforms: given.bool('check-platforms'),
+      webConfigFile: given.optionalPath('web-config-file'),
     },
   };
 }

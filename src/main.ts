@@ -7,6 +7,7 @@ import { createExporter } from './app.js';
 import { helpText, parseFlags, UsageError, type ParseOutcome } from './config.js';
 import { loadKubeConfig } from './kubernetes/kubeconfig.js';
 import { runCheck } from './check/run.js';
+import { checkWebConfigFile } from './web/web-config.js';
 import { createLogger } from './log.js';
 import { VERSION } from './version.js';
 
@@ -41,6 +42,7 @@ async function main(argv: readonly string[]): Promise<void> {
   try {
     registryCaPems = await readCaFiles(config.registryCaFiles);
     await checkDockerConfig(config.dockerConfig);
+    await checkWebConfigFile(config.webConfigFile);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`${error.message}\n`);

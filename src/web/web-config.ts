@@ -1,0 +1,465 @@
+/**
+ * --web-config-file: the Prometheus exporters' web configuration file (exporter-toolkit's format,
+ * https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md): TLS for
+ * the listener, client certificates, basic auth users with bcrypt hashes, extra response headers
+ * and a rate limit. Read and checked whole, or refused with a WebConfigError naming the problem.
+ *
+ * Secrets: the messages name files, keys and user names, never a password hash, a private key or
+ * a line of the file (a YAML error is reported by line and column only).
+ */
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { createSecureContext, type SecureContextOptions, type SecureVersion } from 'node:tls';
+import { parseDocument } from 'yaml';
+import { FlagError } from '../config.js';
+import { parseGoDuration } from '../duration.js';
+
+export const CLIENT_AUTH_TYPES = [
+  'NoClientCert',
+  'RequestClientCert',
+  'RequireAnyClientCert',
+  'VerifyClientCertIfGiven',
+  'RequireAndVerifyClientCert',
+] as const;
+export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
+
+/** The client auth types that verify a client certificate, so need client CAs to verify it against. */
+const VERIFYING: readonly ClientAuthType[] = ['VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'];
+
+const TLS_VERSIONS: Readonly<Record<string, SecureVersion>> = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
+const VERSION_ORDER: readonly SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
+/** Go's names (crypto/tls CipherSuites(), TLS 1.0–1.2) to OpenSSL's. */
+const CIPHER_SUITES: Readonly<Record<string, string>> = {
+  TLS_RSA_WITH_AES_128_CBC_SHA: 'AES128-SHA',
+  TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
+  TLS_RSA_WITH_AES_128_GCM_SHA256: 'AES128-GCM-SHA256',
+  TLS_RSA_WITH_AES_256_GCM_SHA384: 'AES256-GCM-SHA384',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
+  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
+};
+/** Go applies cipher_suites to TLS 1.2 and below only; TLS 1.3's suites stay enabled. */
+const TLS13_SUITES = ['TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_GCM_SHA256'];
+
+const CURVES: Readonly<Record<string, string>> = { CurveP256: 'P-256', CurveP384: 'P-384', CurveP521: 'P-521', X25519: 'X25519' };
+
+/** The headers http_server_config.headers may set, and the values allowed where they are an enumeration. */
+const HEADERS: Readonly<Record<string, readonly string[] | undefined>> = {
+  'Strict-Transport-Security': undefined,
+  'X-Content-Type-Options': ['nosniff'],
+  'X-Frame-Options': ['deny', 'sameorigin'],
+  'X-XSS-Protection': undefined,
+  'Content-Security-Policy': undefined,
+};
+
+const TOP_KEYS = ['tls_server_config', 'http_server_config', 'basic_auth_users', 'rate_limit'];
+const TLS_KEYS = [
+  'cert', 'key', 'client_ca', 'cert_file', 'key_file', 'client_auth_type', 'client_ca_file', 'client_allowed_sans',
+  'min_version', 'max_version', 'cipher_suites', 'prefer_server_cipher_suites', 'curve_preferences',
+];
+const HTTP_KEYS = ['http2', 'headers'];
+const RATE_KEYS = ['interval', 'burst'];
+
+/** A bcrypt hash as htpasswd (`$2y$`), Go and bcryptjs (`$2a$`, `$2b$`) write it: cost 4–31, 22 characters of salt, 31 of hash. */
+export const BCRYPT_HASH = /^\$2[aby]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
+
+export class WebConfigError extends Error {
+  /** SHA-256 of the text that was found bad, where the file could be read. */
+  sourceDigest: string | undefined;
+
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`${file}: ${problem}`);
+    this.name = 'WebConfigError';
+  }
+}
+
+/** What the file says, checked, with relative paths resolved against the file's directory; no file it names read yet. */
+export interface WebConfigSpec {
+  readonly tls: TlsSpec | undefined;
+  /** User name → bcrypt hash; empty: no basic auth. */
+  readonly users: ReadonlyMap<string, string>;
+  /** Response headers set on every answer. */
+  readonly headers: ReadonlyMap<string, string>;
+  readonly rateLimit: { readonly intervalMs: number; readonly burst: number } | undefined;
+  readonly warnings: readonly string[];
+}
+
+export interface TlsSpec {
+  readonly cert: PemSource;
+  readonly key: PemSource;
+  readonly clientCa: PemSource | undefined;
+  readonly clientAuth: ClientAuthType;
+  /** client_allowed_sans: the client certificate must have one of these SANs (exact match). */
+  readonly allowedSans: readonly string[] | undefined;
+  readonly minVersion: SecureVersion;
+  readonly maxVersion: SecureVersion;
+  /** OpenSSL cipher list, undefined: Node's defaults. */
+  readonly ciphers: string | undefined;
+  readonly ecdhCurve: string | undefined;
+  readonly honorCipherOrder: boolean;
+}
+
+/** PEM text given inline (`cert`) or in a file (`cert_file`, an absolute path by now). */
+export type PemSource = { readonly inline: string; readonly field: string } | { readonly file: string; readonly field: string };
+
+/** A web config ready to serve with. */
+export interface WebConfig extends Omit<WebConfigSpec, 'tls'> {
+  readonly file: string;
+  readonly tls: LoadedTls | undefined;
+  /** SHA-256 over the file and every file it names: equal fingerprints, equal configs. */
+  readonly fingerprint: string;
+}
+
+export interface LoadedTls {
+  readonly spec: TlsSpec;
+  /** For https.createServer() and server.setSecureContext(). */
+  readonly contextOptions: SecureContextOptions;
+  readonly certNotAfter: Date;
+}
+
+type Problem = (message: string) => never;
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function quote(text: string): string {
+  return JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}…` : text);
+}
+
+function section(value: unknown, name: string, known: readonly string[], problem: Problem): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (!isMapping(value)) problem(`${name} must be a mapping`);
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) problem(`${name}: unknown key ${quote(key)} (known: ${known.join(', ')})`);
+  }
+  return value;
+}
+
+function optionalString(object: Record<string, unknown>, key: string, where: string, problem: Problem): string | undefined {
+  const value = object[key];
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') problem(`${where}.${key} must be a string`);
+  return value;
+}
+
+function stringList(object: Record<string, unknown>, key: string, where: string, problem: Problem): string[] | undefined {
+  const value = object[key];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) problem(`${where}.${key} must be a list of strings`);
+  return value as string[];
+}
+
+function optionalBool(object: Record<string, unknown>, key: string, where: string, problem: Problem): boolean | undefined {
+  const value = object[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') problem(`${where}.${key} must be true or false`);
+  return value;
+}
+
+function pemSource(
+  tls: Record<string, unknown>,
+  inlineKey: string,
+  fileKey: string,
+  dir: string,
+  problem: Problem,
+): PemSource | undefined {
+  const inline = optionalString(tls, inlineKey, 'tls_server_config', problem);
+  const file = optionalString(tls, fileKey, 'tls_server_config', problem);
+  if (inline !== undefined && file !== undefined) problem(`tls_server_config: give ${inlineKey} or ${fileKey}, not both`);
+  if (file !== undefined) return { file: isAbsolute(file) ? file : resolve(dir, file), field: fileKey };
+  if (inline !== undefined) return { inline, field: inlineKey };
+  return undefined;
+}
+
+function tlsVersion(tls: Record<string, unknown>, key: string, fallback: SecureVersion, problem: Problem): SecureVersion {
+  const name = optionalString(tls, key, 'tls_server_config', problem);
+  if (name === undefined) return fallback;
+  const version = TLS_VERSIONS[name];
+  if (!version) problem(`tls_server_config.${key}: unknown TLS version ${quote(name)} (TLS10, TLS11, TLS12 or TLS13)`);
+  return version;
+}
+
+function parseTls(value: unknown, dir: string, problem: Problem): TlsSpec | undefined {
+  const tls = section(value, 'tls_server_config', TLS_KEYS, problem);
+  if (Object.values(tls).every((v) => v === undefined || v === null)) return undefined;
+  const cert = pemSource(tls, 'cert', 'cert_file', dir, problem);
+  const key = pemSource(tls, 'key', 'key_file', dir, problem);
+  const clientCa = pemSource(tls, 'client_ca', 'client_ca_file', dir, problem);
+  if (!cert) problem('tls_server_config needs cert_file (or cert)');
+  if (!key) problem('tls_server_config needs key_file (or key)');
+
+  const authName = optionalString(tls, 'client_auth_type', 'tls_server_config', problem) ?? 'NoClientCert';
+  // exporter-toolkit still takes the old name of RequireAnyClientCert.
+  const clientAuth = (authName === 'RequireClientCert' ? 'RequireAnyClientCert' : authName) as ClientAuthType;
+  if (!CLIENT_AUTH_TYPES.includes(clientAuth)) {
+    problem(`tls_server_config.client_auth_type: unknown type ${quote(authName)} (${CLIENT_AUTH_TYPES.join(', ')})`);
+  }
+  if (VERIFYING.includes(clientAuth) && !clientCa) {
+    problem(`tls_server_config.client_auth_type ${clientAuth} needs client_ca_file (or client_ca): the CA certificates client certificates are verified against`);
+  }
+  if (clientCa && clientAuth === 'NoClientCert') {
+    problem(`tls_server_config: ${clientCa.field} is set but client_auth_type is NoClientCert (set client_auth_type, e.g. RequireAndVerifyClientCert)`);
+  }
+  const allowedSans = stringList(tls, 'client_allowed_sans', 'tls_server_config', problem);
+  if (allowedSans && clientAuth !== 'RequireAnyClientCert' && clientAuth !== 'RequireAndVerifyClientCert') {
+    problem('tls_server_config.client_allowed_sans needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert');
+  }
+
+  const minVersion = tlsVersion(tls, 'min_version', 'TLSv1.2', problem);
+  const maxVersion = tlsVersion(tls, 'max_version', 'TLSv1.3', problem);
+  if (VERSION_ORDER.indexOf(minVersion) > VERSION_ORDER.indexOf(maxVersion)) problem('tls_server_config: min_version is above max_version');
+
+  const suites = stringList(tls, 'cipher_suites', 'tls_server_config', problem);
+  const ciphers = suites?.length
+    ? [
+        ...suites.map((name) => {
+          const openssl = CIPHER_SUITES[name];
+          if (!openssl && !TLS13_SUITES.includes(name)) problem(`tls_server_config.cipher_suites: unknown cipher suite ${quote(name)}`);
+          return openssl;
+        }).filter((s): s is string => s !== undefined),
+        ...TLS13_SUITES,
+      ].join(':')
+    : undefined;
+  const curves = stringList(tls, 'curve_preferences', 'tls_server_config', problem);
+  const ecdhCurve = curves?.length
+    ? curves.map((name) => CURVES[name] ?? problem(`tls_server_config.curve_preferences: unknown curve ${quote(name)} (${Object.keys(CURVES).join(', ')})`)).join(':')
+    : undefined;
+  return {
+    cert,
+    key,
+    clientCa,
+    clientAuth,
+    allowedSans,
+    minVersion,
+    maxVersion,
+    ciphers,
+    ecdhCurve,
+    honorCipherOrder: optionalBool(tls, 'prefer_server_cipher_suites', 'tls_server_config', problem) ?? true,
+  };
+}
+
+function parseUsers(value: unknown, problem: Problem): Map<string, string> {
+  const users = new Map<string, string>();
+  if (value === undefined || value === null) return users;
+  if (!isMapping(value)) problem('basic_auth_users must be a mapping of user names to bcrypt hashes');
+  for (const [user, hash] of Object.entries(value)) {
+    if (user === '') problem('basic_auth_users: a user name is empty');
+    // Basic auth sends "user:password": a user name with a colon could never log in.
+    if (user.includes(':')) problem(`basic_auth_users: user name ${quote(user)} contains ":"`);
+    if (typeof hash !== 'string' || !BCRYPT_HASH.test(hash)) {
+      problem(`basic_auth_users: the password of user ${quote(user)} is not a bcrypt hash ($2a$, $2b$ or $2y$, cost 4-31; e.g. from htpasswd -nBC 10 "")`);
+    }
+    users.set(user, hash);
+  }
+  return users;
+}
+
+function parseHttp(value: unknown, problem: Problem, warnings: string[]): Map<string, string> {
+  const http = section(value, 'http_server_config', HTTP_KEYS, problem);
+  if (optionalBool(http, 'http2', 'http_server_config', problem) === true) {
+    warnings.push('http_server_config.http2: HTTP/2 is not supported; serving HTTP/1.1');
+  }
+  const headers = new Map<string, string>();
+  const given = http.headers;
+  if (given === undefined || given === null) return headers;
+  if (!isMapping(given)) problem('http_server_config.headers must be a mapping');
+  for (const [name, text] of Object.entries(given)) {
+    if (!(name in HEADERS)) problem(`http_server_config.headers: header ${quote(name)} cannot be configured (${Object.keys(HEADERS).join(', ')})`);
+    if (text === null || text === undefined || text === '') continue; // blank: unset
+    if (typeof text !== 'string' || /[\r\n\0]/.test(text)) problem(`http_server_config.headers.${name} must be a one-line string`);
+    const allowed = HEADERS[name];
+    if (allowed && !allowed.includes(text)) problem(`http_server_config.headers.${name} must be ${allowed.join(' or ')}, got ${quote(text)}`);
+    headers.set(name, text);
+  }
+  return headers;
+}
+
+function parseRateLimit(value: unknown, problem: Problem): WebConfigSpec['rateLimit'] {
+  const rate = section(value, 'rate_limit', RATE_KEYS, problem);
+  let intervalMs = 0;
+  if (rate.interval !== undefined && rate.interval !== null) {
+    if (typeof rate.interval !== 'string') problem('rate_limit.interval must be a duration such as 1s or 100ms');
+    try {
+      intervalMs = parseGoDuration(rate.interval);
+    } catch (error) {
+      problem(`rate_limit.interval: ${(error as Error).message}`);
+    }
+    if (intervalMs < 0) problem('rate_limit.interval must not be negative');
+  }
+  const burst = rate.burst ?? 0;
+  if (typeof burst !== 'number' || !Number.isInteger(burst) || burst < 0) problem('rate_limit.burst must be a whole number');
+  if (intervalMs === 0) return undefined; // exporter-toolkit: interval 0 turns the limiter off
+  // A token bucket holding no token would refuse every request.
+  if (burst < 1) problem('rate_limit.burst must be at least 1 when rate_limit.interval is set');
+  return { intervalMs, burst };
+}
+
+/** Parses and checks the file's text; `file` names it in errors and resolves relative paths. */
+export function parseWebConfig(text: string, file: string): WebConfigSpec {
+  const problem: Problem = (message) => {
+    throw new WebConfigError(file, message);
+  };
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const [error] = doc.errors;
+  if (error) {
+    // Only the first line: the rest quotes the file, which may hold a hash or a private key.
+    problem(`invalid YAML: ${(error.message.split('\n')[0] ?? error.code).replace(/:$/, '')}`);
+  }
+  let root: unknown;
+  try {
+    root = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    problem(`invalid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const top = section(root, 'the file', TOP_KEYS, problem);
+  const warnings: string[] = [];
+  const dir = dirname(resolve(file));
+  return {
+    tls: parseTls(top.tls_server_config, dir, problem),
+    headers: parseHttp(top.http_server_config, problem, warnings),
+    users: parseUsers(top.basic_auth_users, problem),
+    rateLimit: parseRateLimit(top.rate_limit, problem),
+    warnings,
+  };
+}
+
+/** The file's text and that of every file it names, read at one time. */
+export interface WebConfigSources {
+  readonly file: string;
+  readonly spec: WebConfigSpec;
+  /** PEM text by absolute path. */
+  readonly files: ReadonlyMap<string, string>;
+  readonly fingerprint: string;
+}
+
+async function readText(file: string, what: string, configFile: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new WebConfigError(configFile, `cannot read ${what} ${file}: ${code}`);
+  }
+}
+
+/** Reads the file and the files it names; a problem with the file itself (not yet with their contents) throws. */
+export async function readWebConfigSources(file: string): Promise<WebConfigSources> {
+  const hash = createHash('sha256');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new WebConfigError(file, `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  hash.update(text).update('\0');
+  let spec: WebConfigSpec;
+  try {
+    spec = parseWebConfig(text, file);
+  } catch (error) {
+    if (error instanceof WebConfigError) error.sourceDigest = createHash('sha256').update(text).digest('hex');
+    throw error;
+  }
+  const files = new Map<string, string>();
+  for (const source of [spec.tls?.cert, spec.tls?.key, spec.tls?.clientCa]) {
+    if (!source || !('file' in source) || files.has(source.file)) continue;
+    const content = await readText(source.file, source.field, file);
+    files.set(source.file, content);
+    hash.update(source.file).update('\0').update(content).update('\0');
+  }
+  return { file, spec, files, fingerprint: hash.digest('hex') };
+}
+
+function pemOf(source: PemSource, files: ReadonlyMap<string, string>): string {
+  return 'inline' in source ? source.inline : (files.get(source.file) ?? '');
+}
+
+function describe(source: PemSource): string {
+  return 'file' in source ? `${source.field} ${source.file}` : source.field;
+}
+
+const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+function certificates(pem: string, source: PemSource, problem: Problem): X509Certificate[] {
+  const blocks = pem.match(CERTIFICATE) ?? [];
+  if (blocks.length === 0) problem(`${describe(source)} holds no PEM certificate`);
+  return blocks.map((block) => {
+    try {
+      return new X509Certificate(block);
+    } catch {
+      return problem(`${describe(source)} holds a certificate that cannot be parsed`);
+    }
+  });
+}
+
+/** Checks the certificates and the key and builds what the server needs; nothing is read here. */
+export function buildWebConfig(sources: WebConfigSources): WebConfig {
+  const { file, spec, files, fingerprint } = sources;
+  const problem: Problem = (message) => {
+    throw new WebConfigError(file, message);
+  };
+  let tls: LoadedTls | undefined;
+  if (spec.tls) {
+    const t = spec.tls;
+    const certPem = pemOf(t.cert, files);
+    const keyPem = pemOf(t.key, files);
+    const [leaf] = certificates(certPem, t.cert, problem);
+    let key;
+    try {
+      key = createPrivateKey(keyPem);
+    } catch (error) {
+      // OpenSSL's reason (e.g. "unsupported", "bad decrypt") quotes nothing of the key.
+      const reason = (error as Error).message.split('\n')[0];
+      problem(`${describe(t.key)} holds no usable private key (PEM, unencrypted): ${reason}`);
+    }
+    if (!leaf!.checkPrivateKey(key)) problem(`${describe(t.key)} does not belong to the certificate in ${describe(t.cert)}`);
+    const clientCaPem = t.clientCa ? certificates(pemOf(t.clientCa, files), t.clientCa, problem).map((c) => c.toString()) : undefined;
+    const contextOptions: SecureContextOptions = {
+      cert: certPem,
+      key: keyPem,
+      ...(clientCaPem ? { ca: clientCaPem } : {}),
+      minVersion: t.minVersion,
+      maxVersion: t.maxVersion,
+      ...(t.ciphers ? { ciphers: t.ciphers } : {}),
+      ...(t.ecdhCurve ? { ecdhCurve: t.ecdhCurve } : {}),
+      honorCipherOrder: t.honorCipherOrder,
+    };
+    try {
+      createSecureContext(contextOptions);
+    } catch (error) {
+      problem(`tls_server_config cannot be used: ${(error as Error).message.split('\n')[0]}`);
+    }
+    tls = { spec: t, contextOptions, certNotAfter: new Date(leaf!.validTo) };
+  }
+  const warnings = [...spec.warnings];
+  if (tls && tls.certNotAfter.getTime() < Date.now()) warnings.push(`the certificate in ${describe(tls.spec.cert)} expired on ${tls.certNotAfter.toISOString()}`);
+  if (!tls && spec.users.size > 0) warnings.push('basic auth without tls_server_config: passwords cross the network in clear text');
+  return { file, tls, users: spec.users, headers: spec.headers, rateLimit: spec.rateLimit, warnings, fingerprint };
+}
+
+/** Reads and checks the file and the files it names. */
+export async function loadWebConfig(file: string): Promise<WebConfig> {
+  return buildWebConfig(await readWebConfigSources(file));
+}
+
+/** Start-up check of --web-config-file (main.ts): a bad file is a FlagError, exit code 2. */
+export async function checkWebConfigFile(file: string | undefined): Promise<void> {
+  if (file === undefined) return;
+  try {
+    await loadWebConfig(file);
+  } catch (error) {
+    if (error instanceof WebConfigError) throw new FlagError('web-config-file', error.message);
+    throw error;
+  }
+}
