@@ -1,0 +1,463 @@
+/**
+ * The kubelet's exec credential-provider plugins (KEP-2133), run the way the kubelet runs them
+ * (pkg/credentialprovider/plugin/plugin.go): for an image its matchImages cover, the plugin is
+ * started with the configured args and env, reads a CredentialProviderRequest on stdin and prints a
+ * CredentialProviderResponse on stdout; the response's credentials are cached by its cacheKeyType
+ * (Image, Registry or Global) for its cacheDuration.
+ *
+ * As the kubelet, the request names the image as `registry/repository` (no tag, no digest: the
+ * kubelet asks its keyring with the repository it pulls), and its cache is looked up by image, then
+ * registry, then globally. Unlike the kubelet, which runs a plugin once per image at a time only,
+ * a run also stands for the other images of its registry (of all registries, once the plugin has
+ * answered Global) while it lasts: until a plugin has answered Image, concurrent requests for its
+ * registry wait for the run in flight and take its answer (or its failure) when that answer covers
+ * them. Fifty images of one registry checked at once thus cost one run.
+ *
+ * Secrets: the plugin's stdout is never logged nor quoted, its stderr is logged (bounded) only when
+ * the run failed, and no error message holds anything the plugin printed.
+ */
+import { spawn } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { access, readdir, readFile, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { parseGoDuration } from '../../duration.js';
+import type { ImageReference } from '../../image/reference.js';
+import type { Logger } from '../../log.js';
+import { CredentialProviderError } from '../../registry/credentials.js';
+import { Keyring } from '../keyring.js';
+import type { CredentialProvider } from './providers.js';
+import {
+  imageMatches,
+  MAX_CONFIG_BYTES,
+  mergePluginConfigs,
+  parsePluginConfig,
+  PLUGIN_API_VERSIONS,
+  PluginConfigError,
+  type ParsedPluginConfig,
+  type PluginConfig,
+} from './plugin-config.js';
+
+export { PluginConfigError } from './plugin-config.js';
+
+export interface PluginOptions {
+  readonly logger: Logger;
+  /** Longest a plugin may run before it is killed; default 30 s. */
+  readonly timeoutMs?: number;
+  readonly now?: () => number;
+}
+
+export const DEFAULT_PLUGIN_TIMEOUT_MS = 30_000;
+/** More stdout than this is not a response: the run fails (and is killed). */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** How much of a failed run's stderr is logged. */
+export const MAX_LOGGED_STDERR_BYTES = 2048;
+/** Expired cache entries nobody asked for again are dropped this often (the kubelet's interval). */
+const CACHE_PURGE_INTERVAL_MS = 15 * 60_000;
+const RESPONSE_KIND = 'CredentialProviderResponse';
+const REQUEST_KIND = 'CredentialProviderRequest';
+
+type CacheKeyType = 'Image' | 'Registry' | 'Global';
+const CACHE_KEY_TYPES: ReadonlySet<string> = new Set<CacheKeyType>(['Image', 'Registry', 'Global']);
+
+interface AuthEntry {
+  readonly key: string;
+  readonly username: string;
+  readonly password: string;
+}
+
+/** A plugin's valid response. */
+interface Answer {
+  readonly keyType: CacheKeyType;
+  /** The registry host of the image it was asked for. */
+  readonly host: string;
+  readonly auth: Keyring<AuthEntry>;
+}
+
+interface Run {
+  readonly host: string;
+  readonly answer: Promise<Answer>;
+}
+
+/** The string the kubelet hands a plugin (and caches Image answers by): registry/repository. */
+export function pluginImageOf(ref: ImageReference): string {
+  return `${ref.registry}/${ref.repository}`;
+}
+
+/** A run failed: `reason` goes into the error, `stderr` (already bounded) into the log only. */
+class RunFailure extends Error {
+  constructor(
+    readonly reason: string,
+    readonly stderr: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** One configured plugin as a credential provider. */
+export class PluginProvider implements CredentialProvider {
+  readonly name: string;
+  private readonly now: () => number;
+  private readonly timeoutMs: number;
+  /** Answers by `image <image>`, `registry <host>` or `global`, with when they expire. */
+  private readonly cache = new Map<string, { answer: Answer; expiresAt: number }>();
+  private lastPurge: number;
+  /** Runs in flight, by the image they were started for. */
+  private readonly runsByImage = new Map<string, Run>();
+  /** The latest run in flight per registry host. */
+  private readonly runsByHost = new Map<string, Run>();
+  /** The latest run in flight of any registry. */
+  private latestRun: Run | undefined;
+  /** The cacheKeyType of the plugin's last answer; undefined before its first. */
+  private keyType: CacheKeyType | undefined;
+
+  constructor(
+    private readonly config: PluginConfig,
+    private readonly executable: string,
+    private readonly options: PluginOptions,
+  ) {
+    this.name = config.name;
+    this.now = options.now ?? Date.now;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS;
+    this.lastPurge = this.now();
+  }
+
+  matches(ref: ImageReference): boolean {
+    return imageMatches(this.config.matchPatterns, ref);
+  }
+
+  async credentialFor(ref: ImageReference): Promise<{ username: string; password: string }> {
+    try {
+      const answer = await this.answerFor(pluginImageOf(ref), ref.registry);
+      // The most specific of its auth keys that applies, as the kubelet's keyring picks.
+      const entry = answer.auth.match(ref)[0];
+      if (!entry) throw new CredentialProviderError(`credential provider ${this.name} returned no credentials for this image`);
+      return { username: entry.username, password: entry.password };
+    } catch (error) {
+      if (error instanceof CredentialProviderError) throw error;
+      throw new CredentialProviderError(`credential provider ${this.name} failed unexpectedly`);
+    }
+  }
+
+  /** The plugin's answer for the image: cached, the run in flight that covers it, or a new run. */
+  private async answerFor(image: string, host: string): Promise<Answer> {
+    for (;;) {
+      const cached = this.cached(image, host);
+      if (cached) return cached;
+      const own = this.runsByImage.get(image);
+      if (own) return own.answer;
+      const other = this.keyType === 'Image' ? undefined : this.keyType === 'Global' ? this.latestRun : this.runsByHost.get(host);
+      if (!other) return this.start(image, host).answer;
+      // Its answer covers this image unless it is keyed by image (or, now, by another registry).
+      let answer: Answer;
+      try {
+        answer = await other.answer;
+      } catch (error) {
+        // The run this request waited for failed: so does this request, rather than each waiter
+        // running (and possibly hanging) the plugin in turn. The next check runs it again.
+        if (other.host === host) throw error;
+        continue;
+      }
+      if (answer.keyType === 'Global' || (answer.keyType === 'Registry' && answer.host === host)) return answer;
+    }
+  }
+
+  private cached(image: string, host: string): Answer | undefined {
+    const now = this.now();
+    if (now - this.lastPurge > CACHE_PURGE_INTERVAL_MS) {
+      this.lastPurge = now;
+      for (const [key, entry] of this.cache) if (now > entry.expiresAt) this.cache.delete(key);
+    }
+    for (const key of [`image ${image}`, `registry ${host}`, 'global']) {
+      const entry = this.cache.get(key);
+      if (!entry) continue;
+      if (now > entry.expiresAt) this.cache.delete(key);
+      else return entry.answer;
+    }
+    return undefined;
+  }
+
+  private start(image: string, host: string): Run {
+    const answer = this.runFor(image, host);
+    const run: Run = { host, answer };
+    this.runsByImage.set(image, run);
+    this.runsByHost.set(host, run);
+    this.latestRun = run;
+    const done = () => {
+      if (this.runsByImage.get(image) === run) this.runsByImage.delete(image);
+      if (this.runsByHost.get(host) === run) this.runsByHost.delete(host);
+      if (this.latestRun === run) this.latestRun = undefined;
+    };
+    answer.then(done, done);
+    return run;
+  }
+
+  private async runFor(image: string, host: string): Promise<Answer> {
+    const { logger } = this.options;
+    const started = this.now();
+    let stdout: Buffer;
+    try {
+      stdout = await this.exec(image);
+    } catch (error) {
+      const failure = error instanceof RunFailure ? error : new RunFailure('failed unexpectedly', '');
+      const message = `credential provider ${this.name} ${failure.reason}`;
+      logger.warn('credential provider plugin failed', {
+        provider: this.name,
+        image,
+        reason: message,
+        stderr: failure.stderr === '' ? undefined : failure.stderr,
+      });
+      throw new CredentialProviderError(message);
+    }
+    let parsed: { keyType: CacheKeyType; cacheDurationMs: number | undefined; auth: Keyring<AuthEntry> };
+    try {
+      parsed = this.parseResponse(stdout);
+    } catch (error) {
+      const reason = error instanceof RunFailure ? error.reason : 'printed an invalid response';
+      const message = `credential provider ${this.name} ${reason}`;
+      logger.warn('credential provider plugin failed', { provider: this.name, image, reason: message });
+      throw new CredentialProviderError(message);
+    }
+    const answer: Answer = { keyType: parsed.keyType, host, auth: parsed.auth };
+    this.keyType = parsed.keyType;
+    const durationMs = parsed.cacheDurationMs ?? this.config.defaultCacheDurationMs;
+    const key = parsed.keyType === 'Image' ? `image ${image}` : parsed.keyType === 'Registry' ? `registry ${host}` : 'global';
+    if (durationMs > 0) this.cache.set(key, { answer, expiresAt: this.now() + durationMs });
+    logger.debug('credential provider plugin answered', {
+      provider: this.name,
+      image,
+      cacheKeyType: parsed.keyType,
+      cacheDurationMs: durationMs,
+      ms: this.now() - started,
+    });
+    return answer;
+  }
+
+  /** Validates stdout as a CredentialProviderResponse; RunFailure with a reason that quotes none of it. */
+  private parseResponse(stdout: Buffer): { keyType: CacheKeyType; cacheDurationMs: number | undefined; auth: Keyring<AuthEntry> } {
+    const invalid = (reason: string): never => {
+      throw new RunFailure(reason, '');
+    };
+    let body: unknown;
+    try {
+      body = JSON.parse(stdout.toString('utf8'));
+    } catch {
+      return invalid('printed no valid JSON response on stdout');
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return invalid('printed JSON that is not a CredentialProviderResponse object');
+    const response = body as Record<string, unknown>;
+    const { apiVersion, kind, cacheKeyType, cacheDuration, auth } = response;
+    if (apiVersion !== this.config.apiVersion) {
+      // Only a known version is named: anything else the plugin printed could be a secret.
+      const actual = (PLUGIN_API_VERSIONS as readonly unknown[]).includes(apiVersion) ? `"${String(apiVersion)}"` : apiVersion === undefined ? 'none' : 'an unknown one';
+      return invalid(`answered with apiVersion ${actual}, expected "${this.config.apiVersion}"`);
+    }
+    if (kind !== RESPONSE_KIND) return invalid(`answered with a kind other than ${RESPONSE_KIND}`);
+    if (typeof cacheKeyType !== 'string' || !CACHE_KEY_TYPES.has(cacheKeyType)) {
+      return invalid(`answered with an invalid cacheKeyType (must be Image, Registry or Global)`);
+    }
+    let cacheDurationMs: number | undefined;
+    if (cacheDuration !== undefined && cacheDuration !== null) {
+      if (typeof cacheDuration !== 'string') return invalid('answered with an invalid cacheDuration (must be a duration string)');
+      try {
+        cacheDurationMs = Math.max(0, parseGoDuration(cacheDuration));
+      } catch {
+        return invalid('answered with an invalid cacheDuration (must be a duration such as "5m")');
+      }
+    }
+    const entries: AuthEntry[] = [];
+    if (auth !== undefined && auth !== null) {
+      if (typeof auth !== 'object' || Array.isArray(auth)) return invalid('answered with an invalid auth (must map images to username and password)');
+      for (const [key, value] of Object.entries(auth as Record<string, unknown>)) {
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('answered with an invalid auth entry (must hold username and password)');
+        const { username = '', password = '' } = value as Record<string, unknown>;
+        if (typeof username !== 'string' || typeof password !== 'string') return invalid('answered with an invalid auth entry (username and password must be strings)');
+        entries.push({ key, username, password });
+      }
+    }
+    return { keyType: cacheKeyType as CacheKeyType, cacheDurationMs, auth: Keyring.of(entries) };
+  }
+
+  /** Runs the plugin once for the image: its stdout, or RunFailure. */
+  private exec(image: string): Promise<Buffer> {
+    const { config, executable, timeoutMs } = this;
+    const request = `${JSON.stringify({ apiVersion: config.apiVersion, kind: REQUEST_KIND, image })}\n`;
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const { name, value } of config.env) env[name] = value;
+
+    return new Promise<Buffer>((resolve, reject) => {
+      let settled = false;
+      const stdout: Buffer[] = [];
+      let stdoutBytes = 0;
+      const stderr: Buffer[] = [];
+      let stderrBytes = 0;
+      const stderrText = () => Buffer.concat(stderr).toString('utf8').slice(0, MAX_LOGGED_STDERR_BYTES);
+
+      let child: ReturnType<typeof spawn>;
+      try {
+        // Its own process group, so that a timeout kills whatever it started too.
+        child = spawn(executable, [...config.args], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true, windowsHide: true });
+      } catch (error) {
+        reject(new RunFailure(`could not be started (${codeOf(error)})`, ''));
+        return;
+      }
+      const killGroup = () => {
+        const pid = child.pid;
+        if (pid === undefined) return;
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          try {
+            child.kill('SIGKILL');
+          } catch {
+            // Already gone.
+          }
+        }
+      };
+      const finish = (outcome: { stdout: Buffer } | { failure: RunFailure }) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if ('failure' in outcome) reject(outcome.failure);
+        else resolve(outcome.stdout);
+      };
+      const timer = setTimeout(() => {
+        killGroup();
+        finish({ failure: new RunFailure(`timed out after ${formatSeconds(timeoutMs)} s`, stderrText()) });
+      }, timeoutMs);
+      timer.unref?.();
+
+      child.on('error', (error) => {
+        killGroup();
+        finish({ failure: new RunFailure(`could not be run (${codeOf(error)})`, stderrText()) });
+      });
+      child.stdout?.on('data', (chunk: Buffer) => {
+        if (settled) return;
+        stdoutBytes += chunk.length;
+        if (stdoutBytes > MAX_RESPONSE_BYTES) {
+          killGroup();
+          finish({ failure: new RunFailure(`printed more than ${MAX_RESPONSE_BYTES} bytes on stdout`, stderrText()) });
+          return;
+        }
+        stdout.push(chunk);
+      });
+      child.stderr?.on('data', (chunk: Buffer) => {
+        // Kept up to the logged size; the rest is read and dropped so the plugin never blocks.
+        if (stderrBytes < MAX_LOGGED_STDERR_BYTES) stderr.push(chunk.subarray(0, MAX_LOGGED_STDERR_BYTES - stderrBytes));
+        stderrBytes += chunk.length;
+      });
+      child.stdout?.on('error', () => {});
+      child.stderr?.on('error', () => {});
+      // A plugin that exits without reading its stdin makes this write fail (EPIPE): that is its
+      // business; its exit status says whether it answered.
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(request);
+
+      child.on('close', (code, signal) => {
+        if (code === 0) finish({ stdout: Buffer.concat(stdout) });
+        else if (signal) finish({ failure: new RunFailure(`was killed by ${signal}`, stderrText()) });
+        else finish({ failure: new RunFailure(`exited with status ${code ?? 'unknown'}`, stderrText()) });
+      });
+    });
+  }
+}
+
+function codeOf(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : 'error';
+}
+
+function formatSeconds(ms: number): string {
+  return String(Number((ms / 1000).toFixed(3)));
+}
+
+async function readConfig(configPath: string): Promise<ParsedPluginConfig> {
+  const cannot = (what: string, error: unknown) => new PluginConfigError(`cannot read credential provider config ${what}: ${codeOf(error)}`);
+  let info;
+  try {
+    info = await stat(configPath);
+  } catch (error) {
+    throw cannot(configPath, error);
+  }
+  // As the kubelet: a directory's *.json, *.yaml and *.yml files, in lexicographic order, merged.
+  let files = [configPath];
+  if (info.isDirectory()) {
+    let names: string[];
+    try {
+      names = (await readdir(configPath, { withFileTypes: true })).filter((e) => !e.isDirectory() && ['.json', '.yaml', '.yml'].includes(extname(e.name))).map((e) => e.name);
+    } catch (error) {
+      throw cannot(configPath, error);
+    }
+    names.sort();
+    if (names.length === 0) throw new PluginConfigError(`no configuration files (*.json, *.yaml, *.yml) in credential provider config directory ${configPath}`);
+    files = names.map((name) => join(configPath, name));
+  }
+  const configs: Array<{ source: string; config: ParsedPluginConfig }> = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      if ((await stat(file)).size > MAX_CONFIG_BYTES) throw new PluginConfigError(`credential provider config ${file}: larger than ${MAX_CONFIG_BYTES} bytes`);
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if (error instanceof PluginConfigError) throw error;
+      throw cannot(file, error);
+    }
+    configs.push({ source: file, config: parsePluginConfig(text, file) });
+  }
+  return configs.length === 1 ? (configs[0] as { config: ParsedPluginConfig }).config : mergePluginConfigs(configs);
+}
+
+/**
+ * The plugins of the kubelet's credential provider config (a file, or a directory of them), in its
+ * order, each checked to be an executable file in `binDir`. Providers with `tokenAttributes` are
+ * skipped with a warning: they need a pod's service-account token, which the exporter has not.
+ * Throws PluginConfigError.
+ */
+export async function loadPluginProviders(configPath: string, binDir: string, options: PluginOptions): Promise<CredentialProvider[]> {
+  const { logger } = options;
+  if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) throw new PluginConfigError('the credential provider timeout must be positive');
+  const config = await readConfig(configPath);
+  try {
+    if (!(await stat(binDir)).isDirectory()) throw new PluginConfigError(`credential provider bin dir ${binDir} is not a directory`);
+  } catch (error) {
+    if (error instanceof PluginConfigError) throw error;
+    throw new PluginConfigError(`credential provider bin dir ${binDir} cannot be read: ${codeOf(error)}`);
+  }
+  if (config.ignoredFields.length > 0) {
+    logger.warn('credential provider config: unknown fields ignored', { config: configPath, fields: config.ignoredFields.join(', ') });
+  }
+  const providers: CredentialProvider[] = [];
+  for (const plugin of config.providers) {
+    if (plugin.serviceAccountTokens) {
+      logger.warn('credential provider skipped: service-account-token plugins (tokenAttributes) are not supported', {
+        provider: plugin.name,
+        config: configPath,
+      });
+      continue;
+    }
+    const executable = join(binDir, plugin.name);
+    const problem = await executableProblem(executable);
+    if (problem) throw new PluginConfigError(`credential provider ${JSON.stringify(plugin.name)}: plugin executable ${executable} ${problem}`, 'name', plugin.name);
+    providers.push(new PluginProvider(plugin, executable, options));
+  }
+  logger.info('credential provider plugins loaded', {
+    config: configPath,
+    binDir,
+    providers: providers.map((p) => p.name).join(', '),
+  });
+  return providers;
+}
+
+async function executableProblem(path: string): Promise<string | undefined> {
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) return 'is not a file';
+  } catch (error) {
+    return codeOf(error) === 'ENOENT' ? 'does not exist' : `cannot be read (${codeOf(error)})`;
+  }
+  try {
+    await access(path, fsConstants.X_OK);
+  } catch {
+    return 'is not executable';
+  }
+  return undefined;
+}
