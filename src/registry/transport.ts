@@ -27,27 +27,35 @@ const MAX_BODY_BYTES = 64 * 1024;
 /** Registries answer manifests with a few headers; a huge header block is hostile or broken. */
 const MAX_HEADER_BYTES = 64 * 1024;
 
+/**
+ * How registries (and the token exchanges on their hosts) are reached: the system roots plus
+ * --registry-ca-file, proxies from the environment, the timeouts.
+ */
+export function registryDispatcher(options: TransportOptions): Dispatcher {
+  // One TLS context for every connection: given as `ca`, each new connection would parse the whole
+  // trust store again (~150 certificates, milliseconds of CPU each time).
+  const tls = {
+    secureContext: createSecureContext({
+      ca: options.extraCaPems?.length ? [...rootCertificates, ...options.extraCaPems] : undefined,
+    }),
+    rejectUnauthorized: !options.skipCertVerification,
+  };
+  // EnvHttpProxyAgent honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY like the rest of the cluster tooling.
+  return new EnvHttpProxyAgent({
+    connect: { ...tls, timeout: options.requestTimeoutMs },
+    requestTls: tls,
+    headersTimeout: options.requestTimeoutMs,
+    bodyTimeout: options.requestTimeoutMs,
+    maxHeaderSize: MAX_HEADER_BYTES,
+    keepAliveTimeout: 30_000,
+  });
+}
+
 export class Transport {
   private readonly dispatcher: Dispatcher;
 
   constructor(private readonly options: TransportOptions) {
-    // One TLS context for every connection: given as `ca`, each new connection would parse the whole
-    // trust store again (~150 certificates, milliseconds of CPU each time).
-    const tls = {
-      secureContext: createSecureContext({
-        ca: options.extraCaPems?.length ? [...rootCertificates, ...options.extraCaPems] : undefined,
-      }),
-      rejectUnauthorized: !options.skipCertVerification,
-    };
-    // EnvHttpProxyAgent honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY like the rest of the cluster tooling.
-    this.dispatcher = new EnvHttpProxyAgent({
-      connect: { ...tls, timeout: options.requestTimeoutMs },
-      requestTls: tls,
-      headersTimeout: options.requestTimeoutMs,
-      bodyTimeout: options.requestTimeoutMs,
-      maxHeaderSize: MAX_HEADER_BYTES,
-      keepAliveTimeout: 30_000,
-    });
+    this.dispatcher = registryDispatcher(options);
   }
 
   /**

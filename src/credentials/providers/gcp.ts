@@ -1,0 +1,248 @@
+/**
+ * Artifact Registry and Container Registry credentials from the GCE metadata server: on GKE with
+ * Workload Identity, the GKE metadata server hands the pod's Kubernetes ServiceAccount the access
+ * token of the Google service account it is bound to (or of its own principal). Registries take it
+ * as the password of `oauth2accesstoken`, which is what the kubelet's GCP credential provider sends.
+ *
+ * The token is reused until a minute before it expires, and concurrent callers share one request.
+ * The metadata server is asked directly (never through an HTTP proxy), by the host name
+ * `metadata.google.internal` unless GCE_METADATA_HOST names another (as Google's libraries do).
+ */
+import { Agent, request, type Dispatcher } from 'undici';
+import type { ImageReference } from '../../image/reference.js';
+import type { Logger } from '../../log.js';
+import { networkReason } from '../../registry/network-reason.js';
+import { CredentialProviderError, type RegistryCredential } from '../../registry/credentials.js';
+import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
+import type { CredentialProvider } from './providers.js';
+
+/** The registries the kubelet's GCP credential provider (GKE) gives credentials for. */
+export const GCP_REGISTRY_PATTERNS: readonly string[] = ['gcr.io', '*.gcr.io', '*.pkg.dev', 'container.cloud.google.com'];
+/** The user name registries of Google take an OAuth access token with. */
+export const GCP_USERNAME = 'oauth2accesstoken';
+export const DEFAULT_METADATA_HOST = 'metadata.google.internal';
+
+const TOKEN_PATH = '/computeMetadata/v1/instance/service-accounts/default/token';
+const ROOT_PATH = '/computeMetadata/v1/';
+/** A token is not used in its last minute: a check may take that long, and clocks differ. */
+const EXPIRY_MARGIN_MS = 60_000;
+const DEFAULT_TIMEOUT_MS = 5_000;
+/** After a failure, callers within this time get the same failure instead of a new request each. */
+const DEFAULT_RETRY_AFTER_MS = 5_000;
+/** A token answer is a few hundred bytes; an error page a few KiB. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+export interface GcpProviderOptions {
+  readonly logger: Logger;
+  /** host[:port] of the metadata server; default GCE_METADATA_HOST, else metadata.google.internal. */
+  readonly metadataHost?: string;
+  readonly now?: () => number;
+  /** Limit on connecting, on the answer's headers and between body chunks; and on the whole request (default 5 s). */
+  readonly timeoutMs?: number;
+  /** After a failure, how long callers get that failure before the metadata server is asked again (default 5 s). */
+  readonly retryFailedAfterMs?: number;
+  /** HTTP client (tests: undici's MockAgent); default a direct connection (no proxy). */
+  readonly dispatcher?: Dispatcher;
+}
+
+/** The metadata server's host the way Google's client libraries find it. */
+export function metadataHostFrom(env: NodeJS.ProcessEnv = process.env): string {
+  const host = env['GCE_METADATA_HOST']?.trim();
+  return host ? host : DEFAULT_METADATA_HOST;
+}
+
+const GCP_KEYS: readonly KeyPattern[] = GCP_REGISTRY_PATTERNS.map((key) => parseKey(key) as KeyPattern);
+
+/** Is this image in Artifact Registry or Container Registry (as the kubelet's provider matches)? */
+export function isGcpRegistry(ref: ImageReference): boolean {
+  return GCP_KEYS.some((key) => keyMatches(key, ref));
+}
+
+interface Token {
+  readonly password: string;
+  /** When it must no longer be used (ms since epoch, the margin already taken off). */
+  readonly usableUntil: number;
+}
+
+export function createGcpProvider(options: GcpProviderOptions): CredentialProvider {
+  const { logger } = options;
+  const now = options.now ?? Date.now;
+  const host = options.metadataHost ?? metadataHostFrom();
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const retryAfterMs = options.retryFailedAfterMs ?? DEFAULT_RETRY_AFTER_MS;
+  const dispatcher = options.dispatcher ?? directAgent(timeoutMs);
+  const where = `the GCE metadata server at ${host}`;
+
+  let token: Token | undefined;
+  let inFlight: Promise<Token> | undefined;
+  let failure: { error: CredentialProviderError; at: number } | undefined;
+
+  const fetchToken = async (): Promise<Token> => {
+    const asked = now();
+    let answer: Answer;
+    try {
+      answer = await getFromMetadata(dispatcher, host, TOKEN_PATH, timeoutMs, true);
+    } catch (error) {
+      throw new CredentialProviderError(`cannot reach ${where}: ${reachReason(error, timeoutMs)}`);
+    }
+    if (answer.flavor !== 'Google') {
+      throw new CredentialProviderError(`${where} is not a GCE metadata server (HTTP ${answer.status} without Metadata-Flavor: Google)`);
+    }
+    if (answer.status !== 200) {
+      throw new CredentialProviderError(`${where} refused a token: HTTP ${answer.status}${errorDetail(answer.body)}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(answer.body);
+    } catch {
+      throw new CredentialProviderError(`${where} answered a token request with something other than JSON`);
+    }
+    const { access_token: accessToken, expires_in: expiresIn } = (parsed ?? {}) as { access_token?: unknown; expires_in?: unknown };
+    if (typeof accessToken !== 'string' || accessToken === '') {
+      throw new CredentialProviderError(`${where} answered without an access_token`);
+    }
+    const lifetimeMs = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : 0;
+    const usableUntil = asked + lifetimeMs - EXPIRY_MARGIN_MS;
+    logger.debug('got a Google access token from the metadata server', { provider: 'gcp', expiresInSeconds: Math.round(lifetimeMs / 1000) });
+    return { password: accessToken, usableUntil };
+  };
+
+  const current = (): Promise<Token> => {
+    if (token && now() < token.usableUntil) return Promise.resolve(token);
+    if (inFlight) return inFlight;
+    if (failure && now() - failure.at < retryAfterMs) return Promise.reject(failure.error);
+    const started = fetchToken().then(
+      (fetched) => {
+        token = fetched;
+        failure = undefined;
+        return fetched;
+      },
+      (error: unknown) => {
+        const problem = error instanceof CredentialProviderError ? error : new CredentialProviderError(`${where} failed unexpectedly`);
+        if (failure?.error.message !== problem.message) logger.warn('no Google access token', { provider: 'gcp', reason: problem.message });
+        failure = { error: problem, at: now() };
+        throw problem;
+      },
+    );
+    inFlight = started.finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
+
+  return {
+    name: 'gcp',
+    matches: isGcpRegistry,
+    async credentialFor(): Promise<Omit<RegistryCredential, 'id'>> {
+      // A token expiring before it is used (a check waited this long) is still the one asked for:
+      // usableUntil keeps a minute's margin for exactly that.
+      const { password } = await current();
+      return { username: GCP_USERNAME, password };
+    },
+  };
+}
+
+/**
+ * Is a GCE metadata server there (for --cloud-credentials=auto)? True only if it answers within
+ * the timeout with `Metadata-Flavor: Google`; any failure is false.
+ */
+export async function gcpAvailable(metadataHost: string, timeoutMs = 1000, dispatcher?: Dispatcher): Promise<boolean> {
+  const own = dispatcher ? undefined : directAgent(timeoutMs);
+  try {
+    const answer = await getFromMetadata(dispatcher ?? (own as Agent), metadataHost, ROOT_PATH, timeoutMs, false);
+    return answer.flavor === 'Google';
+  } catch {
+    return false;
+  } finally {
+    await own?.close().catch(() => undefined);
+  }
+}
+
+/** Connections straight to the metadata server: it is link-local, an HTTP proxy cannot reach it. */
+function directAgent(timeoutMs: number): Agent {
+  return new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000 });
+}
+
+interface Answer {
+  readonly status: number;
+  readonly flavor: string | undefined;
+  readonly body: string;
+}
+
+async function getFromMetadata(dispatcher: Dispatcher, host: string, path: string, timeoutMs: number, readBody: boolean): Promise<Answer> {
+  const response = await request(`http://${host}${path}`, {
+    method: 'GET',
+    headers: { 'metadata-flavor': 'Google', 'user-agent': 'k8s-image-existence-exporter' },
+    dispatcher,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const flavorHeader = response.headers['metadata-flavor'];
+  const flavor = Array.isArray(flavorHeader) ? flavorHeader[0] : flavorHeader;
+  let body = '';
+  if (readBody) {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of response.body) {
+        const buffer = chunk as Buffer;
+        chunks.push(buffer);
+        size += buffer.length;
+        if (size >= MAX_BODY_BYTES) break;
+      }
+    } finally {
+      response.body.on('error', () => undefined).destroy();
+    }
+    body = Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8');
+  } else {
+    await response.body.dump({ limit: MAX_BODY_BYTES }).catch(() => undefined);
+  }
+  return { status: response.statusCode, flavor, body };
+}
+
+/** Why a request got no answer, in words (undici puts the socket's error in `cause` at times). */
+export function reachReason(error: unknown, timeoutMs: number): string {
+  const failure = (error ?? {}) as { name?: unknown; code?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } };
+  const inner = failure.cause && typeof failure.cause === 'object' ? failure.cause : undefined;
+  const name = typeof failure.name === 'string' ? failure.name : undefined;
+  // DOMExceptions (an aborted request) carry a numeric code: only string codes name the failure.
+  const stringCode = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const code = stringCode(failure.code) ?? stringCode(inner?.code);
+  if (name === 'TimeoutError' || name === 'AbortError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return `no answer within ${timeoutMs / 1000} s (${code ?? name})`;
+  }
+  return networkReason({ name, code, message: String(failure.message ?? inner?.message ?? 'unknown error') });
+}
+
+/**
+ * What an error answer says, in a form safe to show: the OAuth-style `error` code of a JSON body,
+ * or the first line of a text body (the GKE metadata server explains IAM refusals there), with
+ * anything long enough to be a credential cut out. Never the body as such.
+ */
+export function errorDetail(body: string): string {
+  const text = body.trim();
+  if (text === '') return '';
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown; error_description?: unknown };
+    const code = typeof parsed?.error === 'string' ? parsed.error : undefined;
+    const description = typeof parsed?.error_description === 'string' ? parsed.error_description : undefined;
+    const parts = [code && safeCode(code), description && safeLine(description)].filter((part): part is string => Boolean(part));
+    return parts.length > 0 ? `: ${parts.join(': ')}` : '';
+  } catch {
+    if (/^\s*</.test(text)) return ''; // an HTML error page says nothing an operator can use
+    const line = safeLine(text.split(/\r?\n/, 1)[0] ?? '');
+    return line ? `: ${line}` : '';
+  }
+}
+
+function safeCode(code: string): string | undefined {
+  return /^[\w.-]{1,64}$/.test(code) ? code : undefined;
+}
+
+/** One line, at most 200 characters, control characters and token-like runs (64+ characters) removed. */
+function safeLine(line: string): string {
+  const cleaned = line
+    .replace(/[\u0000-\u001f\u007f]/g, ' ')
+    .replace(/[A-Za-z0-9._~+/=-]{64,}/g, '[…]')
+    .trim();
+  return cleaned.length > 200 ? `${cleaned.slice(0, 199)}…` : cleaned;
+}
