@@ -7,6 +7,7 @@ import type { ImageChecker } from './checker.js';
 import type { Collector, CredentialSource } from './collector.js';
 import type { Config } from './config.js';
 import { PullSecretCredentials } from './credentials/pull-secrets.js';
+import type { CredentialProviders } from './credentials/providers/providers.js';
 import { createEngine, type EngineDeps } from './engine.js';
 import { ListReader } from './kubernetes/list-reader.js';
 import { clusterWorkloads, LIST_PAGE_SIZE } from './cluster-workloads.js';
@@ -19,6 +20,8 @@ export interface ExporterDeps extends EngineDeps {
   readonly kubeConfig: KubeConfig;
   /** Defaults to the workloads' pull secrets plus --docker-config. */
   readonly credentials?: CredentialSource;
+  /** Credential providers (plugins, clouds) made at start-up (startCredentialProviders). */
+  readonly providers?: CredentialProviders;
 }
 
 export interface Exporter {
@@ -70,6 +73,7 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
         logger,
         dockerConfigPath: config.dockerConfig,
         namespaced: !('all' in config.namespaceScope),
+        providers: deps.providers,
         now: deps.now,
       }),
     onRecheckRound: () => metrics.completedRechecks.inc(),

@@ -9,6 +9,7 @@ import type { Level } from './log.js';
 import { parseLabelSelector, SelectorError } from './kubernetes/label-selector.js';
 import type { NamespaceScope } from './kubernetes/namespaces.js';
 import { BUILTIN_KINDS, type BuiltinKind, type CustomResource } from './kubernetes/workloads.js';
+import { CLOUDS, type Cloud, type CloudChoice } from './credentials/providers/clouds.js';
 
 const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 
@@ -27,6 +28,10 @@ export interface EngineSettings extends ClusterScope {
   readonly skipRegistryCertVerification: boolean;
   readonly imageMirrors: readonly MirrorRule[];
   readonly defaultRegistry: Location | undefined;
+  /** The kubelet's credential-provider plugins: its config file (or directory) and the plugins' directory. */
+  readonly credentialProviderConfig: string | undefined;
+  readonly credentialProviderBinDir: string | undefined;
+  readonly cloudCredentials: CloudChoice;
 }
 
 /** Which workloads of a cluster are listed. */
@@ -145,6 +150,16 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
     kind: 'string',
     repeatable: true,
     help: 'original=mirror: nodes pull images of "original" only from "mirror" (air-gapped clusters): the mirror\'s answer is final. Repeatable.',
+  },
+  'image-credential-provider-config': {
+    kind: 'string',
+    help: "The kubelet's credential-provider config (CredentialProviderConfig, YAML or JSON, or a directory of them): its plugins' credentials are tried after the pull secrets.",
+  },
+  'image-credential-provider-bin-dir': { kind: 'string', help: 'Directory of the credential-provider plugins named in --image-credential-provider-config.' },
+  'cloud-credentials': {
+    kind: 'string',
+    default: 'auto',
+    help: 'Built-in cloud registry credentials: auto (each where its identity is present: ecr with AWS IRSA/Pod Identity/keys, gcp with a GCE metadata server, acr with Azure workload identity), none, or a comma list of ecr,gcp,acr.',
   },
   'default-registry': {
     kind: 'string',
@@ -393,7 +408,25 @@ function engineSettings(given: Given): EngineSettings {
     skipRegistryCertVerification: given.has('skip-registry-cert-verification') ? given.bool('skip-registry-cert-verification') : false,
     imageMirrors: [...mirrorRules('image-mirror', false), ...mirrorRules('image-mirror-only', true)],
     defaultRegistry: given.has('default-registry') ? registryLocation(given.one('default-registry')) : undefined,
+    ...credentialProviderFlags(given),
   };
+}
+
+function credentialProviderFlags(given: Given): Pick<EngineSettings, 'credentialProviderConfig' | 'credentialProviderBinDir' | 'cloudCredentials'> {
+  const config = given.optionalPath('image-credential-provider-config');
+  const binDir = given.optionalPath('image-credential-provider-bin-dir');
+  if (config && !binDir) throw new FlagError('image-credential-provider-bin-dir', 'is needed with --image-credential-provider-config');
+  if (binDir && !config) throw new FlagError('image-credential-provider-config', 'is needed with --image-credential-provider-bin-dir');
+  const value = given.one('cloud-credentials').trim();
+  let cloudCredentials: CloudChoice;
+  if (value === 'auto' || value === 'none') cloudCredentials = value;
+  else {
+    const names = parseList([value]);
+    const unknown = names.find((name) => !(CLOUDS as readonly string[]).includes(name));
+    if (unknown !== undefined || names.length === 0) throw new FlagError('cloud-credentials', `must be auto, none or a comma list of ${CLOUDS.join(', ')}, got ${JSON.stringify(value.slice(0, 100))}`);
+    cloudCredentials = [...new Set(names)] as Cloud[];
+  }
+  return { credentialProviderConfig: config, credentialProviderBinDir: binDir, cloudCredentials };
 }
 
 export function parseFlags(argv: readonly string[]): ParseOutcome {
@@ -437,6 +470,9 @@ const ENGINE_FLAGS = [
   'image-mirror',
   'image-mirror-only',
   'default-registry',
+  'image-credential-provider-config',
+  'image-credential-provider-bin-dir',
+  'cloud-credentials',
 ] as const;
 
 export const CHECK_FLAGS: FlagSpecs = {

@@ -2,7 +2,8 @@
 /** Entry point: flags, Kubernetes config, start the server, stop gracefully on SIGTERM/SIGINT. */
 import { constants as osConstants } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { checkDockerConfig, readCaFiles } from './startup-files.js';
+import { checkDockerConfig, readCaFiles, startCredentialProviders } from './startup-files.js';
+import type { CredentialProviders } from './credentials/providers/providers.js';
 import { createExporter } from './app.js';
 import { helpText, parseFlags, UsageError, type ParseOutcome } from './config.js';
 import { loadKubeConfig } from './kubernetes/kubeconfig.js';
@@ -38,11 +39,14 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   const { config } = parsed;
+  const logger = createLogger(config.logLevel);
   let registryCaPems: string[];
+  let providers: CredentialProviders;
   try {
     registryCaPems = await readCaFiles(config.registryCaFiles);
     await checkDockerConfig(config.dockerConfig);
     await checkWebConfigFile(config.webConfigFile);
+    providers = await startCredentialProviders(config, { logger, registryCaPems });
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`${error.message}\n`);
@@ -50,7 +54,6 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
   let kubeConfig: KubeConfig;
   try {
     kubeConfig = loadKubeConfig(config.kubeconfig);
@@ -58,7 +61,7 @@ async function main(argv: readonly string[]): Promise<void> {
     logger.error('cannot load Kubernetes configuration', { reason: (error as Error).message });
     process.exit(1);
   }
-  const exporter = createExporter(config, { kubeConfig, logger, registryCaPems });
+  const exporter = createExporter(config, { kubeConfig, logger, registryCaPems, providers });
   const port = await exporter.listen();
 
   let stopping = false;

@@ -3,6 +3,9 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { FlagError } from './config.js';
 import { readDockerConfigFile } from './credentials/pull-secrets.js';
+import { createCredentialProviders, type ProviderDeps, type ProviderSettings } from './credentials/providers/index.js';
+import { PluginConfigError } from './credentials/providers/plugin-config.js';
+import type { CredentialProviders } from './credentials/providers/providers.js';
 
 /** Reads --registry-ca-file bundles; a file that is unreadable or holds no certificate is a flag error. */
 export async function readCaFiles(paths: readonly string[]): Promise<string[]> {
@@ -36,5 +39,20 @@ export async function checkDockerConfig(path: string | undefined): Promise<void>
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ? `cannot read ${path}: ${(error as NodeJS.ErrnoException).code}` : (error as Error).message;
     throw new FlagError('docker-config', reason);
+  }
+}
+
+/**
+ * The credential providers the flags ask for; a plugin configuration that cannot be used is a flag
+ * error. Logs which providers are active.
+ */
+export async function startCredentialProviders(settings: ProviderSettings, deps: ProviderDeps): Promise<CredentialProviders> {
+  try {
+    const { providers, active } = await createCredentialProviders(settings, deps);
+    deps.logger.info('credential providers', { active: active.length > 0 ? active.join('; ') : 'none (pull secrets and --docker-config only)' });
+    return providers;
+  } catch (error) {
+    if (error instanceof PluginConfigError) throw new FlagError('image-credential-provider-config', error.message);
+    throw error;
   }
 }

@@ -17,7 +17,8 @@ import type { Workload } from '../kubernetes/workloads.js';
 import { clusterWorkloads } from '../cluster-workloads.js';
 import { createLogger, type Logger } from '../log.js';
 import type { RegistryCredential } from '../registry/credentials.js';
-import { checkDockerConfig, readCaFiles } from '../startup-files.js';
+import { checkDockerConfig, readCaFiles, startCredentialProviders } from '../startup-files.js';
+import type { CredentialProviders } from '../credentials/providers/providers.js';
 import { InputError, readInputs } from './inputs.js';
 import { ManifestCredentials } from './manifest-credentials.js';
 import { ManifestError, readManifests, type ManifestWorkload } from './manifests.js';
@@ -70,7 +71,8 @@ export async function runCheck(argv: readonly string[], io: CheckIo = process, d
   try {
     registryCaPems = await readCaFiles(config.registryCaFiles);
     const node = await nodeCredentials(config, io.env, warn);
-    subject = config.cluster ? clusterSubject(config, log, node.path) : await manifestSubject(config, io.stdin, node.keyring);
+    const providers = await startCredentialProviders(config, { logger: log, registryCaPems, env: io.env });
+    subject = config.cluster ? clusterSubject(config, log, node.path, providers) : await manifestSubject(config, io.stdin, node.keyring, providers);
   } catch (error) {
     return usage(error);
   }
@@ -131,7 +133,12 @@ async function dockerConfigKeyring(path: string, warn: (warning: string) => void
   return keyring;
 }
 
-async function manifestSubject(config: CheckConfig, stdin: NodeJS.ReadableStream, node: Keyring<RegistryCredential>): Promise<Subject> {
+async function manifestSubject(
+  config: CheckConfig,
+  stdin: NodeJS.ReadableStream,
+  node: Keyring<RegistryCredential>,
+  providers: CredentialProviders,
+): Promise<Subject> {
   const manifests = readManifests(await readInputs(config.inputs, stdin));
   const byKind = new Map<string, ManifestWorkload[]>();
   for (const workload of manifests.workloads) {
@@ -142,7 +149,7 @@ async function manifestSubject(config: CheckConfig, stdin: NodeJS.ReadableStream
   return {
     listings: { get: async (kind) => ({ workloads: byKind.get(kind) ?? [], states: [] }) },
     kinds: [...byKind.keys()],
-    credentials: new ManifestCredentials(manifests, node),
+    credentials: new ManifestCredentials(manifests, node, providers),
     // Only workloads of the manifests are ever asked about here.
     sourceOf: (workload) => `${(workload as ManifestWorkload).source}:${(workload as ManifestWorkload).line}`,
     warnings: manifests.warnings,
@@ -150,7 +157,7 @@ async function manifestSubject(config: CheckConfig, stdin: NodeJS.ReadableStream
 }
 
 /** The cluster's workloads and pull secrets, read as the exporter reads them. */
-function clusterSubject(config: CheckConfig, logger: Logger, dockerConfigPath: string | undefined): Subject {
+function clusterSubject(config: CheckConfig, logger: Logger, dockerConfigPath: string | undefined, providers: CredentialProviders): Subject {
   let kubeConfig;
   try {
     kubeConfig = loadKubeConfig(config.kubeconfig);
@@ -166,6 +173,7 @@ function clusterSubject(config: CheckConfig, logger: Logger, dockerConfigPath: s
       logger,
       dockerConfigPath,
       namespaced: !('all' in config.namespaceScope),
+      providers,
     }),
     sourceOf: () => undefined,
     warnings: [],

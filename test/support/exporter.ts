@@ -6,7 +6,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createExporter, type Exporter, type ExporterDeps } from '../../src/app.js';
 import { parseFlags, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
-import { readCaFiles } from '../../src/startup-files.js';
+import { readCaFiles, startCredentialProviders } from '../../src/startup-files.js';
 import { REUSE_MS } from '../../src/shared-answer.js';
 
 export interface RunningExporter {
@@ -122,7 +122,9 @@ export async function startExporter(
   const logs: string[] = [];
   const logger = createLogger('debug', (line) => logs.push(line));
   const registryCaPems = await readCaFiles(config.registryCaFiles);
-  const exporter = createExporter(config, { kubeConfig, logger, registryCaPems, ...deps });
+  // As main.ts does: plugins and cloud providers from the flags.
+  const providers = deps.providers ?? (await startCredentialProviders(config, { logger, registryCaPems }));
+  const exporter = createExporter(config, { kubeConfig, logger, registryCaPems, ...deps, providers });
   const port = await exporter.listen();
   const url = `http://127.0.0.1:${port}`;
   return {
