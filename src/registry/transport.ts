@@ -27,6 +27,24 @@ const MAX_BODY_BYTES = 64 * 1024;
 /** Registries answer manifests with a few headers; a huge header block is hostile or broken. */
 const MAX_HEADER_BYTES = 64 * 1024;
 
+/** An answer's body as text, at most `maxBytes` of it; the rest of the stream is dropped, not read. */
+export async function readBodyText(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      const buffer = chunk as Buffer;
+      chunks.push(buffer);
+      size += buffer.length;
+      if (size >= maxBytes) break;
+    }
+  } finally {
+    // Destroying an unfinished body emits 'error'; unheard, that event would crash the process.
+    body.on('error', () => undefined).destroy();
+  }
+  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
+}
+
 /**
  * How registries (and the token exchanges on their hosts) are reached: the system roots plus
  * --registry-ca-file, proxies from the environment, the timeouts.
@@ -87,20 +105,7 @@ export class Transport {
     }
     let body = '';
     if (readBody && method !== 'HEAD') {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      try {
-        for await (const chunk of response.body) {
-          const buffer = chunk as Buffer;
-          chunks.push(buffer);
-          size += buffer.length;
-          if (size >= maxBodyBytes) break;
-        }
-      } finally {
-        // Destroying an unfinished body emits 'error'; unheard, that event would crash the process.
-        response.body.on('error', () => undefined).destroy();
-      }
-      body = Buffer.concat(chunks).subarray(0, maxBodyBytes).toString('utf8');
+      body = await readBodyText(response.body, maxBodyBytes);
     } else {
       // Not read: drain at most 64 KiB (keeps a small answer's connection reusable), then hang up, so
       // a server streaming forever cannot hold us. dump() listens for the abort it causes.

@@ -30,20 +30,14 @@
  */
 import type { ContainerRow, Snapshot } from '../collector.js';
 import { parseImageReference } from '../image/reference.js';
-import type { CheckStatus } from '../registry/status.js';
+import { CHECK_STATUSES, type CheckStatus } from '../registry/status.js';
 
 /** Every status but `present`, then the two groups that are not check statuses. */
 export const GROUP_IDS = [
-  'absent',
-  'bad_reference',
-  'auth_failure',
-  'access_denied',
-  'rate_limited',
-  'registry_unavailable',
-  'unknown_error',
+  ...(CHECK_STATUSES.filter((status) => status !== 'present') as Exclude<CheckStatus, 'present'>[]),
   'never_checked',
   'platform_missing',
-] as const satisfies readonly (Exclude<CheckStatus, 'present'> | 'never_checked' | 'platform_missing')[];
+] as const;
 
 export type GroupId = (typeof GROUP_IDS)[number];
 

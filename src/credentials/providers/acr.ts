@@ -11,7 +11,7 @@
  * for one registry share one exchange.
  */
 import { request, type Dispatcher } from 'undici';
-import { registryDispatcher } from '../../registry/transport.js';
+import { readBodyText, registryDispatcher } from '../../registry/transport.js';
 import type { TokenCredential, WorkloadIdentityCredentialOptions } from '@azure/identity';
 import type { ImageReference } from '../../image/reference.js';
 import type { Logger } from '../../log.js';
@@ -162,7 +162,7 @@ export function createAcrProvider(options: AcrProviderOptions): CredentialProvid
         signal: AbortSignal.timeout(timeoutMs),
       });
       status = response.statusCode;
-      body = await readBounded(response.body);
+      body = await readBodyText(response.body, MAX_BODY_BYTES);
     } catch (error) {
       throw new CredentialProviderError(`cannot reach ${registry} to exchange the Entra token: ${reachReason(error, timeoutMs)}`);
     }
@@ -228,23 +228,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, timedOut: () => Error):
   });
   promise.catch(() => undefined);
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
-async function readBounded(body: AsyncIterable<unknown> & { destroy(): unknown; on(event: 'error', listener: () => void): unknown }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      const buffer = chunk as Buffer;
-      chunks.push(buffer);
-      size += buffer.length;
-      if (size >= MAX_BODY_BYTES) break;
-    }
-  } finally {
-    body.on('error', () => undefined);
-    body.destroy();
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8');
 }
 
 /** ACR answers `{"errors":[{"code":"UNAUTHORIZED","message":"…"}]}`, or an OAuth-style error. */

@@ -15,6 +15,7 @@ import { networkReason } from '../../registry/network-reason.js';
 import { CredentialProviderError, type RegistryCredential } from '../../registry/credentials.js';
 import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
 import type { CredentialProvider } from './providers.js';
+import { readBodyText } from '../../registry/transport.js';
 
 /** The registries the kubelet's GCP credential provider (GKE) gives credentials for. */
 export const GCP_REGISTRY_PATTERNS: readonly string[] = ['gcr.io', '*.gcr.io', '*.pkg.dev', 'container.cloud.google.com'];
@@ -180,19 +181,7 @@ async function getFromMetadata(dispatcher: Dispatcher, host: string, path: strin
   const flavor = Array.isArray(flavorHeader) ? flavorHeader[0] : flavorHeader;
   let body = '';
   if (readBody) {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of response.body) {
-        const buffer = chunk as Buffer;
-        chunks.push(buffer);
-        size += buffer.length;
-        if (size >= MAX_BODY_BYTES) break;
-      }
-    } finally {
-      response.body.on('error', () => undefined).destroy();
-    }
-    body = Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8');
+    body = await readBodyText(response.body, MAX_BODY_BYTES);
   } else {
     await response.body.dump({ limit: MAX_BODY_BYTES }).catch(() => undefined);
   }
