@@ -19,6 +19,7 @@ import { CredentialProviderError, type RegistryCredential } from '../../registry
 import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
 import { errorDetail, reachReason } from './gcp.js';
 import type { CredentialProvider } from './providers.js';
+import { TokenCache } from './token-cache.js';
 
 /** ACR's login servers in the public cloud and the sovereign ones (as the kubelet's Azure provider matches). */
 export const ACR_REGISTRY_PATTERNS: readonly string[] = ['*.azurecr.io', '*.azurecr.cn', '*.azurecr.de', '*.azurecr.us'];
@@ -102,9 +103,6 @@ export function createAcrProvider(options: AcrProviderOptions): CredentialProvid
   let dispatcher = options.dispatcher;
   let credential: Promise<TokenCredential> | undefined;
 
-  const tokens = new Map<string, RefreshToken>();
-  const inFlight = new Map<string, Promise<RefreshToken>>();
-  const failures = new Map<string, { error: CredentialProviderError; at: number }>();
 
   const entraCredential = (): Promise<TokenCredential> => {
     if (options.credential) return Promise.resolve(options.credential);
@@ -183,37 +181,25 @@ export function createAcrProvider(options: AcrProviderOptions): CredentialProvid
     return { password: refreshToken, usableUntil: expiry - EXPIRY_MARGIN_MS };
   };
 
-  const current = (registry: string): Promise<RefreshToken> => {
-    const cached = tokens.get(registry);
-    if (cached && now() < cached.usableUntil) return Promise.resolve(cached);
-    const running = inFlight.get(registry);
-    if (running) return running;
-    const failed = failures.get(registry);
-    if (failed && now() - failed.at < retryAfterMs) return Promise.reject(failed.error);
-    const started = exchange(registry).then(
-      (token) => {
-        tokens.set(registry, token);
-        failures.delete(registry);
-        return token;
-      },
-      (error: unknown) => {
-        tokens.delete(registry);
-        const problem = error instanceof CredentialProviderError ? error : new CredentialProviderError(`ACR credentials for ${registry} failed unexpectedly`);
-        if (failed?.error.message !== problem.message) logger.warn('no ACR credentials', { provider: 'acr', registry, reason: problem.message });
-        failures.set(registry, { error: problem, at: now() });
-        throw problem;
-      },
-    );
-    const shared = started.finally(() => inFlight.delete(registry));
-    inFlight.set(registry, shared);
-    return shared;
-  };
+  // One refresh token per registry: ACR issues it for the registry it is exchanged at.
+  const tokens = new TokenCache<string, RefreshToken>({
+    fetch: async (registry) => {
+      const token = await exchange(registry);
+      return { value: token, refreshAt: token.usableUntil };
+    },
+    retryFailedAfterMs: retryAfterMs,
+    unexpected: (registry) => `ACR credentials for ${registry} failed unexpectedly`,
+    onFailure: (registry, problem, { changed }) => {
+      if (changed) logger.warn('no ACR credentials', { provider: 'acr', registry, reason: problem.message });
+    },
+    now,
+  });
 
   return {
     name: 'acr',
     matches: isAcrRegistry,
     async credentialFor(ref: ImageReference): Promise<Omit<RegistryCredential, 'id'>> {
-      const { password } = await current(ref.registry.toLowerCase());
+      const { password } = await tokens.get(ref.registry.toLowerCase());
       return { username: ACR_USERNAME, password };
     },
   };

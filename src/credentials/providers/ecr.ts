@@ -18,6 +18,7 @@ import type { ImageReference } from '../../image/reference.js';
 import type { Logger } from '../../log.js';
 import { CredentialProviderError } from '../../registry/credentials.js';
 import type { CredentialProvider } from './providers.js';
+import { TokenCache } from './token-cache.js';
 
 /** Private ECR registry hosts, as the kubelet's ecr-credential-provider recognizes them. */
 const ECR_HOST =
@@ -59,10 +60,6 @@ export interface EcrProviderOptions {
 }
 
 type Credential = { readonly username: string; readonly password: string };
-type Known =
-  | { readonly credential: Credential; readonly refreshAt: number; readonly expiresAt: number }
-  | { readonly error: CredentialProviderError; readonly retryAt: number };
-
 type Sdk = typeof import('@aws-sdk/client-ecr');
 let sdk: Promise<Sdk> | undefined;
 /** The SDK, imported once when ECR is first needed. */
@@ -78,8 +75,6 @@ export function createEcrProvider(options: EcrProviderOptions): CredentialProvid
   const { logger } = options;
   const now = options.now ?? Date.now;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const known = new Map<string, Known>();
-  const pending = new Map<string, Promise<Credential>>();
   const clients = new Map<string, Promise<ECRClient>>();
 
   const clientOf = (region: string): Promise<ECRClient> => {
@@ -142,37 +137,21 @@ export function createEcrProvider(options: EcrProviderOptions): CredentialProvid
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   };
 
-  const refresh = (region: string): Promise<Credential> => {
-    const started = withTimeout(fetchToken(region), region).then(
-      ({ credential, expiresAt }) => {
-        const at = now();
-        const until = expiresAt ?? at + TOKEN_WITHOUT_EXPIRY_MS + ECR_REFRESH_BEFORE_EXPIRY_MS;
-        known.set(region, { credential, refreshAt: until - ECR_REFRESH_BEFORE_EXPIRY_MS, expiresAt: until });
-        logger.info('ECR authorization token obtained', {
-          region,
-          expiresAt: expiresAt !== undefined ? new Date(expiresAt).toISOString() : undefined,
-        });
-        return credential;
-      },
-      (error: unknown) => {
-        const failure = error instanceof CredentialProviderError ? error : providerError(`ECR credentials for ${region}: ${describeError(error)}`);
-        const at = now();
-        const previous = known.get(region);
-        if (previous && 'credential' in previous && at < previous.expiresAt) {
-          // The token in hand still works for a few minutes: keep using it, and ask again later.
-          known.set(region, { ...previous, refreshAt: Math.min(at + ECR_FAILURE_RETRY_MS, previous.expiresAt) });
-          logger.warn('ECR authorization token not renewed; the current one is used until it expires', { region, reason: failure.message });
-          return previous.credential;
-        }
-        known.set(region, { error: failure, retryAt: at + ECR_FAILURE_RETRY_MS });
-        logger.warn('ECR authorization token not obtained', { region, reason: failure.message });
-        throw failure;
-      },
-    );
-    const shared = started.finally(() => pending.delete(region));
-    pending.set(region, shared);
-    return shared;
-  };
+  const tokens = new TokenCache<string, Credential>({
+    fetch: async (region) => {
+      const { credential, expiresAt } = await withTimeout(fetchToken(region), region);
+      const until = expiresAt ?? now() + TOKEN_WITHOUT_EXPIRY_MS + ECR_REFRESH_BEFORE_EXPIRY_MS;
+      logger.info('ECR authorization token obtained', { region, expiresAt: expiresAt !== undefined ? new Date(expiresAt).toISOString() : undefined });
+      return { value: credential, refreshAt: until - ECR_REFRESH_BEFORE_EXPIRY_MS, expiresAt: until };
+    },
+    retryFailedAfterMs: ECR_FAILURE_RETRY_MS,
+    unexpected: (region, error) => providerError(`ECR credentials for ${region}: ${describeError(error)}`).message,
+    onFailure: (region, failure, { kept }) =>
+      kept
+        ? logger.warn('ECR authorization token not renewed; the current one is used until it expires', { region, reason: failure.message })
+        : logger.warn('ECR authorization token not obtained', { region, reason: failure.message }),
+    now,
+  });
 
   return {
     name: 'ecr',
@@ -180,11 +159,7 @@ export function createEcrProvider(options: EcrProviderOptions): CredentialProvid
     credentialFor: async (ref: ImageReference) => {
       const registry = parseEcrHost(ref.registry);
       if (!registry) throw new CredentialProviderError(`${ref.registry} is not an Amazon ECR registry`);
-      const { region } = registry;
-      const entry = known.get(region);
-      if (entry && 'credential' in entry && now() < entry.refreshAt) return entry.credential;
-      if (entry && 'error' in entry && now() < entry.retryAt) throw entry.error;
-      return pending.get(region) ?? refresh(region);
+      return tokens.get(registry.region);
     },
   };
 }

@@ -16,6 +16,7 @@ import { CredentialProviderError, type RegistryCredential } from '../../registry
 import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
 import type { CredentialProvider } from './providers.js';
 import { readBodyText } from '../../registry/transport.js';
+import { TokenCache } from './token-cache.js';
 
 /** The registries the kubelet's GCP credential provider (GKE) gives credentials for. */
 export const GCP_REGISTRY_PATTERNS: readonly string[] = ['gcr.io', '*.gcr.io', '*.pkg.dev', 'container.cloud.google.com'];
@@ -74,10 +75,6 @@ export function createGcpProvider(options: GcpProviderOptions): CredentialProvid
   const dispatcher = options.dispatcher ?? directAgent(timeoutMs);
   const where = `the GCE metadata server at ${host}`;
 
-  let token: Token | undefined;
-  let inFlight: Promise<Token> | undefined;
-  let failure: { error: CredentialProviderError; at: number } | undefined;
-
   const fetchToken = async (): Promise<Token> => {
     const asked = now();
     let answer: Answer;
@@ -108,28 +105,19 @@ export function createGcpProvider(options: GcpProviderOptions): CredentialProvid
     return { password: accessToken, usableUntil };
   };
 
-  const current = (): Promise<Token> => {
-    if (token && now() < token.usableUntil) return Promise.resolve(token);
-    if (inFlight) return inFlight;
-    if (failure && now() - failure.at < retryAfterMs) return Promise.reject(failure.error);
-    const started = fetchToken().then(
-      (fetched) => {
-        token = fetched;
-        failure = undefined;
-        return fetched;
-      },
-      (error: unknown) => {
-        const problem = error instanceof CredentialProviderError ? error : new CredentialProviderError(`${where} failed unexpectedly`);
-        if (failure?.error.message !== problem.message) logger.warn('no Google access token', { provider: 'gcp', reason: problem.message });
-        failure = { error: problem, at: now() };
-        throw problem;
-      },
-    );
-    inFlight = started.finally(() => {
-      inFlight = undefined;
-    });
-    return inFlight;
-  };
+  // One token for the pod's identity, whatever the registry.
+  const tokens = new TokenCache<'token', Token>({
+    fetch: async () => {
+      const token = await fetchToken();
+      return { value: token, refreshAt: token.usableUntil };
+    },
+    retryFailedAfterMs: retryAfterMs,
+    unexpected: () => `${where} failed unexpectedly`,
+    onFailure: (_key, problem, { changed }) => {
+      if (changed) logger.warn('no Google access token', { provider: 'gcp', reason: problem.message });
+    },
+    now,
+  });
 
   return {
     name: 'gcp',
@@ -137,7 +125,7 @@ export function createGcpProvider(options: GcpProviderOptions): CredentialProvid
     async credentialFor(): Promise<Omit<RegistryCredential, 'id'>> {
       // A token expiring before it is used (a check waited this long) is still the one asked for:
       // usableUntil keeps a minute's margin for exactly that.
-      const { password } = await current();
+      const { password } = await tokens.get('token');
       return { username: GCP_USERNAME, password };
     },
   };
