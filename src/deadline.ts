@@ -16,3 +16,10 @@ export async function beforeDeadline<T>(promise: Promise<T>, deadline: number, n
     clearTimeout(timer);
   }
 }
+
+/** The promise's value, or a rejection with `timedOut()` once `ms` have passed (its own outcome is then ignored). */
+export async function within<T>(promise: Promise<T>, ms: number, timedOut: () => Error): Promise<T> {
+  const result = await beforeDeadline(promise, Date.now() + ms);
+  if (result === TIMED_OUT) throw timedOut();
+  return result;
+}

@@ -19,7 +19,8 @@ import { CredentialProviderError, type RegistryCredential } from '../../registry
 import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
 import { errorDetail, reachReason } from './gcp.js';
 import type { CredentialProvider } from './providers.js';
-import { TokenCache } from './token-cache.js';
+import { TokenCache, type Issued } from './token-cache.js';
+import { within } from '../../deadline.js';
 
 /** ACR's login servers in the public cloud and the sovereign ones (as the kubelet's Azure provider matches). */
 export const ACR_REGISTRY_PATTERNS: readonly string[] = ['*.azurecr.io', '*.azurecr.cn', '*.azurecr.de', '*.azurecr.us'];
@@ -88,11 +89,6 @@ export function jwtExpiry(token: string): number | undefined {
   }
 }
 
-interface RefreshToken {
-  readonly password: string;
-  readonly usableUntil: number;
-}
-
 export function createAcrProvider(options: AcrProviderOptions): CredentialProvider {
   const { logger } = options;
   const env = options.env ?? process.env;
@@ -134,7 +130,7 @@ export function createAcrProvider(options: AcrProviderOptions): CredentialProvid
       const source = await entraCredential();
       // The SDK does not give up on an abort signal everywhere: the timeout is kept here as well.
       const asked = source.getToken(ACR_SCOPE, { abortSignal: AbortSignal.timeout(timeoutMs) });
-      const token = await withTimeout(asked, timeoutMs, () => new CredentialProviderError(`Microsoft Entra ID gave no token for ACR: no answer within ${timeoutMs / 1000} s`));
+      const token = await within(asked, timeoutMs, () => new CredentialProviderError(`Microsoft Entra ID gave no token for ACR: no answer within ${timeoutMs / 1000} s`));
       if (!token?.token) throw new CredentialProviderError('Microsoft Entra ID gave no access token for ACR');
       return token.token;
     } catch (error) {
@@ -143,7 +139,7 @@ export function createAcrProvider(options: AcrProviderOptions): CredentialProvid
     }
   };
 
-  const exchange = async (registry: string): Promise<RefreshToken> => {
+  const exchange = async (registry: string): Promise<Issued<string>> => {
     const accessToken = await entraToken();
     const form = new URLSearchParams({ grant_type: 'access_token', service: registry });
     if (tenant) form.set('tenant', tenant);
@@ -178,15 +174,12 @@ export function createAcrProvider(options: AcrProviderOptions): CredentialProvid
     }
     const expiry = jwtExpiry(refreshToken) ?? now() + DEFAULT_LIFETIME_MS;
     logger.debug('got an ACR refresh token', { provider: 'acr', registry, expiresInSeconds: Math.round((expiry - now()) / 1000) });
-    return { password: refreshToken, usableUntil: expiry - EXPIRY_MARGIN_MS };
+    return { value: refreshToken, refreshAt: expiry - EXPIRY_MARGIN_MS };
   };
 
   // One refresh token per registry: ACR issues it for the registry it is exchanged at.
-  const tokens = new TokenCache<string, RefreshToken>({
-    fetch: async (registry) => {
-      const token = await exchange(registry);
-      return { value: token, refreshAt: token.usableUntil };
-    },
+  const tokens = new TokenCache<string, string>({
+    fetch: exchange,
     retryFailedAfterMs: retryAfterMs,
     unexpected: (registry) => `ACR credentials for ${registry} failed unexpectedly`,
     onFailure: (registry, problem, { changed }) => {
@@ -199,21 +192,9 @@ export function createAcrProvider(options: AcrProviderOptions): CredentialProvid
     name: 'acr',
     matches: isAcrRegistry,
     async credentialFor(ref: ImageReference): Promise<Omit<RegistryCredential, 'id'>> {
-      const { password } = await tokens.get(ref.registry.toLowerCase());
-      return { username: ACR_USERNAME, password };
+      return { username: ACR_USERNAME, password: await tokens.get(ref.registry.toLowerCase()) };
     },
   };
-}
-
-/** `promise`, or the error of `timedOut` once `ms` have passed (the promise's own outcome is then ignored). */
-function withTimeout<T>(promise: Promise<T>, ms: number, timedOut: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timedOut()), ms);
-    timer.unref();
-  });
-  promise.catch(() => undefined);
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 /** ACR answers `{"errors":[{"code":"UNAUTHORIZED","message":"…"}]}`, or an OAuth-style error. */

@@ -19,6 +19,7 @@ import type { Logger } from '../../log.js';
 import { CredentialProviderError } from '../../registry/credentials.js';
 import type { CredentialProvider } from './providers.js';
 import { TokenCache } from './token-cache.js';
+import { within } from '../../deadline.js';
 
 /** Private ECR registry hosts, as the kubelet's ecr-credential-provider recognizes them. */
 const ECR_HOST =
@@ -125,21 +126,9 @@ export function createEcrProvider(options: EcrProviderOptions): CredentialProvid
     };
   };
 
-  const withTimeout = <T>(promise: Promise<T>, region: string): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new CredentialProviderError(`ECR credentials for ${region}: no answer within ${Math.round(timeoutMs / 1000)} s`)),
-        timeoutMs,
-      );
-      timer.unref();
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-  };
-
   const tokens = new TokenCache<string, Credential>({
     fetch: async (region) => {
-      const { credential, expiresAt } = await withTimeout(fetchToken(region), region);
+      const { credential, expiresAt } = await within(fetchToken(region), timeoutMs, () => new CredentialProviderError(`ECR credentials for ${region}: no answer within ${Math.round(timeoutMs / 1000)} s`));
       const until = expiresAt ?? now() + TOKEN_WITHOUT_EXPIRY_MS + ECR_REFRESH_BEFORE_EXPIRY_MS;
       logger.info('ECR authorization token obtained', { region, expiresAt: expiresAt !== undefined ? new Date(expiresAt).toISOString() : undefined });
       return { value: credential, refreshAt: until - ECR_REFRESH_BEFORE_EXPIRY_MS, expiresAt: until };

@@ -16,7 +16,7 @@ import { CredentialProviderError, type RegistryCredential } from '../../registry
 import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
 import type { CredentialProvider } from './providers.js';
 import { readBodyText } from '../../registry/transport.js';
-import { TokenCache } from './token-cache.js';
+import { TokenCache, type Issued } from './token-cache.js';
 
 /** The registries the kubelet's GCP credential provider (GKE) gives credentials for. */
 export const GCP_REGISTRY_PATTERNS: readonly string[] = ['gcr.io', '*.gcr.io', '*.pkg.dev', 'container.cloud.google.com'];
@@ -60,12 +60,6 @@ export function isGcpRegistry(ref: ImageReference): boolean {
   return GCP_KEYS.some((key) => keyMatches(key, ref));
 }
 
-interface Token {
-  readonly password: string;
-  /** When it must no longer be used (ms since epoch, the margin already taken off). */
-  readonly usableUntil: number;
-}
-
 export function createGcpProvider(options: GcpProviderOptions): CredentialProvider {
   const { logger } = options;
   const now = options.now ?? Date.now;
@@ -75,7 +69,7 @@ export function createGcpProvider(options: GcpProviderOptions): CredentialProvid
   const dispatcher = options.dispatcher ?? directAgent(timeoutMs);
   const where = `the GCE metadata server at ${host}`;
 
-  const fetchToken = async (): Promise<Token> => {
+  const fetchToken = async (): Promise<Issued<string>> => {
     const asked = now();
     let answer: Answer;
     try {
@@ -100,17 +94,15 @@ export function createGcpProvider(options: GcpProviderOptions): CredentialProvid
       throw new CredentialProviderError(`${where} answered without an access_token`);
     }
     const lifetimeMs = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : 0;
-    const usableUntil = asked + lifetimeMs - EXPIRY_MARGIN_MS;
+    // Renewed a minute early: a token expiring before it is used (a check waited) would be refused.
+    const refreshAt = asked + lifetimeMs - EXPIRY_MARGIN_MS;
     logger.debug('got a Google access token from the metadata server', { provider: 'gcp', expiresInSeconds: Math.round(lifetimeMs / 1000) });
-    return { password: accessToken, usableUntil };
+    return { value: accessToken, refreshAt };
   };
 
   // One token for the pod's identity, whatever the registry.
-  const tokens = new TokenCache<'token', Token>({
-    fetch: async () => {
-      const token = await fetchToken();
-      return { value: token, refreshAt: token.usableUntil };
-    },
+  const tokens = new TokenCache<'token', string>({
+    fetch: fetchToken,
     retryFailedAfterMs: retryAfterMs,
     unexpected: () => `${where} failed unexpectedly`,
     onFailure: (_key, problem, { changed }) => {
@@ -123,10 +115,7 @@ export function createGcpProvider(options: GcpProviderOptions): CredentialProvid
     name: 'gcp',
     matches: isGcpRegistry,
     async credentialFor(): Promise<Omit<RegistryCredential, 'id'>> {
-      // A token expiring before it is used (a check waited this long) is still the one asked for:
-      // usableUntil keeps a minute's margin for exactly that.
-      const { password } = await tokens.get('token');
-      return { username: GCP_USERNAME, password };
+      return { username: GCP_USERNAME, password: await tokens.get('token') };
     },
   };
 }
