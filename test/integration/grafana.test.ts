@@ -4,20 +4,16 @@
  * runs on a real Prometheus (Debian's package) scraping the real exporter, which checks a real
  * registry for a known cluster, and returns the series that cluster should show.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { cronJob, daemonSet, deployment, statefulSet } from '../support/objects.js';
 import { startExporter, type RunningExporter } from '../support/exporter.js';
+import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { makeTempDir } from '../support/tmp.js';
 
 const DASHBOARD = fileURLToPath(new URL('../../deploy/grafana/dashboard.json', import.meta.url));
 const CONFIGMAP = fileURLToPath(new URL('../../deploy/grafana/configmap.yaml', import.meta.url));
@@ -315,44 +311,15 @@ describe('every query of the dashboard on a real Prometheus scraping the exporte
   let registry: RunningRegistry;
   let kube: KubeApi;
   let exporter: RunningExporter;
-  let prometheus: ChildProcess;
-  let api = '';
-  let output = '';
+  let prometheus: RunningPrometheus;
 
-  async function freePort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-  }
-
-  async function get<T>(path: string): Promise<T> {
-    const response = await fetch(`${api}${path}`);
-    const body = (await response.json()) as { status: string; data: T };
-    if (body.status !== 'success') throw new Error(`${decodeURIComponent(path)}: ${JSON.stringify(body)}`);
-    return body.data;
-  }
-
+  const get = <T>(path: string): Promise<T> => prometheus.get<T>(path);
   async function query(expr: string): Promise<Vector> {
     const data = await get<{ resultType: string; result: Vector }>(`/api/v1/query?query=${encodeURIComponent(expr)}`);
     if (data.resultType !== 'vector') throw new Error(`${expr}: a ${data.resultType}, not an instant vector`);
     return data.result;
   }
-
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-    const end = Date.now() + ms;
-    let last: unknown;
-    for (;;) {
-      const value = await probe().catch((error: unknown) => {
-        last = error;
-        return undefined;
-      });
-      if (value !== undefined) return value;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what} (${String(last ?? 'no error')}); prometheus said:\n${output.slice(-2000)}`);
-      await sleep(250);
-    }
-  }
+  const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => prometheus.until(what, probe);
 
   const cluster = (): Cluster => ({
     registry: registry.host,
@@ -379,9 +346,7 @@ describe('every query of the dashboard on a real Prometheus scraping the exporte
       '--registry-timeout=2s',
     ]);
 
-    const dir = await makeTempDir('prometheus');
-    await writeFile(
-      join(dir, 'prometheus.yml'),
+    prometheus = await startPrometheus(
       [
         'global:',
         '  scrape_interval: 1s',
@@ -393,23 +358,9 @@ describe('every query of the dashboard on a real Prometheus scraping the exporte
         `      - targets: ['${new URL(exporter.url).host}']`,
         '',
       ].join('\n'),
+      // scrape_timeout_seconds, for the duration panel's timeout line.
+      { args: ['--enable-feature=extra-scrape-metrics'] },
     );
-    const port = await freePort();
-    api = `http://127.0.0.1:${port}`;
-    prometheus = spawn(
-      'prometheus',
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        // scrape_timeout_seconds, for the duration panel's timeout line.
-        '--enable-feature=extra-scrape-metrics',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    prometheus.stdout!.on('data', (d) => (output += d));
-    prometheus.stderr!.on('data', (d) => (output += d));
-    await until('Prometheus to be ready', async () => ((await fetch(`${api}/-/ready`)).ok ? true : undefined));
 
     // The cluster's checks all settled, a recheck round completed, and enough scrapes for rate().
     const settled = `sum by (status) (k8s_image_existence_exporter_image_check_status{job="${JOB}"})`;
@@ -430,10 +381,7 @@ describe('every query of the dashboard on a real Prometheus scraping the exporte
   }, 60_000);
 
   afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null) {
-      prometheus.kill('SIGTERM');
-      await new Promise((resolve) => prometheus.once('exit', resolve));
-    }
+    await prometheus?.stop();
     await exporter?.stop();
     await kube?.stop();
     await registry?.stop();

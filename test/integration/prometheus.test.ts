@@ -4,16 +4,14 @@
  * while the present image reads 1; an amd64-only image on a cluster with an arm64 node fires
  * ImagePlatformMissing for each workload using it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { deployment, node, statefulSet } from '../support/objects.js';
 import { startExporter, type RunningExporter } from '../support/exporter.js';
+import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/tmp.js';
@@ -23,34 +21,10 @@ const RULES = fileURLToPath(new URL('../../deploy/prometheus/alerts.rules.yaml',
 let registry: RunningRegistry;
 let kube: KubeApi;
 let exporter: RunningExporter;
-let prometheus: ChildProcess;
-let api = '';
-let output = '';
+let prometheus: RunningPrometheus;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function query<T>(path: string): Promise<T> {
-  const response = await fetch(`${api}${path}`);
-  const body = (await response.json()) as { status: string; data: T };
-  if (body.status !== 'success') throw new Error(`${path}: ${JSON.stringify(body)}`);
-  return body.data;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; prometheus said:\n${output.slice(-2000)}`);
-    await sleep(250);
-  }
-}
+const query = <T>(path: string): Promise<T> => prometheus.get<T>(path);
+const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => prometheus.until(what, probe);
 
 beforeAll(async () => {
   registry = await startRegistry();
@@ -73,8 +47,7 @@ beforeAll(async () => {
   const dir = await makeTempDir('prometheus');
   const rules = (await readFile(RULES, 'utf8')).replace(/\bfor: \d+m\b/g, 'for: 2s');
   await writeFile(join(dir, 'alerts.rules.yaml'), rules);
-  await writeFile(
-    join(dir, 'prometheus.yml'),
+  prometheus = await startPrometheus(
     [
       'global:',
       '  scrape_interval: 1s',
@@ -89,29 +62,12 @@ beforeAll(async () => {
       `      - targets: ['${new URL(exporter.url).host}']`,
       '',
     ].join('\n'),
+    { dir, args: ['--web.enable-lifecycle'] },
   );
-  const port = await freePort();
-  api = `http://127.0.0.1:${port}`;
-  prometheus = spawn(
-    'prometheus',
-    [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--web.enable-lifecycle',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  prometheus.stdout!.on('data', (d) => (output += d));
-  prometheus.stderr!.on('data', (d) => (output += d));
-  await until('Prometheus to be ready', async () => ((await fetch(`${api}/-/ready`)).ok ? true : undefined));
 }, 60_000);
 
 afterAll(async () => {
-  if (prometheus && prometheus.exitCode === null) {
-    prometheus.kill('SIGTERM');
-    await new Promise((resolve) => prometheus.once('exit', resolve));
-  }
+  await prometheus?.stop();
   await exporter?.stop();
   await kube?.stop();
   await registry?.stop();

@@ -10,7 +10,6 @@ import { X509Certificate } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TLSSocket } from 'node:tls';
@@ -23,6 +22,7 @@ import { createCa, issueCert, type IssuedCert } from '../support/client-cert.js'
 import { PREFIX, startExporter, type RunningExporter } from '../support/exporter.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { createPki, type Pki } from '../support/pki.js';
+import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 import { startExporterProcess } from '../support/process.js';
 import { makeTempDir } from '../support/tmp.js';
 
@@ -86,14 +86,6 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
     if (Date.now() - started > ms) throw new Error(`not within ${ms} ms: ${what}`);
     await sleep(100);
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Writes a file the way kubelet updates a mounted Secret: a new file renamed over the old one. */
@@ -399,13 +391,9 @@ describe('start-up', () => {
 });
 
 describe('Prometheus scraping over HTTPS with basic auth', () => {
-  let prometheus: ChildProcess | undefined;
-  let output = '';
+  let prometheus: RunningPrometheus | undefined;
   afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null) {
-      prometheus.kill('SIGTERM');
-      await new Promise((resolve) => prometheus!.once('exit', resolve));
-    }
+    await prometheus?.stop();
   });
 
   test('the shipped job (deploy/prometheus/scrape-config-tls.yaml): up == 1; with a wrong password up == 0', async () => {
@@ -433,8 +421,7 @@ describe('Prometheus scraping over HTTPS with basic auth', () => {
       };
     };
     expect(template!.basic_auth.username).toBe('prometheus');
-    await writeFile(
-      join(dir, 'prometheus.yml'),
+    const running = await startPrometheus(
       stringifyYaml({
         global: { scrape_interval: '1s' },
         scrape_configs: [
@@ -442,29 +429,15 @@ describe('Prometheus scraping over HTTPS with basic auth', () => {
           job('wrong', { username: 'prometheus', password: 'not-the-password' }),
         ],
       }),
+      { dir },
     );
-    const port = await freePort();
-    const api = `http://127.0.0.1:${port}`;
-    prometheus = spawn(
-      'prometheus',
-      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    prometheus.stdout!.on('data', (d) => (output += d));
-    prometheus.stderr!.on('data', (d) => (output += d));
-    const query = async (promql: string): Promise<string | undefined> => {
-      const response = await fetch(`${api}/api/v1/query?query=${encodeURIComponent(promql)}`);
-      const body = (await response.json()) as { data: { result: Array<{ value: [number, string] }> } };
-      return body.data.result[0]?.value[1];
-    };
-    try {
-      await eventually('the right job to be up', async () => ((await query('up{job="right"}')) === '1' ? true : undefined), 30_000);
-      await eventually('the wrong job to be down', async () => ((await query('up{job="wrong"}')) === '0' ? true : undefined), 30_000);
-      // The exporter's own series made it through.
-      expect(Number(await query(`count({job="right",__name__=~"${PREFIX}_.*"})`))).toBeGreaterThan(0);
-    } catch (error) {
-      throw new Error(`${(error as Error).message}; prometheus said:\n${output.slice(-3000)}`);
-    }
+    prometheus = running;
+    const query = async (promql: string): Promise<string | undefined> =>
+      (await running.get<{ result: Array<{ value: [number, string] }> }>(`/api/v1/query?query=${encodeURIComponent(promql)}`)).result[0]?.value[1];
+    await running.until('the right job to be up', async () => ((await query('up{job="right"}')) === '1' ? true : undefined));
+    await running.until('the wrong job to be down', async () => ((await query('up{job="wrong"}')) === '0' ? true : undefined));
+    // The exporter's own series made it through.
+    expect(Number(await query(`count({job="right",__name__=~"${PREFIX}_.*"})`)), running.output().slice(-3000)).toBeGreaterThan(0);
     leakCheck(exporter.logs);
   }, 60_000);
 });
