@@ -2,7 +2,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { FlagError } from './config.js';
-import { readDockerConfigFile } from './credentials/pull-secrets.js';
+import { readDockerConfigFile, type DockerConfigFile } from './credentials/pull-secrets.js';
 import { createCredentialProviders, type ProviderDeps, type ProviderSettings } from './credentials/providers/index.js';
 import { PluginConfigError } from './credentials/providers/plugin-config.js';
 import type { CredentialProviders } from './credentials/providers/providers.js';
@@ -31,11 +31,14 @@ export async function readCaFiles(paths: readonly string[]): Promise<string[]> {
   return pems;
 }
 
-/** Fails start-up early on an unreadable --docker-config rather than at the first scrape. */
-export async function checkDockerConfig(path: string | undefined): Promise<void> {
-  if (!path) return;
+/**
+ * Fails start-up early on an unreadable --docker-config rather than at the first scrape; returns
+ * the file as read (undefined without the flag).
+ */
+export async function checkDockerConfig(path: string | undefined): Promise<DockerConfigFile | undefined> {
+  if (!path) return undefined;
   try {
-    await readDockerConfigFile(path);
+    return await readDockerConfigFile(path);
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ? `cannot read ${path}: ${(error as NodeJS.ErrnoException).code}` : (error as Error).message;
     throw new FlagError('docker-config', reason);

@@ -4,13 +4,12 @@
  * the exit code; every problem of the command line or the input is a one-line message and 2.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { CredentialSource, WorkloadSource } from '../collector.js';
 import { checkHelpText, parseCheckFlags, UsageError, type CheckConfig } from '../config.js';
 import { Keyring } from '../credentials/keyring.js';
-import { credentialKeyring, PullSecretCredentials, readDockerConfigFile } from '../credentials/pull-secrets.js';
+import { credentialKeyring, PullSecretCredentials, readDockerConfigFile, type DockerConfigFile } from '../credentials/pull-secrets.js';
 import { createEngine, type Engine, type EngineDeps } from '../engine.js';
 import { loadKubeConfig } from '../kubernetes/kubeconfig.js';
 import type { Workload } from '../kubernetes/workloads.js';
@@ -111,26 +110,23 @@ async function nodeCredentials(
   warn: (warning: string) => void,
 ): Promise<{ keyring: Keyring<RegistryCredential>; path: string | undefined }> {
   if (config.dockerConfig) {
-    await checkDockerConfig(config.dockerConfig);
-    return { keyring: await dockerConfigKeyring(config.dockerConfig, warn), path: config.dockerConfig };
+    return { keyring: dockerConfigKeyring(config.dockerConfig, (await checkDockerConfig(config.dockerConfig))!, warn), path: config.dockerConfig };
   }
   const candidates = [...(env.DOCKER_CONFIG ? [join(env.DOCKER_CONFIG, 'config.json')] : []), join(env.HOME ?? homedir(), '.docker', 'config.json')];
   const path = candidates.find((candidate) => existsSync(candidate));
   if (!path) return { keyring: Keyring.empty(), path: undefined };
   try {
-    return { keyring: await dockerConfigKeyring(path, warn), path };
+    return { keyring: dockerConfigKeyring(path, await readDockerConfigFile(path), warn), path };
   } catch (error) {
     warn(`${(error as Error).message}; going on without its credentials`);
     return { keyring: Keyring.empty(), path: undefined };
   }
 }
 
-async function dockerConfigKeyring(path: string, warn: (warning: string) => void): Promise<Keyring<RegistryCredential>> {
-  const keyring = credentialKeyring(await readDockerConfigFile(path), 'docker-config');
+function dockerConfigKeyring(path: string, file: DockerConfigFile, warn: (warning: string) => void): Keyring<RegistryCredential> {
   // Docker Desktop keeps credentials in a helper program; this command does not run helpers.
-  const helpers: { credsStore?: unknown; credHelpers?: unknown } = await readFile(path, 'utf8').then((text) => JSON.parse(text), () => ({}));
-  if (helpers.credsStore || helpers.credHelpers) warn(`${path} names credential helpers (credsStore, credHelpers): only the credentials written in the file are used`);
-  return keyring;
+  if (file.namesHelpers) warn(`${path} names credential helpers (credsStore, credHelpers): only the credentials written in the file are used`);
+  return credentialKeyring(file.entries, 'docker-config');
 }
 
 async function manifestSubject(

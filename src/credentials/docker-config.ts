@@ -59,3 +59,16 @@ export function parseDockerConfig(text: string, format: 'dockerconfigjson' | 'do
   }
   return entries;
 }
+
+/**
+ * The config names credential helpers (`credsStore`, `credHelpers`, as Docker Desktop writes): the
+ * credentials they keep are not in the file. Text that is not a JSON object names none.
+ */
+export function namesCredentialHelpers(text: string): boolean {
+  try {
+    const parsed = JSON.parse(text) as { credsStore?: unknown; credHelpers?: unknown } | null;
+    return Boolean(parsed?.credsStore || parsed?.credHelpers);
+  } catch {
+    return false;
+  }
+}

@@ -15,7 +15,7 @@ import type { Workload } from '../kubernetes/workloads.js';
 import type { Logger } from '../log.js';
 import type { RegistryCredential } from '../registry/credentials.js';
 import { CredentialChain } from './credential-chain.js';
-import { DockerConfigError, parseDockerConfig, type DockerConfigEntry } from './docker-config.js';
+import { DockerConfigError, namesCredentialHelpers, parseDockerConfig, type DockerConfigEntry } from './docker-config.js';
 import { Keyring } from './keyring.js';
 import { CredentialProviders } from './providers/providers.js';
 import { Refreshing } from '../refreshing.js';
@@ -66,11 +66,17 @@ export interface PullSecretOptions {
   readonly now?: () => number;
 }
 
+/** A docker config file as read: its entries, and whether it names credential helpers too. */
+export interface DockerConfigFile {
+  readonly entries: DockerConfigEntry[];
+  readonly namesHelpers: boolean;
+}
+
 /** Reads a docker config file; throws DockerConfigError/IO errors with a message free of secrets. */
-export async function readDockerConfigFile(path: string): Promise<DockerConfigEntry[]> {
+export async function readDockerConfigFile(path: string): Promise<DockerConfigFile> {
   const text = await readFile(path, 'utf8');
   try {
-    return parseDockerConfig(text, 'dockerconfigjson');
+    return { entries: parseDockerConfig(text, 'dockerconfigjson'), namesHelpers: namesCredentialHelpers(text) };
   } catch (error) {
     throw new DockerConfigError(`docker config ${path} ${(error as Error).message}`);
   }
@@ -233,7 +239,7 @@ export class PullSecretCredentials implements CredentialSource {
     try {
       const { mtimeMs } = await stat(path);
       if (mtimeMs === this.nodeConfigMtime) return;
-      const entries = await readDockerConfigFile(path);
+      const { entries } = await readDockerConfigFile(path);
       this.nodeKeyring = credentialKeyring(entries, 'docker-config');
       if (this.nodeKeyring.rejected > 0) {
         this.options.logger.debug('--docker-config keys that name no registry are ignored', { path, keys: this.nodeKeyring.rejected });
