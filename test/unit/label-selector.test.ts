@@ -197,8 +197,10 @@ describe('errors', () => {
     }
   });
 
-  test('hostile inputs finish quickly', () => {
-    const size = 100_000;
+  test('hostile inputs are answered in one pass', () => {
+    // 200,000 characters: a quadratic path would take ~10^10 steps (minutes) and run into the test
+    // timeout; a linear one takes milliseconds. No wall-clock bound here: it fails on a busy machine.
+    const size = 200_000;
     const inputs = [
       '('.repeat(size),
       ','.repeat(size),
@@ -212,17 +214,15 @@ describe('errors', () => {
       `a>${'9'.repeat(size)}`,
       `a in (b${',b'.repeat(size / 2)}`,
     ];
-    let slowest = 0;
     for (const input of inputs) {
-      const start = performance.now();
+      let outcome: unknown;
       try {
-        parseLabelSelector(input).matches({ a: '1'.repeat(size) });
+        outcome = parseLabelSelector(input).matches({ a: '1'.repeat(size) });
       } catch (error) {
-        expect(error).toBeInstanceOf(SelectorError);
+        outcome = error;
       }
-      slowest = Math.max(slowest, performance.now() - start);
+      expect(typeof outcome === 'boolean' || outcome instanceof SelectorError).toBe(true);
     }
-    expect(slowest).toBeLessThan(100);
   });
 
   test('large valid selectors parse in one pass', () => {
