@@ -65,11 +65,9 @@ describe('wildcards cannot make matching spin', () => {
       `console.log(keyMatches(parseKey(${JSON.stringify(key)}), parseImageReference(${JSON.stringify(image)})));`,
     );
     expect(answer).toBe('false');
-    // And in this process, a thousand times over, well within any scrape.
+    // And in this process, a thousand times over: backtracking would take far past the test timeout.
     const pattern = parseKey(key)!;
-    const started = performance.now();
     for (let i = 0; i < 1000; i++) expect(keyMatches(pattern, ref(image))).toBe(false);
-    expect(performance.now() - started).toBeLessThan(1000);
   }, 20_000);
 
   test('a key of a million trailing slashes is refused at once', async () => {
@@ -259,12 +257,11 @@ describe('cost of a lookup does not grow with the entries of a secret', () => {
     }));
     entries.push({ key: '*.example.org', n: -1 });
     const keyring = Keyring.of(entries);
-    const started = performance.now();
+    // Filtering every entry per lookup took about 8 ms each here: 80 s for this loop, past the test
+    // timeout; an index answers it in milliseconds. No wall-clock bound: it fails on a busy machine.
     for (let i = 0; i < 10_000; i++) {
       const found = keyring.match(ref(`registry.example.com/team-${i}/app:1`));
       expect(found.map((e) => e.n)).toEqual(i % 2 ? [] : [i]);
     }
-    // Filtering every entry per lookup took about 8 ms each here: 80 s for this loop.
-    expect(performance.now() - started).toBeLessThan(5_000);
   });
 });

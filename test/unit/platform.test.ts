@@ -169,10 +169,9 @@ describe('canRun (containerd Only(node).Match(image))', () => {
   });
 
   test('absurd variant numbers cost bounded work', () => {
-    const started = Date.now();
+    // A loop over the variant number would run for hours, past the test timeout.
     expect(runs('linux/amd64/v99999999999', 'linux/amd64/v2')).toBe(true);
     expect(runs('linux/arm/v99999999999', 'linux/arm64')).toBe(false);
-    expect(Date.now() - started).toBeLessThan(1000);
   });
 });
 
