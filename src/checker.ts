@@ -143,7 +143,9 @@ export class ImageChecker {
     if (this.options.checkPlatforms) {
       // Where the node would pull it from, as the identity that was let in; in the background.
       const { host, ref, credential, digest } = found;
-      void this.platforms.learn(digest, (path) => this.limiter.run(host, () => this.options.client.document(ref, credential, path)));
+      void this.platforms
+        .learn(digest, (path) => this.limiter.run(host, () => this.options.client.document(ref, credential, path)))
+        .then((unknowable) => unknowable && this.options.logger.warn('image platforms not knowable, not checked', { image: request.image, digest, reason: unknowable }));
     }
     return { ...result, digest: found.digest };
   }

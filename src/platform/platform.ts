@@ -22,8 +22,42 @@ const REFERENCE_TYPE_ANNOTATION = 'vnd.docker.reference.type';
  * work a variant like `v99999999999` could cost (containerd would loop that many times).
  */
 const MAX_VARIANT_LEVEL = 64;
+/**
+ * The most distinct platforms one image may provide and still be checked. Real indexes list a few
+ * dozen at most (Docker's official images: about ten; every os/arch/variant containerd knows of that
+ * anyone publishes: well under 64); past it the index is not a real one and its platforms are not
+ * knowable, rather than kept (registry-controlled: tens of thousands fit in the 1 MiB read limit).
+ */
+export const MAX_IMAGE_PLATFORMS = 64;
+/**
+ * The most entries an index may have and be read: 16 per platform allowed (real indexes have one
+ * or two per platform: the image and its attestation, or one per Windows os.version), so that
+ * normalizing them costs a few milliseconds, not the 60-300 ms (measured on a busy machine) of the
+ * 20,000 that fit in 1 MiB.
+ */
+export const MAX_INDEX_ENTRIES = 16 * MAX_IMAGE_PLATFORMS;
+/** Longest os, architecture or variant an image may name (real ones: `dragonfly`, `mips64le`, `v8.9`). */
+export const MAX_PLATFORM_FIELD_LENGTH = 32;
 /** The characters containerd's Parse allows in a specifier component. */
 const COMPONENT = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * Why what an image says about its platforms is not taken: then no platform is reported missing
+ * for it (a guess would be a false alert), and nothing of it is kept.
+ */
+export interface Unknowable {
+  readonly unknowable: string;
+}
+
+export function isUnknowable(value: unknown): value is Unknowable {
+  return isRecord(value) && typeof value['unknowable'] === 'string';
+}
+
+const TOO_MANY: Unknowable = Object.freeze({ unknowable: `the image lists more than ${MAX_IMAGE_PLATFORMS} platforms` });
+const TOO_MANY_ENTRIES: Unknowable = Object.freeze({ unknowable: `the image index lists more than ${MAX_INDEX_ENTRIES} manifests` });
+const TOO_LONG: Unknowable = Object.freeze({
+  unknowable: `the image names a platform (os, architecture or variant) longer than ${MAX_PLATFORM_FIELD_LENGTH} characters`,
+});
 
 /**
  * arm64 variants containerd knows, each with the majors and the highest minor of each major that a
@@ -183,31 +217,42 @@ export function isAttestation(descriptor: unknown): boolean {
   return isRecord(annotations) && annotations[REFERENCE_TYPE_ANNOTATION] === ATTESTATION_TYPE;
 }
 
-/** A platform object as manifests and configs write it; undefined without both os and architecture. */
-function platformFrom(fields: Record<string, unknown>): Platform | undefined {
+/**
+ * A platform object as manifests and configs write it; undefined without both os and architecture;
+ * unknowable when a field is too long to be a real one (it is not cut: a cut name could match).
+ */
+function platformFrom(fields: Record<string, unknown>): Platform | Unknowable | undefined {
   const os = nonEmptyString(fields['os']);
   const architecture = nonEmptyString(fields['architecture']);
   if (os === undefined || architecture === undefined) return undefined;
-  return normalizePlatform(platform(os, architecture, nonEmptyString(fields['variant'])));
+  const variant = nonEmptyString(fields['variant']);
+  if (Math.max(os.length, architecture.length, variant?.length ?? 0) > MAX_PLATFORM_FIELD_LENGTH) return TOO_LONG;
+  return normalizePlatform(platform(os, architecture, variant));
 }
 
 /**
- * The platforms an OCI image index or Docker manifest list provides, attestations left out;
- * undefined when the document is not one, so the caller can say "unknown" instead of guessing.
+ * The distinct platforms an OCI image index or Docker manifest list provides, attestations left
+ * out; undefined when the document is not one, so the caller can say "unknown" instead of guessing;
+ * unknowable past MAX_INDEX_ENTRIES, MAX_IMAGE_PLATFORMS or MAX_PLATFORM_FIELD_LENGTH (never the
+ * first ones only: the platform a node needs may be further on).
  */
-export function platformsOfIndex(document: unknown): Platform[] | undefined {
+export function platformsOfIndex(document: unknown): Platform[] | Unknowable | undefined {
   if (!isRecord(document) || !Array.isArray(document['manifests'])) return undefined;
-  const platforms: Platform[] = [];
+  if (document['manifests'].length > MAX_INDEX_ENTRIES) return TOO_MANY_ENTRIES;
+  const platforms = new Map<string, Platform>();
   for (const entry of document['manifests'] as unknown[]) {
     if (!isRecord(entry) || !isRecord(entry['platform']) || isAttestation(entry)) continue;
     const found = platformFrom(entry['platform']);
-    if (found !== undefined) platforms.push(found);
+    if (found === undefined) continue;
+    if (isUnknowable(found)) return found;
+    platforms.set(`${found.os}/${found.architecture}/${found.variant ?? ''}`, found);
+    if (platforms.size > MAX_IMAGE_PLATFORMS) return TOO_MANY;
   }
-  return platforms;
+  return [...platforms.values()];
 }
 
 /** The platform a single-platform image was built for, from its config blob (OCI or Docker). */
-export function platformOfConfig(document: unknown): Platform | undefined {
+export function platformOfConfig(document: unknown): Platform | Unknowable | undefined {
   return isRecord(document) ? platformFrom(document) : undefined;
 }
 

@@ -4,27 +4,43 @@
  * Content addressed by digest never changes, so the answer is kept (the most recently used ones,
  * up to a bound) and a warm cluster asks nothing more. Read after the existence check, never in
  * its way: what is not read yet, or cannot be, is unknown (undefined) and asked again at the next
- * check; a guess would be a false alert.
+ * check; a guess would be a false alert. What the registry says may also be unknowable (too many
+ * platforms, names too long: see platform.ts): that is kept as such, without its platforms, and
+ * stays unknown without being read again.
  */
-import { platformOfConfig, platformsOfIndex, type Platform } from '../platform/platform.js';
+import { isUnknowable, platformOfConfig, platformsOfIndex, type Platform, type Unknowable } from '../platform/platform.js';
 
 /** Reads a JSON document of the image's repository (`manifests/<digest>`, `blobs/<digest>`); undefined when it cannot. */
 export type DocumentReader = (path: string) => Promise<unknown>;
 
-/** About 200 bytes each: 20,000 digests are a few MB. */
+/** A digest kept costs about 200 bytes (its string, the map entry and the array). */
 const MAX_DIGESTS = 20_000;
+/**
+ * Platforms kept, summed over the digests: each image may name up to 64 (platform.ts), so this is
+ * what bounds many images of many platforms each. Measured (bench/platform-facts.ts, Node 20): at
+ * this bound with 64 distinct 32-character platforms per image, 4.8 MiB; 20,000 ordinary digests
+ * (one or two platforms each) keep 30,000 platforms in 5.0 MiB.
+ */
+const MAX_PLATFORMS = 50_000;
 
 /** The distribution spec's digest grammar: nothing else goes into a URL path. */
 const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
+type Fact = readonly Platform[] | Unknowable;
+
 export class PlatformFacts {
-  private readonly known = new Map<string, readonly Platform[]>();
+  private readonly known = new Map<string, Fact>();
   /** Digests being read: concurrent checks of images with one digest start one read. */
   private readonly reading = new Set<string>();
+  /** Platforms in `known`, summed. */
+  private platforms = 0;
 
-  constructor(private readonly maxDigests = MAX_DIGESTS) {}
+  constructor(
+    private readonly maxDigests = MAX_DIGESTS,
+    private readonly maxPlatforms = MAX_PLATFORMS,
+  ) {}
 
-  /** The platforms of the manifest with this digest, when they have been read. */
+  /** The platforms of the manifest with this digest, when they have been read and can be known. */
   of(digest: string): readonly Platform[] | undefined {
     const known = this.known.get(digest);
     if (known) {
@@ -32,26 +48,46 @@ export class PlatformFacts {
       this.known.delete(digest);
       this.known.set(digest, known);
     }
-    return known;
+    return isUnknowable(known) ? undefined : known;
   }
 
-  /** Starts reading them unless they are known or being read; resolves when done (never rejects). */
-  async learn(digest: string, read: DocumentReader): Promise<void> {
-    if (this.known.has(digest) || this.reading.has(digest)) return;
+  /** How much is kept: digests and platforms (summed over digests). */
+  kept(): { digests: number; platforms: number } {
+    return { digests: this.known.size, platforms: this.platforms };
+  }
+
+  /**
+   * Starts reading them unless they are known or being read; resolves when done (never rejects),
+   * to why they cannot be known when this read found out, else undefined.
+   */
+  async learn(digest: string, read: DocumentReader): Promise<string | undefined> {
+    if (this.known.has(digest) || this.reading.has(digest)) return undefined;
     this.reading.add(digest);
     try {
-      const platforms = await readPlatforms(digest, read).catch(() => undefined);
-      if (platforms) {
-        this.known.set(digest, platforms);
-        if (this.known.size > this.maxDigests) this.known.delete(this.known.keys().next().value as string);
-      }
+      const fact = await readPlatforms(digest, read).catch(() => undefined);
+      if (fact) this.keep(digest, fact);
+      return isUnknowable(fact) ? fact.unknowable : undefined;
     } finally {
       this.reading.delete(digest);
     }
   }
+
+  private keep(digest: string, fact: Fact): void {
+    this.known.set(digest, fact);
+    this.platforms += weight(fact);
+    while (this.known.size > this.maxDigests || this.platforms > this.maxPlatforms) {
+      const [oldest, dropped] = this.known.entries().next().value as [string, Fact];
+      this.known.delete(oldest);
+      this.platforms -= weight(dropped);
+    }
+  }
 }
 
-async function readPlatforms(digest: string, read: DocumentReader): Promise<readonly Platform[] | undefined> {
+function weight(fact: Fact): number {
+  return isUnknowable(fact) ? 0 : fact.length;
+}
+
+async function readPlatforms(digest: string, read: DocumentReader): Promise<Fact | undefined> {
   if (!DIGEST.test(digest)) return undefined;
   const manifest = await read(`manifests/${digest}`);
   const listed = platformsOfIndex(manifest);
@@ -59,5 +95,6 @@ async function readPlatforms(digest: string, read: DocumentReader): Promise<read
   const config = (manifest as { config?: { digest?: unknown } } | null)?.config?.digest;
   if (typeof config !== 'string' || !DIGEST.test(config)) return undefined;
   const platform = platformOfConfig(await read(`blobs/${config}`));
-  return platform ? [platform] : undefined;
+  if (platform === undefined || isUnknowable(platform)) return platform;
+  return [platform];
 }
