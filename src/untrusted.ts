@@ -20,3 +20,45 @@ export function stringOf(value: unknown): string | undefined {
 export function nonEmptyString(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
+
+/**
+ * Text that others control (a registry, a token service, a credential plugin, a cloud endpoint) is
+ * kept only this long: an error code, a digest, a host or another identifier…
+ */
+export const MAX_CODE_CHARS = 200;
+/** …and a reason or message. Past the bound the text is cut (see boundedText). */
+export const MAX_REASON_CHARS = 1000;
+/**
+ * A token or password others hand out (registry tokens and plugins' passwords are one or two KiB) is
+ * kept while it lasts, per repository or image: a longer one is refused, never cut.
+ */
+export const MAX_SECRET_CHARS = 16 * 1024;
+
+/**
+ * `text` at most `max` characters long: a longer one is cut, keeping its start and saying so
+ * (`…(cut, 60000 chars)`). The result is always a fresh copy: a short piece of a huge string (a
+ * header, a body) may otherwise be kept as a slice of it, and keep all of it alive.
+ */
+export function boundedText(text: string, max: number): string {
+  if (text.length <= max) return copyOf(text);
+  const mark = `…(cut, ${text.length} chars)`;
+  let keep = Math.max(0, max - mark.length);
+  // Never half a surrogate pair.
+  const last = text.charCodeAt(keep - 1);
+  if (keep > 0 && last >= 0xd800 && last <= 0xdbff) keep--;
+  return `${copyOf(text.slice(0, keep))}${mark}`.slice(0, max);
+}
+
+/** A flat copy that shares no memory with `text` (V8 keeps substrings as slices of their parent). */
+function copyOf(text: string): string {
+  // Concatenation gives a cons string, which slice() flattens into new memory first.
+  return text.length < 13 ? text : ` ${text}`.slice(1);
+}
+
+/** A content digest as the distribution spec writes one (`algorithm:encoded`). */
+const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+
+/** A digest, if `value` is one of reasonable length (sha512's is 135 characters); else undefined. */
+export function digestOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length <= MAX_CODE_CHARS && DIGEST.test(value) ? copyOf(value) : undefined;
+}

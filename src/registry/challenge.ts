@@ -1,4 +1,5 @@
 /** Parsing of `WWW-Authenticate` challenges (RFC 7235 auth-params). Pure. */
+import { boundedText, MAX_CODE_CHARS, MAX_REASON_CHARS } from '../untrusted.js';
 
 export interface Challenge {
   /** Lower-cased scheme: `bearer`, `basic`, … */
@@ -8,7 +9,18 @@ export interface Challenge {
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+/;
 
-/** Parses one or more challenges; unknown syntax yields what could be read, never throws. */
+/**
+ * What is kept of a header the registry controls (up to 64 KiB): registries send one or two
+ * challenges of three or four params. Values are cut: a realm (a URL) to a reason's length, the
+ * rest (service, scope, error) to a code's.
+ */
+const MAX_CHALLENGES = 8;
+const MAX_PARAMS = 8;
+
+/**
+ * Parses one or more challenges; unknown syntax yields what could be read, never throws. Keeps the
+ * first MAX_CHALLENGES challenges and MAX_PARAMS params of each, their values bounded.
+ */
 export function parseChallenges(header: string | undefined): Challenge[] {
   if (!header) return [];
   const challenges: Challenge[] = [];
@@ -36,10 +48,15 @@ export function parseChallenges(header: string | undefined): Challenge[] {
         value = token;
         tail = tail.slice(token.length);
       }
-      current.params[name.toLowerCase()] = value;
+      const key = name.toLowerCase();
+      // A name longer than any param's is none a registry sends: skipped.
+      if (key.length <= MAX_CODE_CHARS && (Object.hasOwn(current.params, key) || Object.keys(current.params).length < MAX_PARAMS)) {
+        current.params[key] = boundedText(value, key === 'realm' ? MAX_REASON_CHARS : MAX_CODE_CHARS);
+      }
       rest = tail;
     } else {
-      current = { scheme: name.toLowerCase(), params: {} };
+      if (challenges.length === MAX_CHALLENGES) break;
+      current = { scheme: boundedText(name.toLowerCase(), MAX_CODE_CHARS), params: {} };
       challenges.push(current);
       rest = after;
     }

@@ -17,6 +17,7 @@ import {
 } from './status.js';
 import { requestToken, tokenCacheKey, TokenError, tokenLifetimeMs, DEFAULT_TOKEN_LIFETIME_MS } from './tokens.js';
 import { ExpiringMap } from '../expiring-map.js';
+import { boundedText, digestOf, MAX_CODE_CHARS } from '../untrusted.js';
 import type { HttpAnswer, Transport } from './transport.js';
 
 /** All four manifest types: without the OCI ones the registry answers 404 for OCI images. */
@@ -152,6 +153,8 @@ export class RegistryClient {
         answer = await this.request('GET', url, authorization, answer.status === 404);
       }
 
+      // What the registry says goes no further unchecked and unbounded (see boundedText).
+      const servedDigest = answer.headers['docker-content-digest'];
       const classification = classifyManifestAnswer({
         httpStatus: answer.status,
         errorCodes: errorCodes(answer.body),
@@ -162,15 +165,17 @@ export class RegistryClient {
         // this registry: with rejected credentials, the repository may simply be private.
         isDockerHub: ref.registry === DOCKER_HUB && !hadCredentials,
         expectedDigest: ref.digest,
-        servedDigest: answer.headers['docker-content-digest'],
+        servedDigest: servedDigest === undefined ? undefined : (digestOf(servedDigest) ?? boundedText(servedDigest, MAX_CODE_CHARS)),
         plainHttp: url.protocol === 'http:',
+        bodyTruncated: answer.truncated === true,
       });
       const retryAfterMs = answer.status === 429 ? parseRetryAfter(answer.headers['retry-after'], this.now()) : undefined;
       const result = answerOf(
         isProven(classification.status) ? classification : { status: classification.status, detail: `${host}: ${classification.detail}` },
         { retryAfterMs },
       );
-      const digest = answer.headers['docker-content-digest'] ?? ref.digest;
+      // Only a well-formed digest is kept (and used in a URL to read the image's platforms).
+      const digest = digestOf(servedDigest) ?? ref.digest;
       return classification.status === 'present' && digest ? { ...result, digest } : result;
     } catch (error) {
       if (error instanceof TokenError) return answerOf(error.classification);
@@ -291,7 +296,7 @@ export class RegistryClient {
         throw new RedirectError(`${start.host}: refusing redirect to plain HTTP ${next.host}`);
       }
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-        throw new RedirectError(`${start.host}: refusing redirect to ${next.protocol} URL`);
+        throw new RedirectError(`${start.host}: refusing redirect to ${boundedText(next.protocol, MAX_CODE_CHARS)} URL`);
       }
       if (next.host !== url.host) auth = undefined;
       url = next;
@@ -305,13 +310,17 @@ export class RegistryClient {
   }
 }
 
-/** `errors[].code` of a distribution error document; empty for anything else. */
+/** `errors[].code` of a distribution error document, each bounded; empty for anything else. */
 export function errorCodes(body: string): string[] {
   if (!body) return [];
   try {
     const parsed = JSON.parse(body) as { errors?: Array<{ code?: unknown }> };
     if (!Array.isArray(parsed?.errors)) return [];
-    return parsed.errors.map((e) => e?.code).filter((c): c is string => typeof c === 'string');
+    // A cut code ends in the cut mark, so it is never one of the codes that mean absent.
+    return parsed.errors
+      .map((e) => e?.code)
+      .filter((c): c is string => typeof c === 'string')
+      .map((c) => boundedText(c, MAX_CODE_CHARS));
   } catch {
     return [];
   }

@@ -3,6 +3,7 @@
  * operator reads in a status reason or a log line instead of an OpenSSL or libuv string. Pure.
  * The error code stays at the end, in parentheses, for searching and bug reports.
  */
+import { boundedText, MAX_CODE_CHARS, MAX_REASON_CHARS } from '../untrusted.js';
 
 /** The failure as Node, undici or OpenSSL report it. */
 export interface NetworkFailure {
@@ -42,7 +43,11 @@ const WORDS: Readonly<Record<string, string>> = {
 
 /** The reason in words, ending with the code: `connection refused: nothing listens on that port (ECONNREFUSED)`. */
 export function networkReason(failure: NetworkFailure): string {
-  const { name, code, message } = failure;
+  // Messages may quote the peer (a certificate's names, a parser's view of the answer), and names
+  // and codes come from wherever the error did: all bounded.
+  const name = failure.name === undefined ? undefined : boundedText(String(failure.name), MAX_CODE_CHARS);
+  const code = failure.code === undefined ? undefined : boundedText(String(failure.code), MAX_CODE_CHARS);
+  const message = boundedText(String(failure.message), MAX_REASON_CHARS);
   const tag = (words: string) => `${words} (${code ?? name ?? 'error'})`;
   if (name === 'TimeoutError' || name === 'AbortError' || (code !== undefined && TIMEOUTS.has(code))) {
     return tag('no answer within --registry-timeout');

@@ -4,6 +4,7 @@
  * `absent`; everything else is some kind of "could not tell".
  */
 import { networkReason } from './network-reason.js';
+import { boundedText, MAX_REASON_CHARS } from '../untrusted.js';
 
 export const CHECK_STATUSES = [
   'present',
@@ -57,6 +58,8 @@ export interface ManifestAnswer {
   readonly servedDigest: string | undefined;
   /** The request went over plain HTTP (--allow-plain-http). */
   readonly plainHttp?: boolean;
+  /** The error body was longer than the exporter reads: what it said past that is unknown. */
+  readonly bodyTruncated?: boolean;
 }
 
 export interface Classification {
@@ -75,6 +78,8 @@ export function classifyManifestAnswer(answer: ManifestAnswer): Classification {
   if (code === 404) {
     const known = answer.errorCodes.find((c) => ABSENCE_CODES.has(c));
     if (known) return { status: 'absent', detail: `registry says ${known}` };
+    // Codes unread are not "no codes": the error may say anything.
+    if (answer.bodyTruncated) return { status: 'registry_unavailable', detail: 'registry answered 404 with an error document too large to read' };
     if (answer.speaksDistribution && answer.errorCodes.length === 0) {
       return { status: 'absent', detail: 'registry answered 404 for the manifest' };
     }
@@ -82,7 +87,7 @@ export function classifyManifestAnswer(answer: ManifestAnswer): Classification {
       status: 'registry_unavailable',
       detail:
         answer.errorCodes.length > 0
-          ? `registry answered 404 with unexpected error codes ${answer.errorCodes.join(',')}`
+          ? `registry answered 404 with unexpected error codes ${boundedText(answer.errorCodes.join(','), MAX_REASON_CHARS)}`
           : 'HTTP 404 from a server that does not identify as a container registry',
     };
   }
@@ -150,7 +155,7 @@ export interface TransportFailure extends Classification {
 export function classifyTransportError(error: unknown): TransportFailure {
   const err = error as { name?: string; code?: string; message?: string; cause?: unknown };
   const code = err?.code ?? (err?.cause as { code?: string } | undefined)?.code;
-  const failure = { name: err?.name, code: typeof code === 'string' ? code : undefined, message: err?.message ?? String(error) };
+  const failure = { name: err?.name, code: typeof code === 'string' ? code : undefined, message: String(err?.message ?? error) };
   const detail = networkReason(failure);
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return { status: 'registry_unavailable', detail, silent: true };
   const silent = failure.code !== undefined && SILENT.has(failure.code);

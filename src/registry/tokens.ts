@@ -3,6 +3,7 @@ import type { Challenge } from './challenge.js';
 import { basicAuthorization, type RegistryCredential } from './credentials.js';
 import { classifyTransportError, type Classification } from './status.js';
 import type { Transport } from './transport.js';
+import { boundedText, MAX_CODE_CHARS, MAX_SECRET_CHARS } from '../untrusted.js';
 
 /** Raised when no token could be had; carries the status to report (never `absent`). */
 export class TokenError extends Error {
@@ -56,13 +57,15 @@ export async function requestToken(
     throw new TokenError({ status: 'unknown_error', detail: 'registry sent a Bearer challenge without a usable realm' });
   }
   if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
+  // The realm is the registry's to choose: its host is quoted bounded.
+  const service = boundedText(url.host, MAX_CODE_CHARS);
   url.searchParams.set('scope', scope);
   const headers: Record<string, string> = {};
   if (credential) {
     if (!mayCarryCredentials(url)) {
       throw new TokenError({
         status: 'auth_failure',
-        detail: `refusing to send credentials over plain HTTP to token service ${url.host} (see --allow-plain-http)`,
+        detail: `refusing to send credentials over plain HTTP to token service ${service} (see --allow-plain-http)`,
       });
     }
     headers.authorization = basicAuthorization(credential);
@@ -72,32 +75,36 @@ export async function requestToken(
     answer = await transport.send('GET', url, headers, true);
   } catch (error) {
     const { status, detail } = classifyTransportError(error);
-    throw new TokenError({ status, detail: `token service ${url.host}: ${detail}` });
+    throw new TokenError({ status, detail: `token service ${service}: ${detail}` });
   }
   if (answer.status === 401 || answer.status === 403) {
     throw new TokenError({
       status: 'auth_failure',
-      detail: `token service ${url.host} rejected the ${credential ? 'credentials' : 'anonymous request'} (HTTP ${answer.status})`,
+      detail: `token service ${service} rejected the ${credential ? 'credentials' : 'anonymous request'} (HTTP ${answer.status})`,
     });
   }
   if (answer.status === 429) {
-    throw new TokenError({ status: 'rate_limited', detail: `token service ${url.host} rate limit (HTTP 429)` });
+    throw new TokenError({ status: 'rate_limited', detail: `token service ${service} rate limit (HTTP 429)` });
   }
   if (answer.status !== 200) {
     throw new TokenError({
       status: answer.status >= 500 ? 'registry_unavailable' : 'unknown_error',
-      detail: `token service ${url.host} answered HTTP ${answer.status}`,
+      detail: `token service ${service} answered HTTP ${answer.status}`,
     });
   }
   let parsed: TokenAnswer;
   try {
     parsed = JSON.parse(answer.body) as TokenAnswer;
   } catch {
-    throw new TokenError({ status: 'unknown_error', detail: `token service ${url.host} answered something that is not JSON` });
+    throw new TokenError({ status: 'unknown_error', detail: `token service ${service} answered something that is not JSON` });
   }
   const token = typeof parsed?.token === 'string' && parsed.token ? parsed.token : parsed?.access_token;
   if (typeof token !== 'string' || token === '') {
-    throw new TokenError({ status: 'unknown_error', detail: `token service ${url.host} answered without a token` });
+    throw new TokenError({ status: 'unknown_error', detail: `token service ${service} answered without a token` });
+  }
+  // Kept per repository and identity while it lasts: one far bigger than any JWT is refused.
+  if (token.length > MAX_SECRET_CHARS) {
+    throw new TokenError({ status: 'unknown_error', detail: `token service ${service} answered a token longer than ${MAX_SECRET_CHARS} characters` });
   }
   const expiresIn = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_EXPIRES_IN_S;
   return { token, expiresInS: expiresIn };

@@ -18,6 +18,8 @@ export interface HttpAnswer {
   readonly headers: Readonly<Record<string, string | undefined>>;
   /** Up to `maxBodyBytes` of the body (empty for HEAD or when not asked for). */
   readonly body: string;
+  /** The body was longer than what was read of it: `body` is its start only. */
+  readonly truncated?: boolean;
 }
 
 const USER_AGENT = 'k8s-image-existence-exporter';
@@ -29,6 +31,11 @@ const MAX_HEADER_BYTES = 64 * 1024;
 
 /** An answer's body as text, at most `maxBytes` of it; the rest of the stream is dropped, not read. */
 export async function readBodyText(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
+  return (await readBodyOf(body, maxBytes)).text;
+}
+
+/** readBodyText, and whether the body reached `maxBytes` (so may go on past what was read). */
+async function readBodyOf(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<{ text: string; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -42,7 +49,7 @@ export async function readBodyText(body: Dispatcher.ResponseData['body'], maxByt
     // Destroying an unfinished body emits 'error'; unheard, that event would crash the process.
     body.on('error', () => undefined).destroy();
   }
-  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
+  return { text: Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8'), truncated: size >= maxBytes };
 }
 
 /**
@@ -104,14 +111,15 @@ export class Transport {
       flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
     }
     let body = '';
+    let truncated = false;
     if (readBody && method !== 'HEAD') {
-      body = await readBodyText(response.body, maxBodyBytes);
+      ({ text: body, truncated } = await readBodyOf(response.body, maxBodyBytes));
     } else {
       // Not read: drain at most 64 KiB (keeps a small answer's connection reusable), then hang up, so
       // a server streaming forever cannot hold us. dump() listens for the abort it causes.
       await response.body.dump({ limit: MAX_BODY_BYTES }).catch(() => undefined);
     }
-    return { status: response.statusCode, headers: flat, body };
+    return { status: response.statusCode, headers: flat, body, truncated };
   }
 
   /** Abandons the requests in flight (their send() rejects, as on a network error) and hangs up. */

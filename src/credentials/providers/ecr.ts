@@ -20,6 +20,7 @@ import { CredentialProviderError } from '../../registry/credentials.js';
 import type { CredentialProvider } from './providers.js';
 import { TokenCache } from './token-cache.js';
 import { within } from '../../deadline.js';
+import { boundedText } from '../../untrusted.js';
 
 /** Private ECR registry hosts, as the kubelet's ecr-credential-provider recognizes them. */
 const ECR_HOST =
@@ -155,7 +156,7 @@ export function createEcrProvider(options: EcrProviderOptions): CredentialProvid
 
 /** A failure whose message is the reason reported: one line, at most 300 characters. */
 function providerError(reason: string): CredentialProviderError {
-  return new CredentialProviderError(reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 1)}…` : reason);
+  return new CredentialProviderError(boundedText(reason, MAX_REASON));
 }
 
 /**
@@ -172,15 +173,15 @@ export function describeError(error: unknown): string {
   } else {
     text = String(error);
   }
-  return (
+  return boundedText(
     text
       .replace(/eyJ[\w-]*\.[\w-]*\.[\w-]*/g, '[redacted]')
       // A secret access key is 40 such characters; a session token is hundreds.
       .replace(/(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])/g, '[redacted]')
       .replace(/[A-Za-z0-9+/=]{100,}/g, '[redacted]')
       .replace(/\s+/g, ' ')
-      .trim()
-      .slice(0, MAX_REASON)
+      .trim(),
+    MAX_REASON,
   );
 }
 

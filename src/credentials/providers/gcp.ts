@@ -17,6 +17,7 @@ import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
 import type { CredentialProvider } from './providers.js';
 import { readBodyText } from '../../registry/transport.js';
 import { TokenCache, type Issued } from './token-cache.js';
+import { boundedText, MAX_CODE_CHARS } from '../../untrusted.js';
 
 /** The registries the kubelet's GCP credential provider (GKE) gives credentials for. */
 export const GCP_REGISTRY_PATTERNS: readonly string[] = ['gcr.io', '*.gcr.io', '*.pkg.dev', 'container.cloud.google.com'];
@@ -204,11 +205,11 @@ function safeCode(code: string): string | undefined {
   return /^[\w.-]{1,64}$/.test(code) ? code : undefined;
 }
 
-/** One line, at most 200 characters, control characters and token-like runs (64+ characters) removed. */
+/** One line, at most MAX_CODE_CHARS characters, control characters and token-like runs (64+ characters) removed. */
 function safeLine(line: string): string {
   const cleaned = line
     .replace(/[\u0000-\u001f\u007f]/g, ' ')
     .replace(/[A-Za-z0-9._~+/=-]{64,}/g, '[…]')
     .trim();
-  return cleaned.length > 200 ? `${cleaned.slice(0, 199)}…` : cleaned;
+  return boundedText(cleaned, MAX_CODE_CHARS);
 }
