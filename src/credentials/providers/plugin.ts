@@ -25,6 +25,7 @@ import type { ImageReference } from '../../image/reference.js';
 import type { Logger } from '../../log.js';
 import { CredentialProviderError } from '../../registry/credentials.js';
 import { Keyring } from '../keyring.js';
+import { boundedText, MAX_REASON_CHARS, MAX_SECRET_CHARS } from '../../untrusted.js';
 import type { CredentialProvider } from './providers.js';
 import {
   imageMatches,
@@ -49,7 +50,12 @@ export interface PluginOptions {
 export const DEFAULT_PLUGIN_TIMEOUT_MS = 30_000;
 /** More stdout than this is not a response: the run fails (and is killed). */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
-/** How much of a failed run's stderr is logged. */
+/**
+ * After the plugin exits, how long what it wrote may take to be read when a process outside its
+ * group (one that left it with setsid) still holds its pipes.
+ */
+export const EXIT_GRACE_MS = 500;
+/** How much of a failed run's stderr is read to be logged (the log line holds MAX_REASON_CHARS of it). */
 export const MAX_LOGGED_STDERR_BYTES = 2048;
 /** Expired cache entries nobody asked for again are dropped this often (the kubelet's interval). */
 const CACHE_PURGE_INTERVAL_MS = 15 * 60_000;
@@ -271,6 +277,10 @@ export class PluginProvider implements CredentialProvider {
         if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('answered with an invalid auth entry (must hold username and password)');
         const { username = '', password = '' } = value as Record<string, unknown>;
         if (typeof username !== 'string' || typeof password !== 'string') return invalid('answered with an invalid auth entry (username and password must be strings)');
+        // Kept while cached, per image at worst: nothing longer than a registry token or an image pattern.
+        if (key.length > MAX_REASON_CHARS || username.length > MAX_SECRET_CHARS || password.length > MAX_SECRET_CHARS) {
+          return invalid(`answered with an auth entry too long (keys up to ${MAX_REASON_CHARS} characters, username and password up to ${MAX_SECRET_CHARS})`);
+        }
         entries.push({ key, username, password });
       }
     }
@@ -286,11 +296,12 @@ export class PluginProvider implements CredentialProvider {
 
     return new Promise<Buffer>((resolve, reject) => {
       let settled = false;
+      let grace: NodeJS.Timeout | undefined;
       const stdout: Buffer[] = [];
       let stdoutBytes = 0;
       const stderr: Buffer[] = [];
       let stderrBytes = 0;
-      const stderrText = () => Buffer.concat(stderr).toString('utf8').slice(0, MAX_LOGGED_STDERR_BYTES);
+      const stderrText = () => boundedText(Buffer.concat(stderr).toString('utf8'), MAX_REASON_CHARS);
 
       let child: ReturnType<typeof spawn>;
       try {
@@ -317,6 +328,12 @@ export class PluginProvider implements CredentialProvider {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        clearTimeout(grace);
+        // Our ends of its pipes are let go whatever still holds theirs: open, they would keep this
+        // process (a `check` run) alive.
+        child.stdin?.destroy();
+        child.stdout?.destroy();
+        child.stderr?.destroy();
         if ('failure' in outcome) reject(outcome.failure);
         else resolve(outcome.stdout);
       };
@@ -341,8 +358,9 @@ export class PluginProvider implements CredentialProvider {
         stdout.push(chunk);
       });
       child.stderr?.on('data', (chunk: Buffer) => {
-        // Kept up to the logged size; the rest is read and dropped so the plugin never blocks.
-        if (stderrBytes < MAX_LOGGED_STDERR_BYTES) stderr.push(chunk.subarray(0, MAX_LOGGED_STDERR_BYTES - stderrBytes));
+        // Kept up to the logged size (copied: a slice would keep the whole chunk); the rest is read
+        // and dropped so the plugin never blocks.
+        if (stderrBytes < MAX_LOGGED_STDERR_BYTES) stderr.push(Buffer.from(chunk.subarray(0, MAX_LOGGED_STDERR_BYTES - stderrBytes)));
         stderrBytes += chunk.length;
       });
       child.stdout?.on('error', () => {});
@@ -352,10 +370,30 @@ export class PluginProvider implements CredentialProvider {
       child.stdin?.on('error', () => {});
       child.stdin?.end(request);
 
-      child.on('close', (code, signal) => {
+      // The answer is complete when the plugin exits, as for the kubelet (which waits for the
+      // process, not for its pipes): a child it left behind may hold stdout open for ever. So at
+      // exit what it started is killed (its process group), and what it wrote is read once both
+      // pipes are drained, or after a short grace when something outside the group still holds them.
+      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      let openPipes = (child.stdout ? 1 : 0) + (child.stderr ? 1 : 0);
+      const answer = () => {
+        if (!exit || settled) return;
+        const { code, signal } = exit;
         if (code === 0) finish({ stdout: Buffer.concat(stdout) });
         else if (signal) finish({ failure: new RunFailure(`was killed by ${signal}`, stderrText()) });
         else finish({ failure: new RunFailure(`exited with status ${code ?? 'unknown'}`, stderrText()) });
+      };
+      const pipeClosed = () => {
+        if (--openPipes === 0) answer();
+      };
+      child.stdout?.on('close', pipeClosed);
+      child.stderr?.on('close', pipeClosed);
+      child.on('exit', (code, signal) => {
+        exit = { code, signal };
+        if (settled) return;
+        killGroup();
+        if (openPipes === 0) answer();
+        else grace = setTimeout(answer, EXIT_GRACE_MS);
       });
     });
   }
