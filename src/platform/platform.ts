@@ -55,6 +55,12 @@ export function isUnknowable(value: unknown): value is Unknowable {
 
 const TOO_MANY: Unknowable = Object.freeze({ unknowable: `the image lists more than ${MAX_IMAGE_PLATFORMS} platforms` });
 const TOO_MANY_ENTRIES: Unknowable = Object.freeze({ unknowable: `the image index lists more than ${MAX_INDEX_ENTRIES} manifests` });
+/**
+ * containerd takes an index entry without a platform as a candidate for every node (FilterPlatforms:
+ * `d.Platform == nil || m.Match(...)`) and decides by its config: which platforms it serves is not
+ * in the index, so a guess from the other entries could report a platform missing that is not.
+ */
+const NO_PLATFORM: Unknowable = Object.freeze({ unknowable: 'the image index has an entry without a platform (a node would read its config to decide)' });
 const TOO_LONG: Unknowable = Object.freeze({
   unknowable: `the image names a platform (os, architecture or variant) longer than ${MAX_PLATFORM_FIELD_LENGTH} characters`,
 });
@@ -234,14 +240,17 @@ function platformFrom(fields: Record<string, unknown>): Platform | Unknowable | 
  * The distinct platforms an OCI image index or Docker manifest list provides, attestations left
  * out; undefined when the document is not one, so the caller can say "unknown" instead of guessing;
  * unknowable past MAX_INDEX_ENTRIES, MAX_IMAGE_PLATFORMS or MAX_PLATFORM_FIELD_LENGTH (never the
- * first ones only: the platform a node needs may be further on).
+ * first ones only: the platform a node needs may be further on), or with an entry naming no
+ * platform (see NO_PLATFORM).
  */
 export function platformsOfIndex(document: unknown): Platform[] | Unknowable | undefined {
   if (!isRecord(document) || !Array.isArray(document['manifests'])) return undefined;
   if (document['manifests'].length > MAX_INDEX_ENTRIES) return TOO_MANY_ENTRIES;
   const platforms = new Map<string, Platform>();
   for (const entry of document['manifests'] as unknown[]) {
-    if (!isRecord(entry) || !isRecord(entry['platform']) || isAttestation(entry)) continue;
+    if (!isRecord(entry) || isAttestation(entry)) continue;
+    if (entry['platform'] === undefined || entry['platform'] === null) return NO_PLATFORM;
+    if (!isRecord(entry['platform'])) continue;
     const found = platformFrom(entry['platform']);
     if (found === undefined) continue;
     if (isUnknowable(found)) return found;

@@ -11,15 +11,16 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+/;
 
 /**
  * What is kept of a header the registry controls (up to 64 KiB): registries send one or two
- * challenges of three or four params. Values are cut: a realm (a URL) to a reason's length, the
- * rest (service, scope, error) to a code's.
+ * challenges of three or four params. Only the params the exporter reads are kept, their values
+ * cut: a realm (a URL) to a reason's length, the rest (service, scope, error) to a code's. A
+ * challenge thus keeps at most 1,600 characters, whatever else the header holds.
  */
 const MAX_CHALLENGES = 8;
-const MAX_PARAMS = 8;
+const KEPT_PARAMS: ReadonlySet<string> = new Set(['realm', 'service', 'scope', 'error']);
 
 /**
  * Parses one or more challenges; unknown syntax yields what could be read, never throws. Keeps the
- * first MAX_CHALLENGES challenges and MAX_PARAMS params of each, their values bounded.
+ * first MAX_CHALLENGES challenges and of each the KEPT_PARAMS, their values bounded.
  */
 export function parseChallenges(header: string | undefined): Challenge[] {
   if (!header) return [];
@@ -49,10 +50,7 @@ export function parseChallenges(header: string | undefined): Challenge[] {
         tail = tail.slice(token.length);
       }
       const key = name.toLowerCase();
-      // A name longer than any param's is none a registry sends: skipped.
-      if (key.length <= MAX_CODE_CHARS && (Object.hasOwn(current.params, key) || Object.keys(current.params).length < MAX_PARAMS)) {
-        current.params[key] = boundedText(value, key === 'realm' ? MAX_REASON_CHARS : MAX_CODE_CHARS);
-      }
+      if (KEPT_PARAMS.has(key)) current.params[key] = boundedText(value, key === 'realm' ? MAX_REASON_CHARS : MAX_CODE_CHARS);
       rest = tail;
     } else {
       if (challenges.length === MAX_CHALLENGES) break;
@@ -62,4 +60,18 @@ export function parseChallenges(header: string | undefined): Challenge[] {
     }
   }
   return challenges;
+}
+
+/**
+ * What of a registry's challenges is worth keeping between requests (cached per registry host): the
+ * first Bearer and the first Basic challenge, the only ones answered; without either, the first
+ * challenge's scheme alone (a host that asks for credentials in a way not answered is never taken
+ * for one that asks for none).
+ */
+export function answerableChallenges(challenges: readonly Challenge[]): Challenge[] {
+  const bearer = challenges.find((c) => c.scheme === 'bearer');
+  const basic = challenges.find((c) => c.scheme === 'basic');
+  const kept = [bearer, basic].filter((c): c is Challenge => c !== undefined);
+  const [first] = challenges;
+  return kept.length === 0 && first ? [{ scheme: first.scheme, params: {} }] : kept;
 }

@@ -6,7 +6,7 @@
  */
 import pMemoize from 'p-memoize';
 import { DOCKER_HUB, manifestReference, type ImageReference } from '../image/reference.js';
-import { parseChallenges, type Challenge } from './challenge.js';
+import { answerableChallenges, parseChallenges, type Challenge } from './challenge.js';
 import { basicAuthorization, resolveCredential, type PullCredential, type RegistryCredential } from './credentials.js';
 import {
   classifyManifestAnswer,
@@ -30,6 +30,13 @@ export const MANIFEST_ACCEPT = [
 
 export const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
 const MAX_REDIRECTS = 5;
+/**
+ * Characters of tokens kept in all (with their keys): a token is up to MAX_SECRET_CHARS, one per
+ * repository and identity, and a hostile token service may hand out the longest for every one of
+ * a tenant's repositories. Past it the tokens got longest ago are dropped, and asked again when
+ * needed: about 13,000 of Docker Hub's (1.2 KB) fit, 1,000 of the longest.
+ */
+export const MAX_TOKEN_CHARS_KEPT = 16 * 1024 * 1024;
 /** A registry's auth scheme rarely changes; its /v2/ challenge is asked again after this. */
 const PING_CACHE_MS = 10 * 60_000;
 
@@ -65,7 +72,12 @@ export class RegistryClient {
 
   constructor(private readonly options: RegistryClientOptions) {
     this.now = options.now ?? Date.now;
-    this.tokens = new ExpiringMap({ ttlMs: DEFAULT_TOKEN_LIFETIME_MS, now: this.now });
+    this.tokens = new ExpiringMap({
+      ttlMs: DEFAULT_TOKEN_LIFETIME_MS,
+      now: this.now,
+      maxWeight: MAX_TOKEN_CHARS_KEPT,
+      weigh: (key, token) => key.length + token.length,
+    });
     this.pings = new ExpiringMap({ ttlMs: PING_CACHE_MS, now: this.now });
   }
 
@@ -249,7 +261,8 @@ export class RegistryClient {
     async (origin: string): Promise<Challenge[] | undefined> => {
       try {
         const answer = await this.options.transport.send('GET', new URL(`${origin}/v2/`), {}, false);
-        if (answer.status === 401) return parseChallenges(answer.headers['www-authenticate']);
+        // Kept per host for PING_CACHE_MS: only what can be answered.
+        if (answer.status === 401) return answerableChallenges(parseChallenges(answer.headers['www-authenticate']));
         return answer.status === 200 ? [] : undefined;
       } catch {
         return undefined; // the manifest request will tell what is wrong
@@ -293,7 +306,7 @@ export class RegistryClient {
       if (hop >= MAX_REDIRECTS) throw new RedirectError(`${start.host}: more than ${MAX_REDIRECTS} redirects`);
       const next = new URL(location, url);
       if (next.protocol === 'http:' && !this.options.isPlainHttpHost(next.host)) {
-        throw new RedirectError(`${start.host}: refusing redirect to plain HTTP ${next.host}`);
+        throw new RedirectError(`${start.host}: refusing redirect to plain HTTP ${boundedText(next.host, MAX_CODE_CHARS)}`);
       }
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
         throw new RedirectError(`${start.host}: refusing redirect to ${boundedText(next.protocol, MAX_CODE_CHARS)} URL`);

@@ -9,6 +9,7 @@
  * stays unknown without being read again.
  */
 import { isUnknowable, platformOfConfig, platformsOfIndex, type Platform, type Unknowable } from '../platform/platform.js';
+import { digestOf } from '../untrusted.js';
 
 /** Reads a JSON document of the image's repository (`manifests/<digest>`, `blobs/<digest>`); undefined when it cannot. */
 export type DocumentReader = (path: string) => Promise<unknown>;
@@ -22,9 +23,6 @@ const MAX_DIGESTS = 20_000;
  * (one or two platforms each) keep 30,000 platforms in 5.0 MiB.
  */
 const MAX_PLATFORMS = 50_000;
-
-/** The distribution spec's digest grammar: nothing else goes into a URL path. */
-const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
 type Fact = readonly Platform[] | Unknowable;
 
@@ -88,12 +86,13 @@ function weight(fact: Fact): number {
 }
 
 async function readPlatforms(digest: string, read: DocumentReader): Promise<Fact | undefined> {
-  if (!DIGEST.test(digest)) return undefined;
+  // Only a digest (of the spec's grammar and a digest's length) goes into a URL path.
+  if (digestOf(digest) === undefined) return undefined;
   const manifest = await read(`manifests/${digest}`);
   const listed = platformsOfIndex(manifest);
   if (listed) return listed;
-  const config = (manifest as { config?: { digest?: unknown } } | null)?.config?.digest;
-  if (typeof config !== 'string' || !DIGEST.test(config)) return undefined;
+  const config = digestOf((manifest as { config?: { digest?: unknown } } | null)?.config?.digest);
+  if (config === undefined) return undefined;
   const platform = platformOfConfig(await read(`blobs/${config}`));
   if (platform === undefined || isUnknowable(platform)) return platform;
   return [platform];

@@ -25,10 +25,19 @@ export function tokenCacheKey(host: string, scope: string, credential: RegistryC
   return `${host}\n${scope}\n${credential?.id ?? 'anonymous'}`;
 }
 
+/**
+ * A token is kept at most this long whatever `expires_in` says (a huge number, or 1e400, which JSON
+ * reads as Infinity): each is up to MAX_SECRET_CHARS per repository and identity, and what is kept
+ * must follow the images referenced lately, not every repository ever asked. Real ones last 5 to 60
+ * minutes.
+ */
+export const MAX_TOKEN_LIFETIME_S = 60 * 60;
+
 /** How long to reuse a token: renewed a little early so it never expires between lookup and use. */
 export function tokenLifetimeMs(expiresInS: number): number {
-  const margin = Math.min(10, expiresInS / 10);
-  return (expiresInS - margin) * 1000;
+  const lifetime = Math.min(expiresInS, MAX_TOKEN_LIFETIME_S);
+  const margin = Math.min(10, lifetime / 10);
+  return (lifetime - margin) * 1000;
 }
 
 interface TokenAnswer {

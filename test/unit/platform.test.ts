@@ -278,9 +278,9 @@ describe('platformsOfIndex', () => {
   });
 
   test('entries without a usable platform are skipped', () => {
+    // (An entry with no platform at all is not skipped: see adversary-registry-plugin.test.ts.)
     const index = {
       manifests: [
-        { digest: DIGEST },
         { digest: DIGEST, platform: 'linux/amd64' },
         { digest: DIGEST, platform: { os: 'linux' } },
         { digest: DIGEST, platform: { os: 'linux', architecture: 7 } },

@@ -57,6 +57,21 @@ export const MAX_RESPONSE_BYTES = 1024 * 1024;
 export const EXIT_GRACE_MS = 500;
 /** How much of a failed run's stderr is read to be logged (the log line holds MAX_REASON_CHARS of it). */
 export const MAX_LOGGED_STDERR_BYTES = 2048;
+/**
+ * The most auth entries one answer may hold: real plugins answer one to a handful (ECR one, GCP's
+ * about five). A longer answer is refused, not cut (another entry could be the one the kubelet
+ * would pick): 65,000 entries fit in MAX_RESPONSE_BYTES, and parsed and indexed they held 39 MB and
+ * took 2.5-9 s of the event loop each (measured, Node 20).
+ */
+export const MAX_AUTH_ENTRIES = 64;
+/**
+ * Characters of cached answers kept in all (keys, usernames, passwords; each answer counts at least
+ * ANSWER_BASE_CHARS): Image-keyed answers are one per repository, each up to MAX_RESPONSE_BYTES,
+ * for as long as the plugin says. Past it the least recently used answers are dropped (the plugin
+ * is run again when they are next needed).
+ */
+export const MAX_CACHED_CHARS = 8 * 1024 * 1024;
+const ANSWER_BASE_CHARS = 256;
 /** Expired cache entries nobody asked for again are dropped this often (the kubelet's interval). */
 const CACHE_PURGE_INTERVAL_MS = 15 * 60_000;
 const RESPONSE_KIND = 'CredentialProviderResponse';
@@ -74,6 +89,8 @@ interface AuthEntry {
 /** A plugin's valid response. */
 interface Answer {
   readonly keyType: CacheKeyType;
+  /** What it weighs in the cache (see MAX_CACHED_CHARS). */
+  readonly chars: number;
   /** The registry host of the image it was asked for. */
   readonly host: string;
   readonly auth: Keyring<AuthEntry>;
@@ -106,6 +123,8 @@ export class PluginProvider implements CredentialProvider {
   private readonly timeoutMs: number;
   /** Answers by `image <image>`, `registry <host>` or `global`, with when they expire. */
   private readonly cache = new Map<string, { answer: Answer; expiresAt: number }>();
+  /** Sum of the cached answers' chars. */
+  private cachedChars = 0;
   private lastPurge: number;
   /** Runs in flight, by the image they were started for. */
   private readonly runsByImage = new Map<string, Run>();
@@ -171,15 +190,39 @@ export class PluginProvider implements CredentialProvider {
     const now = this.now();
     if (now - this.lastPurge > CACHE_PURGE_INTERVAL_MS) {
       this.lastPurge = now;
-      for (const [key, entry] of this.cache) if (now > entry.expiresAt) this.cache.delete(key);
+      for (const [key, entry] of this.cache) if (now > entry.expiresAt) this.uncache(key);
     }
     for (const key of [`image ${image}`, `registry ${host}`, 'global']) {
       const entry = this.cache.get(key);
       if (!entry) continue;
-      if (now > entry.expiresAt) this.cache.delete(key);
-      else return entry.answer;
+      if (now > entry.expiresAt) {
+        this.uncache(key);
+        continue;
+      }
+      // Most recently used last: the first entry is the one to drop.
+      this.cache.delete(key);
+      this.cache.set(key, entry);
+      return entry.answer;
     }
     return undefined;
+  }
+
+  /** Caches an answer, dropping the least recently used past MAX_CACHED_CHARS. */
+  private store(key: string, answer: Answer, expiresAt: number): void {
+    this.uncache(key);
+    this.cache.set(key, { answer, expiresAt });
+    this.cachedChars += answer.chars;
+    while (this.cachedChars > MAX_CACHED_CHARS) {
+      const oldest = this.cache.keys().next().value as string;
+      this.uncache(oldest);
+    }
+  }
+
+  private uncache(key: string): void {
+    const entry = this.cache.get(key);
+    if (!entry) return;
+    this.cache.delete(key);
+    this.cachedChars -= entry.answer.chars;
   }
 
   private start(image: string, host: string): Run {
@@ -214,7 +257,7 @@ export class PluginProvider implements CredentialProvider {
       });
       throw new CredentialProviderError(message);
     }
-    let parsed: { keyType: CacheKeyType; cacheDurationMs: number | undefined; auth: Keyring<AuthEntry> };
+    let parsed: { keyType: CacheKeyType; cacheDurationMs: number | undefined; chars: number; auth: Keyring<AuthEntry> };
     try {
       parsed = this.parseResponse(stdout);
     } catch (error) {
@@ -223,11 +266,11 @@ export class PluginProvider implements CredentialProvider {
       logger.warn('credential provider plugin failed', { provider: this.name, image, reason: message });
       throw new CredentialProviderError(message);
     }
-    const answer: Answer = { keyType: parsed.keyType, host, auth: parsed.auth };
+    const answer: Answer = { keyType: parsed.keyType, chars: parsed.chars, host, auth: parsed.auth };
     this.keyType = parsed.keyType;
     const durationMs = parsed.cacheDurationMs ?? this.config.defaultCacheDurationMs;
     const key = parsed.keyType === 'Image' ? `image ${image}` : parsed.keyType === 'Registry' ? `registry ${host}` : 'global';
-    if (durationMs > 0) this.cache.set(key, { answer, expiresAt: this.now() + durationMs });
+    if (durationMs > 0) this.store(key, answer, this.now() + durationMs);
     logger.debug('credential provider plugin answered', {
       provider: this.name,
       image,
@@ -239,7 +282,7 @@ export class PluginProvider implements CredentialProvider {
   }
 
   /** Validates stdout as a CredentialProviderResponse; RunFailure with a reason that quotes none of it. */
-  private parseResponse(stdout: Buffer): { keyType: CacheKeyType; cacheDurationMs: number | undefined; auth: Keyring<AuthEntry> } {
+  private parseResponse(stdout: Buffer): { keyType: CacheKeyType; cacheDurationMs: number | undefined; chars: number; auth: Keyring<AuthEntry> } {
     const invalid = (reason: string): never => {
       throw new RunFailure(reason, '');
     };
@@ -271,9 +314,12 @@ export class PluginProvider implements CredentialProvider {
       }
     }
     const entries: AuthEntry[] = [];
+    let chars = ANSWER_BASE_CHARS;
     if (auth !== undefined && auth !== null) {
       if (typeof auth !== 'object' || Array.isArray(auth)) return invalid('answered with an invalid auth (must map images to username and password)');
-      for (const [key, value] of Object.entries(auth as Record<string, unknown>)) {
+      const pairs = Object.entries(auth as Record<string, unknown>);
+      if (pairs.length > MAX_AUTH_ENTRIES) return invalid(`answered with more than ${MAX_AUTH_ENTRIES} auth entries`);
+      for (const [key, value] of pairs) {
         if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('answered with an invalid auth entry (must hold username and password)');
         const { username = '', password = '' } = value as Record<string, unknown>;
         if (typeof username !== 'string' || typeof password !== 'string') return invalid('answered with an invalid auth entry (username and password must be strings)');
@@ -282,9 +328,10 @@ export class PluginProvider implements CredentialProvider {
           return invalid(`answered with an auth entry too long (keys up to ${MAX_REASON_CHARS} characters, username and password up to ${MAX_SECRET_CHARS})`);
         }
         entries.push({ key, username, password });
+        chars += key.length + username.length + password.length;
       }
     }
-    return { keyType: cacheKeyType as CacheKeyType, cacheDurationMs, auth: Keyring.of(entries) };
+    return { keyType: cacheKeyType as CacheKeyType, cacheDurationMs, chars, auth: Keyring.of(entries) };
   }
 
   /** Runs the plugin once for the image: its stdout, or RunFailure. */
