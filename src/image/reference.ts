@@ -2,6 +2,7 @@
  * Image reference parsing and normalization, following the grammar of the distribution project's
  * `reference` package (what the kubelet and containerd accept). Pure: no I/O.
  */
+import { boundedText, MAX_REASON_CHARS } from '../untrusted.js';
 
 export const DOCKER_HUB = 'docker.io';
 
@@ -26,7 +27,8 @@ export class BadReferenceError extends Error {
     readonly image: string,
     reason: string,
   ) {
-    super(`invalid image reference ${JSON.stringify(image)}: ${reason}`);
+    // The image is a tenant's text, kept as a reason per container: quoted, but bounded.
+    super(`invalid image reference ${boundedText(JSON.stringify(image), MAX_REASON_CHARS)}: ${reason}`);
     this.name = 'BadReferenceError';
   }
 }
@@ -35,7 +37,11 @@ const MAX_NAME_LENGTH = 255;
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^\w[\w.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
-const SHA256 = /^sha256:[a-f0-9]{64}$/;
+/**
+ * The algorithms go-digest knows (containerd and the kubelet refuse any other as unsupported), with
+ * the length of their lowercase hex.
+ */
+const DIGEST_HEX_LENGTHS: Readonly<Record<string, number>> = { sha256: 64, sha384: 96, sha512: 128 };
 const DOMAIN_LABEL = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
 const IPV6 = /^\[[a-fA-F0-9:.]+(?:%[\w.-]+)?\]$/;
 
@@ -75,7 +81,10 @@ export function parseImageReference(image: string): ImageReference {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     if (!DIGEST.test(digest)) fail('malformed digest');
-    if (digest.startsWith('sha256:') && !SHA256.test(digest)) fail('sha256 digest must be 64 lowercase hex characters');
+    const [algorithm = '', hex = ''] = digest.split(':');
+    const length = DIGEST_HEX_LENGTHS[algorithm];
+    if (length === undefined) fail(`unsupported digest algorithm "${boundedText(algorithm, 50)}" (sha256, sha384 or sha512)`);
+    if (hex.length !== length || !/^[a-f0-9]+$/.test(hex)) fail(`${algorithm} digest must be ${length} lowercase hex characters`);
   }
 
   let tag: string | undefined;

@@ -35,15 +35,35 @@ describe('parseImageReference', () => {
     [`nginx:${'x'.repeat(129)}`, 'malformed tag'],
     ['nginx@sha256:abc', 'malformed digest'],
     [`nginx@sha256:${'A'.repeat(64)}`, 'sha256 digest'],
+    // go-digest knows three algorithms and their lengths: the kubelet refuses anything else.
+    [`r.example/a@foo:${'a'.repeat(10_000)}`, 'unsupported digest algorithm "foo"'],
+    [`nginx@sha512:${'a'.repeat(64)}`, 'sha512 digest must be 128'],
+    [`nginx@sha384:${'a'.repeat(97)}`, 'sha384 digest must be 96'],
     ['registry.example.com:99999/app', 'registry host'],
     ['-bad.example.com/app', 'registry host'],
     ['app//x', 'path component'],
     ['docker.io/', 'path component'],
     [':tag', 'missing repository'],
     [`example.com/${'a'.repeat(300)}`, 'longer than'],
-  ])('rejects %j', (image, reason) => {
+  ])('rejects %#', (image, reason) => {
     expect(() => parseImageReference(image)).toThrow(BadReferenceError);
     expect(() => parseImageReference(image)).toThrow(reason);
+  });
+
+  test('the message quotes a bounded part of a long reference (it is kept per container)', () => {
+    for (const image of [`example.com/${'a'.repeat(10_000)}`, `r.example/a@foo:${'a'.repeat(10_000)}`, `a b${'c'.repeat(10_000)}`]) {
+      const error = (() => {
+        try {
+          parseImageReference(image);
+        } catch (e) {
+          return e as Error;
+        }
+        throw new Error('accepted');
+      })();
+      expect(error).toBeInstanceOf(BadReferenceError);
+      expect(error.message.length).toBeLessThanOrEqual(1100);
+      expect(error.message).toContain('cut,');
+    }
   });
 
   test('a pinned digest wins over the tag when asking the registry', () => {
