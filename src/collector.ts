@@ -19,6 +19,7 @@ import type { Platform } from './platform/platform.js';
 import { RecheckRounds } from './rechecks.js';
 import type { PullCredential } from './registry/credentials.js';
 import { isProven, type CheckResult, type CheckStatus } from './registry/status.js';
+import { forEachSlice, mapSliced } from './yield.js';
 
 /** Finds the credentials a workload's pods would pull an image with (most specific first). */
 export interface CredentialSource {
@@ -117,7 +118,12 @@ export class Collector {
     for (const listing of listings) {
       for (const state of listing.states) lists.push(state);
       // No spread: lists can be huge.
-      for (const workload of listing.workloads) if (workload.active || !skipInactive) workloads.push(workload);
+      await forEachSlice(listing.workloads, (from, to) => {
+        for (let i = from; i < to; i++) {
+          const workload = listing.workloads[i] as Workload;
+          if (workload.active || !skipInactive) workloads.push(workload);
+        }
+      });
     }
 
     // Reading pull secrets may use half of what is left; the checks need the rest.
@@ -126,15 +132,20 @@ export class Collector {
     const planned: Array<{ workload: Workload; container: ContainerImage; key: string }> = [];
     const placesOf = memoized((image: string) => this.placesOf(image)); // each image string parsed once a scrape, if at all
     const plans = new Plans(this.plans, (image, credentials) => this.plan(placesOf(image), image, credentials));
-    for (const workload of workloads) {
-      const byImage = plans.of(lookup?.(workload));
-      for (const container of workload.containers) {
-        const request = byImage(container.image);
-        if (request === IGNORED) continue;
-        if (!requests.has(request.key)) requests.set(request.key, request);
-        planned.push({ workload, container, key: request.key });
+    // In slices (src/yield.ts), as every loop over the workloads or their rows: at 10,000s of
+    // workloads one pass would hold the event loop for long, more so on a loaded machine.
+    await forEachSlice(workloads, (from, to) => {
+      for (let i = from; i < to; i++) {
+        const workload = workloads[i] as Workload;
+        const byImage = plans.of(lookup?.(workload));
+        for (const container of workload.containers) {
+          const request = byImage(container.image);
+          if (request === IGNORED) continue;
+          if (!requests.has(request.key)) requests.set(request.key, request);
+          planned.push({ workload, container, key: request.key });
+        }
       }
-    }
+    });
     this.plans = plans.used;
 
     // Stale-while-revalidate: a known result past its interval is served while its recheck runs; only
@@ -142,19 +153,23 @@ export class Collector {
     const { checker } = this.options;
     const { states } = checker;
     const firstChecks: Promise<CheckResult>[] = [];
-    for (const request of requests.values()) {
-      const check = checker.check(request);
-      if (states.latest(request.key) === undefined) {
-        firstChecks.push(check); // its result lands in `states` (p-memoize's cache) when it finishes
-      } else {
-        check.catch((error: unknown) => this.options.logger.error('image recheck failed unexpectedly', { image: request.image, reason: String(error) }));
+    const unique = [...requests.values()];
+    await forEachSlice(unique, (from, to) => {
+      for (let i = from; i < to; i++) {
+        const request = unique[i] as CheckRequest;
+        const check = checker.check(request);
+        if (states.latest(request.key) === undefined) {
+          firstChecks.push(check); // its result lands in `states` (p-memoize's cache) when it finishes
+        } else {
+          check.catch((error: unknown) => this.options.logger.error('image recheck failed unexpectedly', { image: request.image, reason: String(error) }));
+        }
       }
-    }
+    });
     await beforeDeadline(Promise.all(firstChecks), deadline, this.now);
 
     // Platforms by digest for this scrape: many containers share an image.
     const platformsOf = memoized((digest: string) => checker.platformsOf(digest));
-    const rows: ContainerRow[] = planned.map(({ workload, container, key }) => {
+    const rows: ContainerRow[] = await mapSliced(planned, ({ workload, container, key }) => {
       const result = states.latest(key);
       const proven = result && isProven(result.status) ? result : states.lastProven(key);
       return {

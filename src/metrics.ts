@@ -1,16 +1,17 @@
 /**
- * Metric definitions. The gauges of one answer live in registries made for it (as blackbox_exporter
- * makes one per probe) and read that answer's snapshot in their collect() callbacks: one for the
- * per-container series, whose text is reused while they do not change, one for the gauges about
- * the scrape itself. Process-wide counters and default metrics live in one long-lived registry,
- * rendered last.
+ * Metric definitions. The per-container series of one answer are written straight from its rows,
+ * in slices (see containerText), and their text is reused while they do not change; the gauges
+ * about the scrape itself live in a registry made for the answer (as blackbox_exporter makes one
+ * per probe) and read its snapshot in their collect() callbacks. Process-wide counters and default
+ * metrics live in one long-lived registry, rendered last.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricType, type MetricValue } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { ContainerRow, Snapshot } from './collector.js';
 import type { ListState } from './listings.js';
 import type { AnswerBody } from './shared-answer.js';
 import { BUILTIN_KINDS } from './kubernetes/workloads.js';
 import { VERSION } from './version.js';
+import { forEachSlice } from './yield.js';
 
 const PREFIX = 'k8s_image_existence_exporter';
 
@@ -24,7 +25,7 @@ export class ExporterMetrics {
   readonly completedRechecks: Counter;
   readonly genericErrors: Counter;
   /** The last per-container text and the rows it was made from. */
-  private containerText: { readonly rows: readonly ContainerRow[]; readonly text: Buffer } | undefined;
+  private containerText: { readonly rows: readonly ContainerRow[]; readonly text: readonly Buffer[] } | undefined;
 
   constructor() {
     collectDefaultMetrics({ register: this.processRegistry });
@@ -63,11 +64,11 @@ export class ExporterMetrics {
     const { rows } = snapshot;
     let containers = this.containerText;
     if (!containers || !sameRows(containers.rows, rows)) {
-      containers = { rows, text: Buffer.from(await containerRegistry(rows).metrics()) };
+      containers = { rows, text: await containerText(rows) };
       this.containerText = containers;
     }
     const rest = (await scrapeRegistry(snapshot).metrics()) + (await this.processRegistry.metrics());
-    return [containers.text, Buffer.from(rest)];
+    return [...containers.text, Buffer.from(rest)];
   }
 }
 
@@ -82,85 +83,90 @@ function sameRows(a: readonly ContainerRow[], b: readonly ContainerRow[]): boole
   return true;
 }
 
-type Labels<T extends string> = Readonly<Record<T, string>>;
-type ExistsLabel = 'namespace' | 'owner_name' | 'container' | 'image';
-type StatusLabel = 'namespace' | 'owner_kind' | 'owner_name' | 'container' | 'image' | 'status';
-type PlatformLabel = 'namespace' | 'owner_kind' | 'owner_name' | 'container' | 'image' | 'platform';
+/** One family of per-container series: `linesOf` writes a row's series (none, one or several), each starting with a newline. */
+interface ContainerFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly rows: readonly ContainerRow[];
+  readonly linesOf: (row: ContainerRow) => string;
+}
 
 /**
- * A gauge whose series are produced straight from the answer's rows when the registry renders it:
- * no `set()` per series, so no label hashing and no second map of 10,000s of entries per answer.
- * `seriesOf` adds a row's series (none, one or several) with `add`.
+ * The per-container series, written straight from the rows in the text format prom-client writes
+ * (families apart by a blank line, label values escaped alike), a slice of rows at a time with a
+ * turn of the event loop between slices (src/yield.ts): at 100,000s of series one pass would
+ * hold the event loop for long. No `set()` per series either, so no label hashing and no second
+ * map of 10,000s of entries per answer.
  */
-class ContainerGauge<T extends string> extends Gauge<T> {
-  constructor(
-    private readonly config: { name: string; help: string; labelNames: readonly T[]; registers: Registry[] },
-    private readonly rows: readonly ContainerRow[],
-    private readonly seriesOf: (row: ContainerRow, add: (labels: Labels<T>, value: number) => void) => void,
-  ) {
-    super(config);
-  }
-
-  override async get(): Promise<MetricObjectWithValues<MetricValue<T>>> {
-    const { name, help } = this.config;
-    const values: Array<MetricValue<T>> = [];
-    const add = (labels: Labels<T>, value: number) => values.push({ labels, value });
-    for (const row of this.rows) this.seriesOf(row, add);
-    return { name, help, type: 'gauge' as unknown as MetricType, values, aggregator: 'sum', collect: () => undefined };
-  }
-}
-
-/** The labels of a container's series that name its workload (the order they are written in). */
-function ownerLabels({ workload, container }: ContainerRow) {
-  return { namespace: workload.namespace, owner_kind: workload.kind, owner_name: workload.name, container: container.name, image: container.image };
-}
-
-/** The per-container series of one answer. */
-function containerRegistry(rows: readonly ContainerRow[]): Registry {
-  const registry = new Registry();
-  const registers = [registry];
-
-  // The built-in kinds' families always (HELP and TYPE even without series); custom kinds' when listed.
-  const kinds = new Set<string>(BUILTIN_KINDS);
-  for (const row of rows) kinds.add(row.workload.kind);
-  for (const kind of kinds) {
-    const name = existsMetric(kind);
-    const help = `1 if the registry serves the image of a ${kind}'s container, 0 if the registry says it does not exist. No series while that is unknown.`;
-    const labelNames = ['namespace', 'owner_name', 'container', 'image'] satisfies ExistsLabel[];
-    new ContainerGauge({ name, help, labelNames, registers }, rows, (row, add) => {
-      if (row.workload.kind !== kind || row.exists === undefined) return;
-      const { workload, container } = row;
-      add({ namespace: workload.namespace, owner_name: workload.name, container: container.name, image: container.image }, row.exists);
+async function containerText(rows: readonly ContainerRow[]): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for (const [index, family] of containerFamilies(rows).entries()) {
+    const { name, linesOf } = family;
+    let text = `${index === 0 ? '' : '\n\n'}# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} gauge`;
+    await forEachSlice(family.rows, (from, to) => {
+      for (let i = from; i < to; i++) text += linesOf(family.rows[i] as ContainerRow);
+      chunks.push(Buffer.from(text));
+      text = '';
     });
+    if (text !== '') chunks.push(Buffer.from(text));
   }
+  chunks.push(Buffer.from('\n'));
+  return chunks;
+}
 
-  new ContainerGauge(
-    {
-      name: `${PREFIX}_image_check_status`,
-      help: 'Latest status of the check of a container image; 1 for the current status. See the README for the statuses.',
-      labelNames: ['namespace', 'owner_kind', 'owner_name', 'container', 'image', 'status'] satisfies StatusLabel[],
-      registers,
-    },
+function containerFamilies(rows: readonly ContainerRow[]): ContainerFamily[] {
+  // The built-in kinds' families always (HELP and TYPE even without series); custom kinds' when listed.
+  const byKind = new Map<string, ContainerRow[]>(BUILTIN_KINDS.map((kind) => [kind, []]));
+  for (const row of rows) {
+    let ofKind = byKind.get(row.workload.kind);
+    if (!ofKind) byKind.set(row.workload.kind, (ofKind = []));
+    if (row.exists !== undefined) ofKind.push(row);
+  }
+  const families: ContainerFamily[] = [...byKind].map(([kind, ofKind]) => {
+    const name = existsMetric(kind);
+    return {
+      name,
+      help: `1 if the registry serves the image of a ${kind}'s container, 0 if the registry says it does not exist. No series while that is unknown.`,
+      rows: ofKind,
+      linesOf: ({ workload, container, exists }) =>
+        `\n${name}{namespace="${escapeLabel(workload.namespace)}",owner_name="${escapeLabel(workload.name)}",container="${escapeLabel(container.name)}",image="${escapeLabel(container.image)}"} ${exists}`,
+    };
+  });
+
+  const status = `${PREFIX}_image_check_status`;
+  families.push({
+    name: status,
+    help: 'Latest status of the check of a container image; 1 for the current status. See the README for the statuses.',
     rows,
-    (row, add) => {
-      if (row.status !== undefined) add({ ...ownerLabels(row), status: row.status }, 1);
-    },
-  );
+    linesOf: (row) => (row.status === undefined ? '' : `\n${status}{${ownerLabels(row)},status="${escapeLabel(row.status)}"} 1`),
+  });
 
-  new ContainerGauge(
-    {
-      name: `${PREFIX}_image_platform_missing`,
-      help: 'The image exists but provides nothing that nodes of this platform, where the workload may run, can pull; 1 per such platform. No series when nothing is missing or it is not known.',
-      labelNames: ['namespace', 'owner_kind', 'owner_name', 'container', 'image', 'platform'] satisfies PlatformLabel[],
-      registers,
-    },
+  const platform = `${PREFIX}_image_platform_missing`;
+  families.push({
+    name: platform,
+    help: 'The image exists but provides nothing that nodes of this platform, where the workload may run, can pull; 1 per such platform. No series when nothing is missing or it is not known.',
     rows,
-    (row, add) => {
-      for (const platform of row.missingPlatforms ?? []) add({ ...ownerLabels(row), platform }, 1);
+    linesOf: (row) => {
+      if (!row.missingPlatforms?.length) return '';
+      const owner = ownerLabels(row);
+      return row.missingPlatforms.map((p) => `\n${platform}{${owner},platform="${escapeLabel(p)}"} 1`).join('');
     },
-  );
+  });
+  return families;
+}
 
-  return registry;
+/** The labels of a container's series that name its workload (in the order they are written). */
+function ownerLabels({ workload, container }: ContainerRow): string {
+  return `namespace="${escapeLabel(workload.namespace)}",owner_kind="${escapeLabel(workload.kind)}",owner_name="${escapeLabel(workload.name)}",container="${escapeLabel(container.name)}",image="${escapeLabel(container.image)}"`;
+}
+
+/** A label value as the text format wants it (and prom-client writes it): backslash, newline and quote escaped. */
+function escapeLabel(value: string): string {
+  return /[\\\n"]/.test(value) ? escapeHelp(value).replace(/"/g, '\\"') : value;
+}
+
+function escapeHelp(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 
 /** A list's labels: its kind, and its namespace when the exporter is scoped to namespaces. */

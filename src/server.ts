@@ -4,10 +4,12 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Snapshot } from './collector.js';
 import type { Logger } from './log.js';
+import { FINISHING_SAFETY, FinishingTime } from './finishing-time.js';
 import type { ExporterMetrics } from './metrics.js';
-import { SharedAnswer } from './shared-answer.js';
-import { renderStatusHtml, STATUS_PAGE_CSP } from './status/status-html.js';
-import { buildStatusModel } from './status/status-model.js';
+import { SharedAnswer, type AnswerBody } from './shared-answer.js';
+import { STATUS_PAGE_CSP } from './status/status-html.js';
+import type { CollectedSnapshot } from './status/status-model.js';
+import { byteLength, StatusPages } from './status/status-pages.js';
 
 export interface ServerDeps {
   readonly metrics: ExporterMetrics;
@@ -22,10 +24,11 @@ export interface ServerDeps {
 /**
  * How long a scrape may spend collecting: the scrape timeout minus a margin for rendering and the
  * network (10 %, at least 500 ms: many scrapes answered at once render one after another on one
- * thread), but never less than half the timeout.
+ * thread; more when recent answers took longer to finish, as on a loaded machine: see
+ * finishing-time.ts), but never less than half the timeout.
  */
-export function collectionBudgetMs(scrapeTimeoutMs: number): number {
-  const margin = Math.max(500, scrapeTimeoutMs * 0.1);
+export function collectionBudgetMs(scrapeTimeoutMs: number, finishingMs = 0): number {
+  const margin = Math.max(500, scrapeTimeoutMs * 0.1, FINISHING_SAFETY * finishingMs);
   return Math.max(scrapeTimeoutMs / 2, scrapeTimeoutMs - margin);
 }
 
@@ -36,28 +39,37 @@ export function scrapeTimeoutFromHeader(value: string | undefined, fallbackMs: n
   return Math.min(seconds * 1000, 24 * 3_600_000);
 }
 
+/** Answers with these Buffers, written one after another to the socket, never copied. */
+function send(ctx: Koa.Context, chunks: AnswerBody): void {
+  ctx.body = Readable.from(chunks, { objectMode: false });
+  ctx.length = byteLength(chunks);
+}
+
 export function createApp(deps: ServerDeps): Koa {
   const now = deps.now ?? Date.now;
   const router = new Router();
 
   // What the last collection found, for the status page (which never starts a collection itself).
-  let lastSnapshot: Snapshot | undefined;
-  let lastSnapshotAt = 0;
+  let lastCollected: CollectedSnapshot | undefined;
+  const statusPages = new StatusPages({ logger: deps.logger, now });
+  const finishing = new FinishingTime();
   const answers = new SharedAnswer(async (deadline) => {
     const snapshot = await deps.collect(deadline);
-    lastSnapshot = snapshot;
-    lastSnapshotAt = now();
+    const collectedAt = now();
+    lastCollected = { snapshot, at: collectedAt };
+    statusPages.collected();
     const rendering = now();
     const body = await deps.metrics.render(snapshot);
+    // From the deadline, or from the end of a collection that did not need all of its time.
+    finishing.record(now() - Math.min(deadline, collectedAt));
     return { body, busyMs: now() - rendering };
   }, now);
 
   router.get('/metrics', async (ctx) => {
     const timeoutMs = scrapeTimeoutFromHeader(ctx.get('x-prometheus-scrape-timeout-seconds'), deps.defaultScrapeTimeoutMs);
     // The same Buffers for every scraper waiting on this answer: written to each socket, never copied.
-    const chunks = await answers.get(now() + collectionBudgetMs(timeoutMs));
-    ctx.body = Readable.from(chunks, { objectMode: false });
-    ctx.length = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    const chunks = await answers.get(now() + collectionBudgetMs(timeoutMs, finishing.ms));
+    send(ctx, chunks);
     ctx.type = deps.metrics.contentType;
   });
 
@@ -65,8 +77,9 @@ export function createApp(deps: ServerDeps): Koa {
     ctx.body = 'ok\n';
   });
 
-  // The status page: HTML, or the same model as JSON with ?format=json (fields: src/status/status-model.ts).
-  router.get(['/', '/status'], (ctx) => {
+  // The status page: HTML, or the same as JSON with ?format=json (fields: src/status/status-model.ts).
+  // Made once per collection and shared by every request until the next (src/status/status-pages.ts).
+  router.get(['/', '/status'], async (ctx) => {
     const format = ctx.query.format ?? 'html';
     if (format !== 'html' && format !== 'json') {
       ctx.status = 400;
@@ -74,16 +87,14 @@ export function createApp(deps: ServerDeps): Koa {
       ctx.body = 'format must be html or json\n';
       return;
     }
-    const model = buildStatusModel(lastSnapshot && { snapshot: lastSnapshot, at: lastSnapshotAt }, now());
+    send(ctx, await statusPages.answer(lastCollected, format));
     ctx.set('cache-control', 'no-store');
     ctx.set('x-content-type-options', 'nosniff');
     if (format === 'json') {
       ctx.type = 'application/json';
-      ctx.body = JSON.stringify(model);
     } else {
       ctx.set('content-security-policy', STATUS_PAGE_CSP);
       ctx.type = 'text/html';
-      ctx.body = renderStatusHtml(model);
     }
   });
 

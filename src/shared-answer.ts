@@ -5,10 +5,9 @@
  *   its own deadline; one with a shorter deadline joins too, but gets the previous answer if the
  *   shared one is not ready by its deadline (a true, slightly older answer rather than none);
  * - a scrape arriving soon after an answer was completed gets that answer: within REUSE_MS, or
- *   within as long as the answer kept the event loop busy, if longer. Rendering an answer is
- *   synchronous work that blocks the loop, so scrapes sent meanwhile are read only after it
- *   finished, and handing fifty answers of 40 MB (50,000 workloads) to their sockets takes a while
- *   too; without this, fifty scrapes would make fifty answers in a row. Such an answer is no older
+ *   within as long as the answer took to make, if longer. Scrapes sent while it was made join it,
+ *   but handing fifty answers of 40 MB (50,000 workloads) to their sockets takes a while too, and
+ *   scrapes read meanwhile would otherwise make fifty answers in a row. Such an answer is no older
  *   than a new one would take to make.
  */
 import { beforeDeadline, TIMED_OUT } from './deadline.js';
@@ -65,5 +64,33 @@ export class SharedAnswer {
     };
     answer.then(clear, clear);
     return current;
+  }
+}
+
+/**
+ * One answer per key, made on first demand and shared by every request for that key until a
+ * request for another key replaces it: the status page's answers are made at most once per
+ * snapshot, however many people load it at once. A make that fails is not kept.
+ */
+export class AnswerPerKey<K, T> {
+  private latest: { readonly key: K; readonly answer: Promise<T> } | undefined;
+
+  constructor(private readonly make: (key: K) => Promise<T>) {}
+
+  get(key: K): Promise<T> {
+    if (this.latest && this.latest.key === key) return this.latest.answer;
+    // Begin on the next turn of the event loop, after requests read in the same poll phase asked too.
+    const answer = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.make(key));
+    const latest = { key, answer };
+    this.latest = latest;
+    answer.catch(() => {
+      if (this.latest === latest) this.latest = undefined;
+    });
+    return answer;
+  }
+
+  /** Lets go of the answer kept (requests already waiting for it still get it). */
+  clear(): void {
+    this.latest = undefined;
   }
 }

@@ -1,13 +1,18 @@
 /**
- * Renders the status model as one HTML5 page: no JavaScript, no external assets, inline CSS only
+ * Renders the status index as one HTML5 page: no JavaScript, no external assets, inline CSS only
  * (allowed by STATUS_PAGE_CSP through its hash). Pure. Every string from the cluster or a registry
- * goes through escapeHtml(), which is safe in text and in quoted attribute values alike. Built as an
- * array of parts joined once: linear in the number of rows.
+ * goes through escapeHtml(), which is safe in text and in quoted attribute values alike. In three
+ * parts: a head and a foot that say how old things are as of the request, and the groups between
+ * them, written once per snapshot (in chunks, yielding to the event loop) and shared.
  */
 import { createHash } from 'node:crypto';
-import type { StatusEntry, StatusGroup, StatusModel } from './status-model.js';
+import type { ContainerRow } from '../collector.js';
+import { yieldToEventLoop } from '../yield.js';
+import { ChunkedText } from './chunked-text.js';
+import type { IndexedGroup, IndexedImage, StatusIndex } from './status-model.js';
+import { seconds } from './status-model.js';
 
-/** Entries listed per group on the page (the JSON lists them all). */
+/** Containers listed per group on the page (the JSON lists them all). */
 export const DEFAULT_MAX_ENTRIES_PER_GROUP = 1000;
 
 const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -52,19 +57,20 @@ export const STATUS_PAGE_CSP = [
 ].join('; ');
 
 export interface RenderOptions {
-  /** At most this many entries per group; then "and N more" (default DEFAULT_MAX_ENTRIES_PER_GROUP). */
+  /** At most this many containers per group; then "and N more" (default DEFAULT_MAX_ENTRIES_PER_GROUP). */
   readonly maxEntriesPerGroup?: number;
 }
 
 function formatAge(seconds: number): string {
-  if (seconds < 60) return `${seconds} s ago`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
-  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ago`;
-  return `${Math.floor(seconds / 86_400)} d ago`;
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h`;
+  return `${Math.floor(seconds / 86_400)} d`;
 }
 
 /** `<time datetime="ISO">2026-01-02 03:04:05 UTC</time>`. */
-function time(iso: string): string {
+function time(ms: number): string {
+  const iso = new Date(ms).toISOString();
   const text = iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace(/Z$/, ' UTC');
   return `<time datetime="${escapeHtml(iso)}">${escapeHtml(text)}</time>`;
 }
@@ -76,57 +82,75 @@ function plural(count: number, one: string, many = `${one}s`): string {
 const COLUMNS = ['Namespace', 'Kind', 'Workload', 'Container', 'Image', 'Registry', 'Reason', 'Last checked'];
 const HEADER = `<thead><tr>${COLUMNS.map((c) => `<th scope="col">${c}</th>`).join('')}</tr></thead>`;
 
-function row(entry: StatusEntry): string {
-  const checked = entry.checkedAt === null ? 'never' : `${time(entry.checkedAt)} <span class="note">(${formatAge(entry.ageSeconds ?? 0)})</span>`;
-  const proven = entry.lastProven ? ` <span class="note">(last proven ${entry.lastProven})</span>` : '';
+/** The cells an image's containers share, escaped once per image. */
+function imageCells(image: IndexedImage, at: number): string {
+  const checked =
+    image.checkedAt === undefined
+      ? 'never'
+      : `${time(image.checkedAt)} <span class="note">(${formatAge(seconds(at - image.checkedAt))} before the collection)</span>`;
+  const proven = image.lastProven ? ` <span class="note">(last proven ${image.lastProven})</span>` : '';
+  return (
+    `<td><code>${escapeHtml(image.image)}</code></td>` +
+    `<td>${escapeHtml(image.registry)}</td>` +
+    `<td>${escapeHtml(image.reason)}${proven}</td>` +
+    `<td>${checked}</td>`
+  );
+}
+
+function row({ workload, container }: ContainerRow, cells: string): string {
   return (
     '<tr>' +
-    `<td>${escapeHtml(entry.namespace)}</td>` +
-    `<td>${escapeHtml(entry.kind)}</td>` +
-    `<td>${escapeHtml(entry.name)}</td>` +
-    `<td>${escapeHtml(entry.container)}${entry.init ? ' <span class="note">(init)</span>' : ''}</td>` +
-    `<td><code>${escapeHtml(entry.image)}</code></td>` +
-    `<td>${escapeHtml(entry.registry)}</td>` +
-    `<td>${escapeHtml(entry.reason)}${proven}</td>` +
-    `<td>${checked}</td>` +
+    `<td>${escapeHtml(workload.namespace)}</td>` +
+    `<td>${escapeHtml(workload.kind)}</td>` +
+    `<td>${escapeHtml(workload.name)}</td>` +
+    `<td>${escapeHtml(container.name)}${container.init ? ' <span class="note">(init)</span>' : ''}</td>` +
+    cells +
     '</tr>'
   );
 }
 
-function renderGroup(parts: string[], group: StatusGroup, max: number): void {
+async function renderGroup(out: ChunkedText, group: IndexedGroup, max: number, at: number): Promise<void> {
   const id = escapeHtml(group.id);
-  parts.push(
-    `<section id="${id}" class="${id}" aria-labelledby="h-${id}">`,
-    `<h2 id="h-${id}">${escapeHtml(group.title)} (${group.count})</h2>`,
-    `<p class="advice"><strong>What to do:</strong> ${escapeHtml(group.advice)}</p>`,
-    `<table>${HEADER}<tbody>`,
+  out.write(
+    `<section id="${id}" class="${id}" aria-labelledby="h-${id}">` +
+      `<h2 id="h-${id}">${escapeHtml(group.title)} (${group.count})</h2>` +
+      `<p class="advice"><strong>What to do:</strong> ${escapeHtml(group.advice)}</p>` +
+      `<table>${HEADER}<tbody>`,
   );
-  const shown = Math.min(group.entries.length, max);
-  for (let i = 0; i < shown; i++) parts.push(row(group.entries[i] as StatusEntry));
-  parts.push('</tbody></table>');
+  let shown = 0;
+  for (const image of group.images) {
+    if (shown >= max) break;
+    const cells = imageCells(image, at);
+    for (const container of image.rows) {
+      if (shown >= max) break;
+      out.write(row(container, cells));
+      shown++;
+      if (out.item()) await yieldToEventLoop();
+    }
+  }
+  out.write('</tbody></table>');
   const more = group.count - shown;
-  if (more > 0) parts.push(`<p class="more">… and ${more} more: <a href="/status?format=json">the JSON</a> lists them all.</p>`);
-  parts.push('</section>');
+  if (more > 0) out.write(`<p class="more">… and ${more} more: <a href="/status?format=json">the JSON</a> lists them all.</p>`);
+  out.write('</section>');
 }
 
-function summary(model: StatusModel): string {
-  const last = model.lastCollection;
-  if (!last) return '<p class="summary">No collection has run yet.</p>';
-  const { totals } = model;
-  const statuses = model.groups
+function summary(index: StatusIndex, now: number): string {
+  if (index.at === undefined) return '<p class="summary">No collection has run yet.</p>';
+  const { totals } = index;
+  const statuses = index.groups
     .filter((g) => g.count > 0 && g.id !== 'platform_missing')
     .map((g) => `<a href="#${escapeHtml(g.id)}">${g.count} ${escapeHtml(g.title.toLowerCase())}</a>`);
   const missing = totals.platformMissing > 0 ? `, <a href="#platform_missing">${plural(totals.platformMissing, 'container')} missing a platform</a>` : '';
   return (
     `<p class="summary">${plural(totals.containers, 'container')}: ${totals.present} present, ${totals.notPresent} not present` +
     `${statuses.length > 0 ? ` (${statuses.join(', ')})` : ''}${missing}.</p>` +
-    `<p>Last collection finished ${time(last.finishedAt)} (${formatAge(last.ageSeconds)}), took ${last.collectionSeconds.toFixed(2)} s; ` +
-    `${plural(last.pendingChecks, 'check')} still running then.</p>`
+    `<p>Last collection finished ${time(index.at)} (${formatAge(seconds(now - index.at))} ago), took ${index.collectionSeconds.toFixed(2)} s; ` +
+    `${plural(index.pendingChecks, 'check')} still running then.</p>`
   );
 }
 
-function listsDown(model: StatusModel): string {
-  const down = model.lastCollection?.listsDown ?? [];
+function listsDown(index: StatusIndex): string {
+  const down = index.listsDown;
   if (down.length === 0) return '';
   const items = down.map(
     (l) =>
@@ -140,37 +164,50 @@ function listsDown(model: StatusModel): string {
   );
 }
 
-/** The whole page. */
-export function renderStatusHtml(model: StatusModel, options: RenderOptions = {}): string {
+/** The page up to its groups, as of `now` (ms since epoch). */
+export function statusHtmlHead(index: StatusIndex, now: number): string {
+  return (
+    '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n' +
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
+    '<title>Image status · k8s-image-existence-exporter</title>\n' +
+    `<style>${STYLE}</style>\n</head>\n<body>\n<header>\n` +
+    '<h1>k8s-image-existence-exporter: images that are not present</h1>\n' +
+    '<p>Checks that every image the cluster’s workloads use exists in its registry. Listed here: every container whose image was not found present, by status.</p>\n' +
+    '<nav><a href="/status?format=json">JSON</a> <a href="/metrics">Metrics</a> <a href="/healthz">Health</a></nav>\n' +
+    summary(index, now) +
+    '\n</header>\n<main>\n'
+  );
+}
+
+/** The groups: the same for every request about this index. */
+export async function statusHtmlBody(index: StatusIndex, options: RenderOptions = {}): Promise<Buffer[]> {
   const max = Math.max(0, options.maxEntriesPerGroup ?? DEFAULT_MAX_ENTRIES_PER_GROUP);
-  const parts: string[] = [
-    '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-    '<title>Image status · k8s-image-existence-exporter</title>\n',
-    `<style>${STYLE}</style>\n</head>\n<body>\n<header>\n`,
-    '<h1>k8s-image-existence-exporter: images that are not present</h1>\n',
-    '<p>Checks that every image the cluster’s workloads use exists in its registry. Listed here: every container whose image was not found present, by status.</p>\n',
-    '<nav><a href="/status?format=json">JSON</a> <a href="/metrics">Metrics</a> <a href="/healthz">Health</a></nav>\n',
-    summary(model),
-    '\n</header>\n<main>\n',
-  ];
-  if (!model.lastCollection) {
-    parts.push(
-      '<p>This page shows what the last collection found. The exporter collects when Prometheus scrapes ',
-      '<a href="/metrics">/metrics</a>: the first scrape starts one. This page never starts one itself ',
-      '(it asks no registry and no Kubernetes API server).</p>\n',
+  const out = new ChunkedText();
+  if (index.at === undefined) {
+    out.write(
+      '<p>This page shows what the last collection found. The exporter collects when Prometheus scrapes ' +
+        '<a href="/metrics">/metrics</a>: the first scrape starts one. This page never starts one itself ' +
+        '(it asks no registry and no Kubernetes API server).</p>\n',
     );
   } else {
-    parts.push(listsDown(model));
-    const groups = model.groups.filter((g) => g.count > 0);
-    if (groups.length === 0) parts.push('<p>Every image the last collection saw is present, on every platform it was checked for.</p>\n');
-    for (const group of groups) renderGroup(parts, group, max);
+    out.write(listsDown(index));
+    const groups = index.groups.filter((g) => g.count > 0);
+    if (groups.length === 0) out.write('<p>Every image the last collection saw is present, on every platform it was checked for.</p>\n');
+    for (const group of groups) await renderGroup(out, group, max, index.at);
   }
-  parts.push(
-    '\n</main>\n<footer><p>Generated ',
-    time(model.generatedAt),
-    ' from the last scrape’s collection; loading this page asks no registry and no Kubernetes API server. ',
-    'Checks that finished since then show after the next scrape.</p></footer>\n</body>\n</html>\n',
+  return out.end();
+}
+
+/** The page after its groups, as of `now`. */
+export function statusHtmlFoot(now: number): string {
+  return (
+    `\n</main>\n<footer><p>Generated ${time(now)} from the last scrape’s collection; loading this page asks no registry and no Kubernetes API server. ` +
+    'Checks that finished since then show after the next scrape.</p></footer>\n</body>\n</html>\n'
   );
-  return parts.join('');
+}
+
+/** The whole page as one string (for tests and tools; the server sends the parts). */
+export async function renderStatusHtml(index: StatusIndex, now: number, options: RenderOptions = {}): Promise<string> {
+  const body = await statusHtmlBody(index, options);
+  return statusHtmlHead(index, now) + Buffer.concat(body).toString('utf8') + statusHtmlFoot(now);
 }

@@ -1,13 +1,16 @@
 /**
- * The status page's model: what the last collection knows about every image that is not simply
- * present, grouped by status, with what to do about each. Pure: built from a Snapshot that a scrape
- * already made; never asks a registry or the Kubernetes API.
+ * The status page's model: what the last collection knows about every container whose image is not
+ * simply present, grouped by status, then by image and what its check found, with what to do about
+ * each. Pure: indexed from a Snapshot that a scrape already made; never asks a registry or the
+ * Kubernetes API. The index holds references to the snapshot's rows, no copies; the JSON
+ * (status-json.ts) and the HTML (status-html.ts) are written from it.
  *
- * It is also the JSON answer of `/status?format=json`, so its field names are an interface:
+ * The JSON answer of `/status?format=json` is an interface; its fields:
  *
- * - `generatedAt` (string, ISO 8601): when this model was made.
+ * - `generatedAt` (string, ISO 8601): when this answer was sent.
  * - `lastCollection` (object, or null before the first collection):
- *   - `finishedAt` (ISO 8601), `ageSeconds` (number): when the collection the page reads finished;
+ *   - `finishedAt` (ISO 8601), `ageSeconds` (number, as of `generatedAt`): when the collection the
+ *     page reads finished;
  *   - `collectionSeconds` (number): how long it took;
  *   - `pendingChecks` (number): image checks still running when it finished;
  *   - `listsDown` (array of `{ kind, namespace, ageSeconds }`): workload lists whose latest list
@@ -19,18 +22,22 @@
  * - `groups` (array, always every group, in this order: absent, bad_reference, auth_failure,
  *   access_denied, rate_limited, registry_unavailable, unknown_error, never_checked,
  *   platform_missing), each:
- *   - `id` (one of those), `title` (words), `advice` (what to do), `count` (entries),
- *   - `entries` (array, all of them, sorted by namespace, kind, name, container), each:
- *     `kind`, `namespace`, `name` (the workload), `container`, `init` (boolean: an init container),
+ *   - `id` (one of those), `title` (words), `advice` (what to do), `count` (containers),
+ *   - `images` (array, all of them, sorted by image then reason): one per image and what its check
+ *     found, so that what many containers share is written once:
  *     `image` (as written in the spec), `registry` (its host, `-` for a bad reference), `reason`
- *     (in words), `checkedAt` (ISO 8601, null when never checked), `ageSeconds` (since that check,
- *     null when never checked), `lastProven` (`present`/`absent`: what the registry last proved while
- *     the current check fails to tell, null when nothing is proven), `missingPlatforms` (array of
- *     `os/arch[/variant]`, only in the platform_missing group, else null).
+ *     (in words), `checkedAt` (ISO 8601, null when never checked), `ageSeconds` (of that check
+ *     when the collection finished, null when never checked), `lastProven` (`present`/`absent`: what
+ *     the registry last proved while the current check fails to tell, null when nothing is proven),
+ *     `missingPlatforms` (array of `os/arch[/variant]`, only in the platform_missing group, else
+ *     null), `count` (containers), and
+ *   - `containers` (array, all of them, sorted by namespace, kind, name, container), each:
+ *     `namespace`, `kind`, `name` (the workload), `container`, `init` (boolean: an init container).
  */
 import type { ContainerRow, Snapshot } from '../collector.js';
 import { parseImageReference } from '../image/reference.js';
 import { CHECK_STATUSES, type CheckStatus } from '../registry/status.js';
+import { yieldToEventLoop } from '../yield.js';
 
 /** Every status but `present`, then the two groups that are not check statuses. */
 export const GROUP_IDS = [
@@ -90,12 +97,17 @@ export const GROUP_ADVICE: Readonly<Record<GroupId, string>> = {
 
 const NEVER_CHECKED_REASON = 'not checked yet: its first check had not finished when the last collection did';
 
-export interface StatusEntry {
-  readonly kind: string;
+// ---- the JSON's shape (what a consumer parses; status-json.ts writes it) -----------------------
+
+export interface StatusContainer {
   readonly namespace: string;
+  readonly kind: string;
   readonly name: string;
   readonly container: string;
   readonly init: boolean;
+}
+
+export interface StatusImage {
   readonly image: string;
   readonly registry: string;
   readonly reason: string;
@@ -103,6 +115,8 @@ export interface StatusEntry {
   readonly ageSeconds: number | null;
   readonly lastProven: 'present' | 'absent' | null;
   readonly missingPlatforms: readonly string[] | null;
+  readonly count: number;
+  readonly containers: readonly StatusContainer[];
 }
 
 export interface StatusGroup {
@@ -110,7 +124,7 @@ export interface StatusGroup {
   readonly title: string;
   readonly advice: string;
   readonly count: number;
-  readonly entries: readonly StatusEntry[];
+  readonly images: readonly StatusImage[];
 }
 
 export interface ListDown {
@@ -141,13 +155,49 @@ export interface StatusModel {
   readonly groups: readonly StatusGroup[];
 }
 
+// ---- the index both answers are written from ----------------------------------------------------
+
 /** The last collection: its snapshot and when it finished (ms since epoch). */
 export interface CollectedSnapshot {
   readonly snapshot: Snapshot;
   readonly at: number;
 }
 
-function seconds(ms: number): number {
+/** An image and what its check found, with the containers (rows of the snapshot) that use it. */
+export interface IndexedImage {
+  readonly image: string;
+  readonly registry: string;
+  readonly reason: string;
+  /** ms since epoch; undefined when never checked. */
+  readonly checkedAt: number | undefined;
+  readonly lastProven: 'present' | 'absent' | null;
+  readonly missingPlatforms: readonly string[] | null;
+  /** Sorted by namespace, kind, name, container. */
+  readonly rows: ContainerRow[];
+}
+
+export interface IndexedGroup {
+  readonly id: GroupId;
+  readonly title: string;
+  readonly advice: string;
+  /** Containers. */
+  readonly count: number;
+  /** Sorted by image, then reason. */
+  readonly images: readonly IndexedImage[];
+}
+
+/** What one collection knows, grouped for the status page: made once per snapshot. */
+export interface StatusIndex {
+  /** When the collection finished (ms since epoch); undefined before the first. */
+  readonly at: number | undefined;
+  readonly collectionSeconds: number;
+  readonly pendingChecks: number;
+  readonly listsDown: readonly ListDown[];
+  readonly totals: StatusTotals;
+  readonly groups: readonly IndexedGroup[];
+}
+
+export function seconds(ms: number): number {
   return Math.max(0, Math.round(ms / 1000));
 }
 
@@ -160,83 +210,93 @@ function registryOf(image: string): string {
   }
 }
 
-function compareEntries(a: StatusEntry, b: StatusEntry): number {
-  return cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name) || cmp(a.container, b.container) || cmp(a.image, b.image);
-}
-
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Builds the model from the last collection (undefined: none yet) as of `now` (ms since epoch). */
-export function buildStatusModel(last: CollectedSnapshot | undefined, now: number): StatusModel {
-  const generatedAt = new Date(now).toISOString();
-  const entries = new Map<GroupId, StatusEntry[]>(GROUP_IDS.map((id) => [id, []]));
+function compareRows(a: ContainerRow, b: ContainerRow): number {
+  return (
+    cmp(a.workload.namespace, b.workload.namespace) ||
+    cmp(a.workload.kind, b.workload.kind) ||
+    cmp(a.workload.name, b.workload.name) ||
+    cmp(a.container.name, b.container.name)
+  );
+}
+
+function compareImages(a: IndexedImage, b: IndexedImage): number {
+  return cmp(a.image, b.image) || cmp(a.reason, b.reason) || (a.checkedAt ?? 0) - (b.checkedAt ?? 0) || cmp(a.lastProven ?? '', b.lastProven ?? '');
+}
+
+/** Rows handled between two turns of the event loop (a 100,000-row snapshot is no single stretch). */
+const ROWS_PER_SLICE = 2000;
+
+/**
+ * Indexes the last collection (undefined: none yet): its rows that are not simply present, by
+ * group, then by image and check result. Linear in the rows plus the sorts; yields to the event
+ * loop between slices of rows.
+ */
+export async function indexStatus(last: CollectedSnapshot | undefined): Promise<StatusIndex> {
+  const byGroup = new Map<GroupId, Map<string, IndexedImage>>(GROUP_IDS.map((id) => [id, new Map()]));
+  const counts = new Map<GroupId, number>(GROUP_IDS.map((id) => [id, 0]));
   let present = 0;
   let notPresent = 0;
-  let lastCollection: LastCollection | null = null;
+  const registries = new Map<string, string>();
+  const registry = (image: string): string => {
+    let host = registries.get(image);
+    if (host === undefined) registries.set(image, (host = registryOf(image)));
+    return host;
+  };
+  const add = (id: GroupId, row: ContainerRow, reason: string, missingPlatforms: readonly string[] | null) => {
+    const lastProven = row.exists === 1 ? 'present' : row.exists === 0 ? 'absent' : null;
+    // Containers share an image and its check: one entry per image and result, listing them.
+    const key = `${row.container.image}\u0000${reason}\u0000${row.checkedAt ?? ''}\u0000${lastProven ?? ''}`;
+    const images = byGroup.get(id) as Map<string, IndexedImage>;
+    let entry = images.get(key);
+    if (!entry) {
+      const image = row.container.image;
+      entry = { image, registry: id === 'bad_reference' ? '-' : registry(image), reason, checkedAt: row.checkedAt, lastProven, missingPlatforms, rows: [] };
+      images.set(key, entry);
+    }
+    entry.rows.push(row);
+    counts.set(id, (counts.get(id) as number) + 1);
+  };
 
-  if (last) {
-    const { snapshot, at } = last;
-    // Many containers share an image: each string parsed once.
-    const registries = new Map<string, string>();
-    const registry = (image: string): string => {
-      let host = registries.get(image);
-      if (host === undefined) registries.set(image, (host = registryOf(image)));
-      return host;
-    };
-    const entry = (row: ContainerRow, reason: string, missingPlatforms: readonly string[] | null): StatusEntry => ({
-      kind: row.workload.kind,
-      namespace: row.workload.namespace,
-      name: row.workload.name,
-      container: row.container.name,
-      init: row.container.init,
-      image: row.container.image,
-      registry: row.status === 'bad_reference' ? '-' : registry(row.container.image),
-      reason,
-      checkedAt: row.checkedAt === undefined ? null : new Date(row.checkedAt).toISOString(),
-      ageSeconds: row.checkedAt === undefined ? null : seconds(now - row.checkedAt),
-      lastProven: row.exists === 1 ? 'present' : row.exists === 0 ? 'absent' : null,
-      missingPlatforms,
-    });
-    for (const row of snapshot.rows) {
+  const rows = last?.snapshot.rows ?? [];
+  for (let from = 0; from < rows.length; from += ROWS_PER_SLICE) {
+    if (from > 0) await yieldToEventLoop();
+    for (let i = from; i < Math.min(rows.length, from + ROWS_PER_SLICE); i++) {
+      const row = rows[i] as ContainerRow;
       if (row.status === 'present') {
         present++;
         const missing = row.missingPlatforms;
-        if (missing && missing.length > 0) {
-          (entries.get('platform_missing') as StatusEntry[]).push(entry(row, `no image for ${missing.join(', ')}`, [...missing]));
-        }
+        if (missing && missing.length > 0) add('platform_missing', row, `no image for ${missing.join(', ')}`, [...missing]);
         continue;
       }
       notPresent++;
-      if (row.status === undefined) {
-        (entries.get('never_checked') as StatusEntry[]).push(entry(row, NEVER_CHECKED_REASON, null));
-      } else {
-        (entries.get(row.status) as StatusEntry[]).push(entry(row, row.detail ?? row.status, null));
-      }
+      if (row.status === undefined) add('never_checked', row, NEVER_CHECKED_REASON, null);
+      else add(row.status, row, row.detail ?? row.status, null);
     }
-    const listsDown: ListDown[] = [];
-    for (const list of snapshot.lists) {
-      if (!list.up) listsDown.push({ kind: list.kind, namespace: list.namespace ?? null, ageSeconds: list.ageSeconds ?? null });
-    }
-    lastCollection = {
-      finishedAt: new Date(at).toISOString(),
-      ageSeconds: seconds(now - at),
-      collectionSeconds: snapshot.collectionSeconds,
-      pendingChecks: snapshot.pending,
-      listsDown,
-    };
   }
 
-  const groups = GROUP_IDS.map((id): StatusGroup => {
-    const list = (entries.get(id) as StatusEntry[]).sort(compareEntries);
-    return { id, title: GROUP_TITLES[id], advice: GROUP_ADVICE[id], count: list.length, entries: list };
-  });
-  const platformMissing = groups[GROUP_IDS.indexOf('platform_missing')]?.count ?? 0;
+  const groups: IndexedGroup[] = [];
+  for (const id of GROUP_IDS) {
+    const images = [...(byGroup.get(id) as Map<string, IndexedImage>).values()].sort(compareImages);
+    for (const image of images) {
+      image.rows.sort(compareRows);
+      if (image.rows.length > ROWS_PER_SLICE) await yieldToEventLoop();
+    }
+    groups.push({ id, title: GROUP_TITLES[id], advice: GROUP_ADVICE[id], count: counts.get(id) as number, images });
+  }
+  const listsDown: ListDown[] = [];
+  for (const list of last?.snapshot.lists ?? []) {
+    if (!list.up) listsDown.push({ kind: list.kind, namespace: list.namespace ?? null, ageSeconds: list.ageSeconds ?? null });
+  }
   return {
-    generatedAt,
-    lastCollection,
-    totals: { containers: present + notPresent, present, notPresent, platformMissing },
+    at: last?.at,
+    collectionSeconds: last?.snapshot.collectionSeconds ?? 0,
+    pendingChecks: last?.snapshot.pending ?? 0,
+    listsDown,
+    totals: { containers: present + notPresent, present, notPresent, platformMissing: counts.get('platform_missing') as number },
     groups,
   };
 }

@@ -1,7 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import type { ContainerRow, Snapshot } from '../../src/collector.js';
 import type { Workload } from '../../src/kubernetes/workloads.js';
-import { ExporterMetrics } from '../../src/metrics.js';
+import { Gauge, Registry } from 'prom-client';
+import { BUILTIN_KINDS } from '../../src/kubernetes/workloads.js';
+import { ExporterMetrics, existsMetric } from '../../src/metrics.js';
 import { NO_PLACEMENT } from '../../src/platform/placement.js';
 
 const PREFIX = 'k8s_image_existence_exporter';
@@ -51,5 +53,58 @@ describe('rendering an answer', () => {
     const renamed = [workload('web', 'app:1'), workload('api', 'app:3')];
     const body = text(await metrics.render(snapshot(rowsOf([workloads[0]!, renamed[1]!]))));
     expect(lines(body, 'deployment_image_exists')[1]).toBe(`${PREFIX}_deployment_image_exists{namespace="a",owner_name="api",container="c",image="app:3"} 1`);
+  });
+
+  test('the per-container text, written in slices, is what prom-client writes for the same series', async () => {
+    // Kinds built in and custom, a custom kind with nothing proven, statuses with and without a
+    // verdict, missing platforms, label values to escape; more rows than one slice holds.
+    const kinds = ['Deployment', 'Rollout', 'CronJob'];
+    const statuses = ['present', 'absent', 'auth_failure', undefined] as const;
+    const rows: ContainerRow[] = Array.from({ length: 2_500 }, (_, i) => {
+      const w = workload(i % 11 === 0 ? `o"d\\d\n${i}` : `w${i}`, `reg.example/app:${i}`);
+      const status = statuses[i % 4];
+      return {
+        workload: { ...w, kind: kinds[i % 3]! },
+        container: w.containers[0]!,
+        status,
+        detail: undefined,
+        checkedAt: undefined,
+        exists: status === 'present' ? 1 : status === 'absent' ? 0 : undefined,
+        missingPlatforms: i % 7 === 0 ? ['linux/arm64', 'linux/s390x'] : i % 2 === 0 ? [] : undefined,
+      };
+    });
+    const unproven = rows[1]!;
+    rows.push({ ...unproven, workload: { ...unproven.workload, kind: 'NothingProven' }, status: undefined, exists: undefined });
+
+    const expected = new Registry();
+    const registers = [expected];
+    const exists = new Map<string, Gauge>();
+    for (const kind of [...BUILTIN_KINDS, ...kinds, 'NothingProven']) {
+      if (exists.has(kind)) continue;
+      const help = `1 if the registry serves the image of a ${kind}'s container, 0 if the registry says it does not exist. No series while that is unknown.`;
+      exists.set(kind, new Gauge({ name: existsMetric(kind), help, labelNames: ['namespace', 'owner_name', 'container', 'image'], registers }));
+    }
+    const status = new Gauge({
+      name: `${PREFIX}_image_check_status`,
+      help: 'Latest status of the check of a container image; 1 for the current status. See the README for the statuses.',
+      labelNames: ['namespace', 'owner_kind', 'owner_name', 'container', 'image', 'status'],
+      registers,
+    });
+    const platform = new Gauge({
+      name: `${PREFIX}_image_platform_missing`,
+      help: 'The image exists but provides nothing that nodes of this platform, where the workload may run, can pull; 1 per such platform. No series when nothing is missing or it is not known.',
+      labelNames: ['namespace', 'owner_kind', 'owner_name', 'container', 'image', 'platform'],
+      registers,
+    });
+    for (const { workload: w, container: c, status: s, exists: e, missingPlatforms } of rows) {
+      const owner = { namespace: w.namespace, owner_kind: w.kind, owner_name: w.name, container: c.name, image: c.image };
+      if (e !== undefined) exists.get(w.kind)!.set({ namespace: w.namespace, owner_name: w.name, container: c.name, image: c.image }, e);
+      if (s !== undefined) status.set({ ...owner, status: s }, 1);
+      for (const p of missingPlatforms ?? []) platform.set({ ...owner, platform: p }, 1);
+    }
+
+    const body = text(await new ExporterMetrics().render(snapshot(rows)));
+    const containers = body.slice(0, body.indexOf(`# HELP ${PREFIX}_workload_list_up`));
+    expect(containers).toBe(await expected.metrics());
   });
 });

@@ -2,7 +2,7 @@
 import { createServer } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import type { ContainerRow, Snapshot } from '../../src/collector.js';
 import type { Workload } from '../../src/kubernetes/workloads.js';
 import { createLogger } from '../../src/log.js';
@@ -10,8 +10,9 @@ import type { ExporterMetrics } from '../../src/metrics.js';
 import { NO_PLACEMENT } from '../../src/platform/placement.js';
 import type { CheckStatus } from '../../src/registry/status.js';
 import { createApp } from '../../src/server.js';
-import { escapeHtml, renderStatusHtml, STATUS_PAGE_CSP } from '../../src/status/status-html.js';
-import { buildStatusModel, GROUP_ADVICE, GROUP_IDS, type StatusModel } from '../../src/status/status-model.js';
+import { escapeHtml, renderStatusHtml, STATUS_PAGE_CSP, type RenderOptions } from '../../src/status/status-html.js';
+import { statusJsonBody, statusJsonHead } from '../../src/status/status-json.js';
+import { GROUP_ADVICE, GROUP_IDS, indexStatus, type CollectedSnapshot, type StatusModel } from '../../src/status/status-model.js';
 
 const NOW = Date.parse('2026-03-04T05:06:07.000Z');
 
@@ -59,6 +60,21 @@ function snapshot(rows: ContainerRow[], lists: Snapshot['lists'] = [{ kind: 'Dep
   return { rows, lists, pending: 2, collectionSeconds: 0.25 };
 }
 
+/** The JSON answer about `last` as of `now`, parsed. */
+async function modelOf(last: CollectedSnapshot | undefined, now = NOW): Promise<StatusModel> {
+  const index = await indexStatus(last);
+  return JSON.parse(statusJsonHead(index, now) + Buffer.concat(await statusJsonBody(index)).toString('utf8')) as StatusModel;
+}
+
+async function htmlOf(last: CollectedSnapshot | undefined, options: RenderOptions = {}): Promise<string> {
+  return renderStatusHtml(await indexStatus(last), NOW, options);
+}
+
+/** A group's containers with their image's fields, in the order the answer lists them. */
+function entries(model: StatusModel, id: string) {
+  return group(model, id).images.flatMap(({ containers, ...image }) => containers.map((container) => ({ ...image, ...container })));
+}
+
 function group(model: StatusModel, id: string) {
   const found = model.groups.find((g) => g.id === id);
   if (!found) throw new Error(`no group ${id}`);
@@ -80,11 +96,14 @@ describe('status model', () => {
     row({ container: 'odd', image: 'example.com/app@sha256:' + 'a'.repeat(64), status: 'unknown_error' }),
     row({ container: 'new', kind: 'CronJob', name: 'backup', image: 'example.com/new:1', status: undefined, init: true }),
   ];
-  const model = buildStatusModel({ snapshot: snapshot(rows, [
-    { kind: 'Deployment', up: true, ageSeconds: 3 },
-    { kind: 'CronJob', namespace: 'ops', up: false, ageSeconds: 90 },
-    { kind: 'DaemonSet', up: false, ageSeconds: undefined },
-  ]), at: NOW - 5_000 }, NOW);
+  let model: StatusModel;
+  beforeAll(async () => {
+    model = await modelOf({ snapshot: snapshot(rows, [
+      { kind: 'Deployment', up: true, ageSeconds: 3 },
+      { kind: 'CronJob', namespace: 'ops', up: false, ageSeconds: 90 },
+      { kind: 'DaemonSet', up: false, ageSeconds: undefined },
+    ]), at: NOW - 5_000 });
+  });
 
   test('groups every status but present, in the fixed order, each with its advice', () => {
     expect(model.groups.map((g) => g.id)).toEqual([
@@ -93,7 +112,8 @@ describe('status model', () => {
     expect(model.groups.map((g) => g.count)).toEqual([2, 1, 1, 1, 1, 1, 1, 1, 1]);
     for (const g of model.groups) {
       expect(g.advice).toBe(GROUP_ADVICE[g.id]);
-      expect(g.entries).toHaveLength(g.count);
+      expect(g.images.reduce((sum, image) => sum + image.count, 0)).toBe(g.count);
+      for (const image of g.images) expect(image.containers).toHaveLength(image.count);
       expect(g.title.length).toBeGreaterThan(0);
     }
     expect(group(model, 'absent').advice).toMatch(/push it again/i);
@@ -122,52 +142,70 @@ describe('status model', () => {
     });
   });
 
-  test('entries: workload, registry host, reason, check time; sorted by namespace, kind, name, container', () => {
-    const absent = group(model, 'absent').entries;
-    expect(absent.map((e) => e.namespace)).toEqual(['a-first', 'prod']);
+  test('images: registry host, reason, check time (age as of the collection); then their containers', () => {
+    const absent = group(model, 'absent').images;
+    expect(absent.map((e) => e.image)).toEqual(['127.0.0.1:5000/app:2', 'nginx:does-not-exist']);
     expect(absent[1]).toEqual({
-      kind: 'Deployment',
-      namespace: 'prod',
-      name: 'web',
-      container: 'gone',
-      init: false,
       image: 'nginx:does-not-exist',
       registry: 'docker.io',
       reason: 'registry says MANIFEST_UNKNOWN',
       checkedAt: '2026-03-04T05:04:02.000Z',
-      ageSeconds: 125,
+      ageSeconds: 120,
       lastProven: 'absent',
       missingPlatforms: null,
+      count: 1,
+      containers: [{ namespace: 'prod', kind: 'Deployment', name: 'web', container: 'gone', init: false }],
     });
     expect(absent[0]?.registry).toBe('127.0.0.1:5000');
-    expect(group(model, 'bad_reference').entries[0]).toMatchObject({ registry: '-', reason: expect.stringContaining('contains whitespace') });
-    expect(group(model, 'auth_failure').entries[0]?.registry).toBe('registry.example.com:8443');
-    expect(group(model, 'rate_limited').entries[0]?.registry).toBe('docker.io');
-    expect(group(model, 'registry_unavailable').entries[0]).toMatchObject({ registry: '127.0.0.1:1', lastProven: 'present' });
+    expect(absent[0]?.containers).toEqual([{ namespace: 'a-first', kind: 'Deployment', name: 'web', container: 'gone', init: false }]);
+    expect(entries(model, 'bad_reference')[0]).toMatchObject({ registry: '-', reason: expect.stringContaining('contains whitespace') });
+    expect(entries(model, 'auth_failure')[0]?.registry).toBe('registry.example.com:8443');
+    expect(entries(model, 'rate_limited')[0]?.registry).toBe('docker.io');
+    expect(entries(model, 'registry_unavailable')[0]).toMatchObject({ registry: '127.0.0.1:1', lastProven: 'present' });
+  });
+
+  test('containers sharing an image and its check are listed once under it, sorted by namespace, kind, name, container', async () => {
+    const shared = (namespace: string, name: string, container: string, kind = 'Deployment') =>
+      row({ namespace, name, container, kind, image: 'nginx:gone', status: 'absent', detail: 'MANIFEST_UNKNOWN', checkedAt: NOW - 10_000 });
+    const other = row({ namespace: 'b', name: 'x', container: 'c', image: 'nginx:gone', status: 'absent', detail: 'MANIFEST_UNKNOWN', checkedAt: NOW - 20_000 });
+    const rows = [shared('b', 'web', 'z'), shared('b', 'web', 'a'), shared('a', 'web', 'c'), shared('b', 'job', 'c', 'CronJob'), other];
+    const absent = group(await modelOf({ snapshot: snapshot(rows), at: NOW }), 'absent');
+    expect(absent.count).toBe(5);
+    // A check at another time is its own entry: what each container's check found stays exact.
+    expect(absent.images.map((i) => [i.image, i.count, i.ageSeconds])).toEqual([
+      ['nginx:gone', 1, 20],
+      ['nginx:gone', 4, 10],
+    ]);
+    expect(absent.images[1]?.containers.map((c) => `${c.namespace}/${c.kind}/${c.name}/${c.container}`)).toEqual([
+      'a/Deployment/web/c',
+      'b/CronJob/job/c',
+      'b/Deployment/web/a',
+      'b/Deployment/web/z',
+    ]);
   });
 
   test('never-checked rows have no check time and say so in words', () => {
-    const [entry] = group(model, 'never_checked').entries;
+    const [entry] = entries(model, 'never_checked');
     expect(entry).toMatchObject({ kind: 'CronJob', name: 'backup', init: true, checkedAt: null, ageSeconds: null, lastProven: null, registry: 'example.com' });
     expect(entry?.reason).toMatch(/not checked yet/);
   });
 
   test('a present image missing platforms is its own group, listing them; present ones are only counted', () => {
-    const [entry] = group(model, 'platform_missing').entries;
+    const [entry] = entries(model, 'platform_missing');
     expect(entry).toMatchObject({ container: 'arm', image: 'quay.io/team/x86:1', registry: 'quay.io', missingPlatforms: ['linux/arm64', 'linux/arm/v7'] });
     expect(entry?.reason).toContain('linux/arm64, linux/arm/v7');
-    const all = model.groups.flatMap((g) => g.entries.map((e) => e.container));
+    const all = model.groups.flatMap((g) => entries(model, g.id).map((e) => e.container));
     expect(all).not.toContain('ok');
     expect(all).not.toContain('ok2');
   });
 
-  test('before any collection: no lastCollection, every group empty', () => {
-    const empty = buildStatusModel(undefined, NOW);
+  test('before any collection: no lastCollection, every group empty', async () => {
+    const empty = await modelOf(undefined);
     expect(empty.lastCollection).toBeNull();
     expect(empty.totals).toEqual({ containers: 0, present: 0, notPresent: 0, platformMissing: 0 });
     expect(empty.groups.map((g) => g.id)).toEqual([...GROUP_IDS]);
-    expect(empty.groups.every((g) => g.count === 0 && g.entries.length === 0)).toBe(true);
-    const html = renderStatusHtml(empty);
+    expect(empty.groups.every((g) => g.count === 0 && g.images.length === 0)).toBe(true);
+    const html = await htmlOf(undefined);
     expect(html).toContain('No collection has run yet');
     expect(html).toMatch(/first scrape starts one/);
     expect(html).not.toContain('<table');
@@ -175,6 +213,18 @@ describe('status model', () => {
 
   test('the JSON round-trips: the model is plain data', () => {
     expect(JSON.parse(JSON.stringify(model))).toEqual(model);
+  });
+
+  test('the request-time head and the shared body make one JSON document, with or without a collection', async () => {
+    for (const last of [undefined, { snapshot: snapshot([row({ image: 'x:1', status: 'absent' })]), at: NOW - 61_000 }]) {
+      const index = await indexStatus(last);
+      const body = Buffer.concat(await statusJsonBody(index)).toString('utf8');
+      const early = JSON.parse(statusJsonHead(index, NOW) + body) as StatusModel;
+      const later = JSON.parse(statusJsonHead(index, NOW + 3_600_000) + body) as StatusModel;
+      expect(later.generatedAt).toBe('2026-03-04T06:06:07.000Z');
+      if (last) expect([early.lastCollection?.ageSeconds, later.lastCollection?.ageSeconds]).toEqual([61, 3661]);
+      expect(later.groups).toEqual(early.groups);
+    }
   });
 });
 
@@ -195,11 +245,11 @@ describe('status HTML', () => {
     "' onmouseover='alert(3)",
   ];
 
-  test('every hostile string renders escaped, never raw', () => {
+  test('every hostile string renders escaped, never raw', async () => {
     const rows = HOSTILE.map((s, i) =>
       row({ namespace: s, name: s, kind: s, container: s, image: s, status: i % 2 ? 'bad_reference' : 'unknown_error', detail: s }),
     );
-    const html = renderStatusHtml(buildStatusModel({ snapshot: snapshot(rows, [{ kind: `<i>${HOSTILE[0]}`, namespace: HOSTILE[1], up: false, ageSeconds: 1 }]), at: NOW }, NOW));
+    const html = await htmlOf({ snapshot: snapshot(rows, [{ kind: `<i>${HOSTILE[0]}`, namespace: HOSTILE[1], up: false, ageSeconds: 1 }]), at: NOW });
     expect(html).not.toContain('<script');
     expect(html).not.toContain('<img');
     expect(html).not.toContain('<b>');
@@ -219,13 +269,13 @@ describe('status HTML', () => {
     );
   });
 
-  test('structure: doctype, lang, charset, title, a table per group with scoped headers, times, links', () => {
+  test('structure: doctype, lang, charset, title, a table per group with scoped headers, times, links', async () => {
     const rows = [
       row({ container: 'gone', image: 'nginx:nope', status: 'absent' }),
       row({ container: 'bad', image: 'Bad Image', status: 'bad_reference' }),
       row({ container: 'new', image: 'nginx:new', status: undefined }),
     ];
-    const html = renderStatusHtml(buildStatusModel({ snapshot: snapshot(rows), at: NOW }, NOW));
+    const html = await htmlOf({ snapshot: snapshot(rows), at: NOW });
     expect(html.startsWith('<!doctype html>\n<html lang="en">')).toBe(true);
     expect(html).toContain('<meta charset="utf-8">');
     expect(html).toMatch(/<title>[^<]+<\/title>/);
@@ -240,31 +290,31 @@ describe('status HTML', () => {
     expect(html).not.toMatch(/<script|javascript:|\son\w+=/i);
   });
 
-  test('lists at most N entries per group, then "and N more"', () => {
-    const rows = Array.from({ length: 25 }, (_, i) => row({ name: `w${String(i).padStart(2, '0')}`, image: `nginx:${i}`, status: 'absent' }));
+  test('lists at most N containers per group, then "and N more"', async () => {
+    const rows = Array.from({ length: 25 }, (_, i) => row({ name: `w${String(i).padStart(2, '0')}`, image: `nginx:${String(i).padStart(2, '0')}`, status: 'absent' }));
     rows.push(row({ image: 'Bad Image', status: 'bad_reference' }));
-    const model = buildStatusModel({ snapshot: snapshot(rows), at: NOW }, NOW);
-    expect(group(model, 'absent').entries).toHaveLength(25);
-    const html = renderStatusHtml(model, { maxEntriesPerGroup: 10 });
+    const last = { snapshot: snapshot(rows), at: NOW };
+    expect(group(await modelOf(last), 'absent').count).toBe(25);
+    const html = await htmlOf(last, { maxEntriesPerGroup: 10 });
     expect(html).toContain('and 15 more');
     expect(html).toContain('>w09<');
     expect(html).not.toContain('>w10<');
     expect(html.match(/and \d+ more/g)).toHaveLength(1); // bad_reference has one: all shown
   });
 
-  test('100,000 rows render in linear time, capped at 1000 per group', () => {
+  test('100,000 rows: the page is capped at 1000 per group, the JSON lists them all, each image once', async () => {
     const rows: ContainerRow[] = [];
     for (let i = 0; i < 100_000; i++) {
       rows.push(row({ namespace: `ns${i % 100}`, name: `w${i}`, image: `registry${i % 50}.example.com/app:${i}`, status: i % 3 === 0 ? 'present' : i % 3 === 1 ? 'absent' : 'registry_unavailable' }));
     }
-    const started = performance.now();
-    const model = buildStatusModel({ snapshot: snapshot(rows), at: NOW }, NOW);
-    const html = renderStatusHtml(model);
-    const ms = performance.now() - started;
+    const last = { snapshot: snapshot(rows), at: NOW };
+    const model = await modelOf(last);
+    const html = await htmlOf(last);
     expect(model.totals).toMatchObject({ containers: 100_000, present: 33_334, notPresent: 66_666 });
+    expect(group(model, 'absent').images).toHaveLength(33_333);
+    expect(entries(model, 'registry_unavailable')).toHaveLength(33_333);
     expect(html.match(/<tr>/g)).toHaveLength(2 + 2000); // two header rows, 1000 rows per group
     expect(html).toContain('and 32333 more');
-    expect(ms).toBeLessThan(5000);
   });
 });
 
@@ -302,7 +352,7 @@ describe('routes', () => {
       expect(json.headers.get('content-type')).toMatch(/^application\/json/);
       const model = (await json.json()) as StatusModel;
       expect(model.totals).toMatchObject({ containers: 2, present: 1, notPresent: 1 });
-      expect(group(model, 'absent').entries.map((e) => e.container)).toEqual(['gone']);
+      expect(entries(model, 'absent').map((e) => e.container)).toEqual(['gone']);
       const html = await fetch(`${base}/`);
       expect(html.headers.get('content-type')).toMatch(/^text\/html/);
       expect(html.headers.get('content-security-policy')).toBe(STATUS_PAGE_CSP);

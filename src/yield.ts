@@ -1,0 +1,42 @@
+/**
+ * Long loops of a scrape (building its rows, writing its text) run in slices with a turn of the
+ * event loop between them, so that no stretch of synchronous work is long: the deadline timers of
+ * other scrapes, /healthz and new connections are served while a big answer is made. On a loaded
+ * machine a stretch of CPU work takes several times its idle length; short stretches keep that
+ * from becoming a late answer or a failed liveness probe.
+ *
+ * Slices are counted in items, not timed, so the work is split the same way on every machine (and
+ * tests can count the turns): ITEMS_PER_SLICE rows cost a few ms of CPU on an idle core.
+ */
+
+/** Items handled between two turns of the event loop. */
+export const ITEMS_PER_SLICE = 1000;
+
+/** Resolves after the event loop has had a turn: pending I/O (connections, requests) and timers run first. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Calls `work(from, to)` on consecutive index ranges of `items` (at most `perSlice` long), with a
+ * turn of the event loop before every range but the first.
+ */
+export async function forEachSlice(items: { readonly length: number }, work: (from: number, to: number) => void, perSlice = ITEMS_PER_SLICE): Promise<void> {
+  for (let from = 0; from < items.length; from += perSlice) {
+    if (from > 0) await yieldToEventLoop();
+    work(from, Math.min(items.length, from + perSlice));
+  }
+}
+
+/** `items.map(fn)`, with a turn of the event loop every `perSlice` items. */
+export async function mapSliced<T, R>(items: readonly T[], fn: (item: T) => R, perSlice = ITEMS_PER_SLICE): Promise<R[]> {
+  const mapped = new Array<R>(items.length);
+  await forEachSlice(
+    items,
+    (from, to) => {
+      for (let i = from; i < to; i++) mapped[i] = fn(items[i] as T);
+    },
+    perSlice,
+  );
+  return mapped;
+}
