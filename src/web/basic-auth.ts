@@ -1,22 +1,38 @@
 /**
- * Basic auth against basic_auth_users' bcrypt hashes, as exporter-toolkit does it: an unknown user
- * costs as much as a wrong password (no user enumeration by timing), one bcrypt comparison runs at
- * a time (each is ~50-100 ms of CPU at cost 10), and a successful (user, password) pair is
- * remembered for a while so that a scrape every few seconds does not pay bcrypt each time. The
- * cache holds SHA-256 digests of the pairs, never a password; nothing here logs.
+ * Basic auth against basic_auth_users' bcrypt hashes, as exporter-toolkit does it, without letting
+ * unauthenticated clients make anyone else wait:
+ * - comparisons run on a worker thread (bcrypt-worker.ts), one at a time, never on the event loop;
+ * - they wait in a bounded queue (AUTH_QUEUE_MAX), each client (remote address) with at most
+ *   AUTH_PER_CLIENT_MAX queued or running; past either bound the answer is "busy" at once (429),
+ *   with no comparison;
+ * - a client that hangs up before its turn is dropped from the queue, so a burst of requests that
+ *   gave up costs nothing;
+ * - a verified (user, password) pair is accepted without bcrypt while it is used: it expires
+ *   AUTH_CACHE_TTL_MS after its last use (a scrape every few seconds or minutes never pays bcrypt
+ *   again, whatever else is queued), at most AUTH_CACHE_MAX pairs, least recently used dropped.
+ * An unknown user costs as much as a wrong password (no user enumeration by timing). The cache
+ * holds HMACs of the pairs under a key made for each set of users, never a password; nothing here
+ * logs. Only a pair that bcrypt verified is ever cached.
  */
-import { createHash } from 'node:crypto';
-import bcrypt from 'bcryptjs';
+import { createHmac, randomBytes } from 'node:crypto';
+import { bcryptWorker } from './bcrypt-worker.js';
 
 export interface Credentials {
   readonly user: string;
   readonly password: string;
 }
 
-/** How long a verified (user, password) pair is accepted without bcrypt. */
+/** How long a verified (user, password) pair is accepted without bcrypt after its last use. */
 export const AUTH_CACHE_TTL_MS = 5 * 60_000;
-/** Verified pairs remembered at most (the oldest is dropped first). */
+/** Verified pairs remembered at most (the least recently used is dropped first). */
 export const AUTH_CACHE_MAX = 100;
+/**
+ * Comparisons waiting for the worker, at most: at ~50-100 ms each (cost 10), the last one waits
+ * about a second or two. Past it, requests that need bcrypt are answered "busy" at once.
+ */
+export const AUTH_QUEUE_MAX = 16;
+/** Comparisons one client (remote address) may have waiting or running. */
+export const AUTH_PER_CLIENT_MAX = 2;
 /** bcrypt uses the first 72 bytes of a password; Go's bcrypt refuses longer ones, and so does this. */
 const MAX_PASSWORD_BYTES = 72;
 
@@ -50,17 +66,48 @@ export function parseBasicAuth(header: string | undefined): Credentials | undefi
 export interface BasicAuthOptions {
   readonly ttlMs?: number;
   readonly maxEntries?: number;
+  readonly queueMax?: number;
+  readonly perClientMax?: number;
   readonly now?: () => number;
-  /** bcrypt's comparison (tests count the calls). */
+  /** bcrypt's comparison (default: on the worker thread; tests count the calls). */
   readonly compare?: (password: string, hash: string) => Promise<boolean>;
+}
+
+/** `ok`: let in; `denied`: 401; `busy`: too many comparisons waiting, 429 without comparing. */
+export type AuthVerdict = 'ok' | 'denied' | 'busy';
+
+/** Who asks: the bounds of the queue are per client, and a client that hung up is not compared for. */
+export interface Requester {
+  /** The remote address. */
+  readonly client?: string;
+  /** Aborted when the client hung up. */
+  readonly signal?: AbortSignal;
+}
+
+interface Job {
+  readonly key: string;
+  readonly password: string;
+  readonly against: string;
+  /** The user exists (else the comparison only costs the time a wrong password would). */
+  readonly known: boolean;
+  readonly client: string | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly settle: (verdict: AuthVerdict | Error) => void;
 }
 
 /** One set of users (one loaded web config): a reload makes a new one, so the cache starts empty. */
 export class BasicAuth {
+  /** HMAC of a verified pair → when it expires (ms since epoch); in order of last use. */
   private readonly verified = new Map<string, number>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly hmacKey = randomBytes(32);
+  private readonly waiting: Job[] = [];
+  private running = false;
+  /** Jobs waiting or running, per client. */
+  private readonly perClient = new Map<string, number>();
   private readonly ttlMs: number;
   private readonly maxEntries: number;
+  private readonly queueMax: number;
+  private readonly perClientMax: number;
   private readonly now: () => number;
   private readonly compare: (password: string, hash: string) => Promise<boolean>;
 
@@ -70,8 +117,10 @@ export class BasicAuth {
   ) {
     this.ttlMs = options.ttlMs ?? AUTH_CACHE_TTL_MS;
     this.maxEntries = options.maxEntries ?? AUTH_CACHE_MAX;
+    this.queueMax = options.queueMax ?? AUTH_QUEUE_MAX;
+    this.perClientMax = options.perClientMax ?? AUTH_PER_CLIENT_MAX;
     this.now = options.now ?? Date.now;
-    this.compare = options.compare ?? ((password, hash) => bcrypt.compare(password, hash));
+    this.compare = options.compare ?? ((password, hash) => bcryptWorker().compare(password, hash));
   }
 
   /** Verified pairs remembered now. */
@@ -79,38 +128,61 @@ export class BasicAuth {
     return this.verified.size;
   }
 
-  /** Whether the Authorization header names a user with the right password. Never throws. */
-  async check(header: string | undefined): Promise<boolean> {
-    const credentials = parseBasicAuth(header);
-    if (!credentials) return false;
-    return this.verify(credentials);
+  /** Comparisons waiting for their turn now. */
+  get queued(): number {
+    return this.waiting.length;
   }
 
-  async verify({ user, password }: Credentials): Promise<boolean> {
-    if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) return false;
-    const key = createHash('sha256').update(JSON.stringify([user, password])).digest('hex');
-    if (this.cached(key)) return true;
+  /** Whether the Authorization header names a user with the right password. Rejects only when the bcrypt worker fails. */
+  async check(header: string | undefined, from: Requester = {}): Promise<AuthVerdict> {
+    const credentials = parseBasicAuth(header);
+    if (!credentials) return 'denied';
+    return this.verify(credentials, from);
+  }
+
+  async verify({ user, password }: Credentials, from: Requester = {}): Promise<AuthVerdict> {
+    if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) return 'denied';
+    const key = createHmac('sha256', this.hmacKey).update(JSON.stringify([user, password])).digest('hex');
+    if (this.cached(key)) return 'ok';
     const hash = this.users.get(user);
     // An unknown user is compared against a real user's hash all the same, so that it takes as
     // long as a known user with a wrong password; the answer is no either way.
     const against = hash ?? (this.users.values().next().value as string | undefined);
-    if (against === undefined) return false;
-    const ok = await this.serially(async () => {
-      // Another request with the same pair may have been verified while this one waited.
-      if (this.cached(key)) return true;
-      return this.compare(password, against).catch(() => false);
+    if (against === undefined) return 'denied';
+    const { client, signal } = from;
+    if (signal?.aborted) return 'denied';
+    if (this.waiting.length >= this.queueMax) return 'busy';
+    if (client !== undefined && (this.perClient.get(client) ?? 0) >= this.perClientMax) return 'busy';
+    const verdict = await new Promise<AuthVerdict | Error>((settle) => {
+      const job: Job = { key, password, against, known: hash !== undefined, client, signal, settle };
+      if (client !== undefined) this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
+      // Hung up before its turn: out of the queue, no comparison.
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const at = this.waiting.indexOf(job);
+          if (at < 0) return;
+          this.waiting.splice(at, 1);
+          this.release(job);
+          settle('denied');
+        },
+        { once: true },
+      );
+      this.waiting.push(job);
+      this.pump();
     });
-    if (!ok || hash === undefined) return false;
-    this.remember(key);
-    return true;
+    if (verdict instanceof Error) throw verdict;
+    return verdict;
   }
 
+  /** Whether the pair was verified and is still in use; a use keeps it for another ttlMs. */
   private cached(key: string): boolean {
     const expires = this.verified.get(key);
     if (expires === undefined) return false;
-    if (expires > this.now()) return true;
     this.verified.delete(key);
-    return false;
+    if (expires <= this.now()) return false;
+    this.verified.set(key, this.now() + this.ttlMs);
+    return true;
   }
 
   private remember(key: string): void {
@@ -122,10 +194,31 @@ export class BasicAuth {
     }
   }
 
-  /** Runs bcrypt comparisons one at a time: CPU-bound, and a burst of them would starve scrapes. */
-  private serially<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(task, task);
-    this.queue = run.catch(() => undefined);
-    return run;
+  private release(job: Job): void {
+    if (job.client === undefined) return;
+    const left = (this.perClient.get(job.client) ?? 1) - 1;
+    if (left > 0) this.perClient.set(job.client, left);
+    else this.perClient.delete(job.client);
+  }
+
+  /** Starts the next comparison when none is running: one at a time, as the one worker runs them. */
+  private pump(): void {
+    if (this.running) return;
+    const job = this.waiting.shift();
+    if (!job) return;
+    this.running = true;
+    const run = async (): Promise<AuthVerdict> => {
+      // Another request with the same pair may have been verified while this one waited.
+      if (this.cached(job.key)) return 'ok';
+      const ok = await this.compare(job.password, job.against);
+      if (!ok || !job.known) return 'denied';
+      this.remember(job.key);
+      return 'ok';
+    };
+    run().then(job.settle, (error: unknown) => job.settle(error instanceof Error ? error : new Error(String(error)))).finally(() => {
+      this.running = false;
+      this.release(job);
+      this.pump();
+    });
   }
 }

@@ -193,10 +193,16 @@ export async function createWebServer(file: string, handler: Handler, options: W
       handler(req, res);
       return;
     }
-    auth.check(req.headers.authorization).then(
-      (ok) => {
-        if (ok) {
+    // A client that hangs up while its password waits for bcrypt leaves the queue (basic-auth.ts).
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    auth.check(req.headers.authorization, { client: req.socket.remoteAddress ?? '', signal: gone.signal }).then(
+      (verdict) => {
+        if (verdict === 'ok') {
           handler(req, res);
+        } else if (verdict === 'busy') {
+          res.setHeader('retry-after', '1');
+          refuse(res, 429, 'Too Many Requests: too many password checks waiting');
         } else {
           res.setHeader('www-authenticate', `Basic realm="${REALM}"`);
           refuse(res, 401, 'Unauthorized');

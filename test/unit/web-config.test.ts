@@ -3,12 +3,14 @@
  * secret in a message), the certificate checks, Basic auth header parsing and the bcrypt cache,
  * the client certificate policy and the rate limit.
  */
+import { createHash } from 'node:crypto';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { FlagError, parseFlags } from '../../src/config.js';
-import { BasicAuth, parseBasicAuth } from '../../src/web/basic-auth.js';
+import { AUTH_CACHE_TTL_MS, BasicAuth, parseBasicAuth, type BasicAuthOptions } from '../../src/web/basic-auth.js';
+import { bcryptWorker } from '../../src/web/bcrypt-worker.js';
 import { checkWebConfigFile, CLIENT_AUTH_TYPES, loadWebConfig, parseWebConfig, WebConfigError, type TlsSpec } from '../../src/web/web-config.js';
 import { clientCertRefusal, subjectAltNames, TokenBucket } from '../../src/web/web-server.js';
 import { createPki, type Pki } from '../support/pki.js';
@@ -284,7 +286,7 @@ describe('parseBasicAuth', () => {
 });
 
 describe('BasicAuth', () => {
-  function counting(options: { now?: () => number; ttlMs?: number; maxEntries?: number } = {}) {
+  function counting(options: BasicAuthOptions = {}) {
     const calls: string[] = [];
     const users = new Map([
       ['alice', HASH],
@@ -299,47 +301,99 @@ describe('BasicAuth', () => {
     });
     return { auth, calls, users };
   }
+
+  /** Comparisons that finish only when the test says so (real bcrypt then answers). */
+  function gated(options: BasicAuthOptions = {}) {
+    let started = 0;
+    const gates: Array<() => void> = [];
+    const auth = new BasicAuth(new Map([['alice', HASH]]), {
+      ...options,
+      compare: async (password, hash) => {
+        started++;
+        await new Promise<void>((open) => gates.push(open));
+        return bcrypt.compare(password, hash);
+      },
+    });
+    const openAll = async () => {
+      while (gates.length > 0 || auth.queued > 0) {
+        gates.shift()?.();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
+    return { auth, started: () => started, openAll };
+  }
   const header = (user: string, password: string) => `Basic ${b64(`${user}:${password}`)}`;
 
   test('right password, wrong password, unknown user, malformed header', async () => {
     const { auth } = counting();
-    expect(await auth.check(header('alice', 's3cret'))).toBe(true);
-    expect(await auth.check(header('alice', 'wrong'))).toBe(false);
-    expect(await auth.check(header('bob', 's3cret'))).toBe(false);
-    expect(await auth.check(header('mallory', 's3cret'))).toBe(false);
-    expect(await auth.check(undefined)).toBe(false);
-    expect(await auth.check('Basic !!!')).toBe(false);
+    expect(await auth.check(header('alice', 's3cret'))).toBe('ok');
+    expect(await auth.check(header('alice', 'wrong'))).toBe('denied');
+    expect(await auth.check(header('bob', 's3cret'))).toBe('denied');
+    expect(await auth.check(header('mallory', 's3cret'))).toBe('denied');
+    expect(await auth.check(undefined)).toBe('denied');
+    expect(await auth.check('Basic !!!')).toBe('denied');
   });
 
-  test('$2y$ hashes (htpasswd) verify', async () => {
+  test('$2y$ hashes (htpasswd) verify, on the bcrypt worker thread by default', async () => {
+    const before = bcryptWorker().comparisons;
     const auth = new BasicAuth(new Map([['alice', HASH.replace(/^\$2a\$/, '$2y$')]]));
-    expect(await auth.check(header('alice', 's3cret'))).toBe(true);
-    expect(await auth.check(header('alice', 's3cret!'))).toBe(false);
+    expect(await auth.check(header('alice', 's3cret'))).toBe('ok');
+    expect(await auth.check(header('alice', 's3cret!'))).toBe('denied');
+    expect(await new BasicAuth(new Map([['alice', 'not a bcrypt hash']])).check(header('alice', 's3cret'))).toBe('denied');
+    expect(bcryptWorker().comparisons - before).toBe(3);
   });
 
   test('an unknown user costs one bcrypt comparison too (no enumeration by timing)', async () => {
     const { auth, calls } = counting();
-    expect(await auth.check(header('mallory', 'x'))).toBe(false);
+    expect(await auth.check(header('mallory', 'x'))).toBe('denied');
     expect(calls).toHaveLength(1);
   });
 
-  test('a success is cached for the TTL, keyed by a digest; failures are not cached', async () => {
+  test('a success is cached, keyed by an HMAC of the pair; failures are not cached', async () => {
     let now = 1_000;
     const { auth, calls } = counting({ now: () => now, ttlMs: 60_000 });
-    expect(await auth.check(header('alice', 's3cret'))).toBe(true);
-    expect(await auth.check(header('alice', 's3cret'))).toBe(true);
+    expect(await auth.check(header('alice', 's3cret'))).toBe('ok');
+    expect(await auth.check(header('alice', 's3cret'))).toBe('ok');
     expect(calls).toHaveLength(1);
     expect(auth.cacheSize).toBe(1);
-    expect(await auth.check(header('alice', 'wrong'))).toBe(false);
-    expect(await auth.check(header('alice', 'wrong'))).toBe(false);
+    expect(await auth.check(header('alice', 'wrong'))).toBe('denied');
+    expect(await auth.check(header('alice', 'wrong'))).toBe('denied');
     expect(calls).toHaveLength(3);
     expect(auth.cacheSize).toBe(1);
-    now += 60_001;
-    expect(await auth.check(header('alice', 's3cret'))).toBe(true);
+    now += 60_001; // unused for longer than the TTL
+    expect(await auth.check(header('alice', 's3cret'))).toBe('ok');
     expect(calls).toHaveLength(4);
-    // The cache holds digests only.
+    // The cache holds keyed digests only: not even a plain SHA-256 of the pair, which is fast to guess.
     const entries = [...(auth as unknown as { verified: Map<string, number> }).verified.keys()];
     expect(entries.every((k) => /^[0-9a-f]{64}$/.test(k))).toBe(true);
+    expect(entries).not.toContain(createHash('sha256').update(JSON.stringify(['alice', 's3cret'])).digest('hex'));
+  });
+
+  test('a pair used every minute stays verified past the 5-minute TTL: one comparison in an hour', async () => {
+    let now = 0;
+    const { auth, calls } = counting({ now: () => now });
+    for (let minute = 0; minute <= 60; minute++) {
+      now = minute * 60_000;
+      expect(await auth.check(header('alice', 's3cret')), `minute ${minute}`).toBe('ok');
+    }
+    expect(calls).toHaveLength(1);
+    now += AUTH_CACHE_TTL_MS; // then unused for the TTL: verified anew
+    expect(await auth.check(header('alice', 's3cret'))).toBe('ok');
+    expect(calls).toHaveLength(2);
+  });
+
+  test('only a pair bcrypt verified is let in without bcrypt', async () => {
+    const { auth, calls } = counting();
+    const answers = await Promise.all([
+      auth.check(header('alice', 'guess1')),
+      auth.check(header('alice', 's3cret')),
+      auth.check(header('alice', 'guess2')),
+      auth.check(header('alice', 's3cret ')),
+      auth.check(header('alice ', 's3cret')),
+    ]);
+    expect(answers).toEqual(['denied', 'ok', 'denied', 'denied', 'denied']);
+    expect(calls).toHaveLength(5);
+    expect(await auth.check(header('alice', 'guess1'))).toBe('denied');
   });
 
   test('(user, password) pairs are keyed unambiguously', async () => {
@@ -347,39 +401,97 @@ describe('BasicAuth', () => {
       ['a', bcrypt.hashSync('b:c', 4)],
       ['a:b', bcrypt.hashSync('c', 4)],
     ]);
-    const auth = new BasicAuth(users);
-    expect(await auth.verify({ user: 'a', password: 'b:c' })).toBe(true);
-    expect(await auth.verify({ user: 'a:b', password: 'c' })).toBe(true);
-    expect(await auth.verify({ user: 'a', password: 'c' })).toBe(false);
+    const auth = new BasicAuth(users, { compare: (password, hash) => bcrypt.compare(password, hash) });
+    expect(await auth.verify({ user: 'a', password: 'b:c' })).toBe('ok');
+    expect(await auth.verify({ user: 'a:b', password: 'c' })).toBe('ok');
+    expect(await auth.verify({ user: 'a', password: 'c' })).toBe('denied');
   });
 
-  test('the cache is bounded: the oldest pair goes first', async () => {
+  test('the cache is bounded: the least recently used pair goes first', async () => {
     const users = new Map([
       ['u1', bcrypt.hashSync('p', 4)],
       ['u2', bcrypt.hashSync('p', 4)],
       ['u3', bcrypt.hashSync('p', 4)],
     ]);
-    const auth = new BasicAuth(users, { maxEntries: 2 });
-    for (const user of ['u1', 'u2', 'u3']) expect(await auth.verify({ user, password: 'p' })).toBe(true);
+    const calls: string[] = [];
+    const auth = new BasicAuth(users, {
+      maxEntries: 2,
+      compare: (password, hash) => {
+        calls.push(hash);
+        return bcrypt.compare(password, hash);
+      },
+    });
+    for (const user of ['u1', 'u2', 'u1', 'u3']) expect(await auth.verify({ user, password: 'p' })).toBe('ok');
     expect(auth.cacheSize).toBe(2);
+    expect(calls).toHaveLength(3);
+    expect(await auth.verify({ user: 'u1', password: 'p' })).toBe('ok'); // used recently: kept
+    expect(calls).toHaveLength(3);
+    expect(await auth.verify({ user: 'u2', password: 'p' })).toBe('ok'); // dropped: bcrypt again
+    expect(calls).toHaveLength(4);
   });
 
   test('concurrent requests with the same pair: one bcrypt comparison', async () => {
     const { auth, calls } = counting();
     const results = await Promise.all(Array.from({ length: 5 }, () => auth.check(header('alice', 's3cret'))));
-    expect(results).toEqual([true, true, true, true, true]);
+    expect(results).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
     expect(calls).toHaveLength(1);
+  });
+
+  test('the queue is bounded: past it, "busy" at once and no comparison', async () => {
+    const { auth, started, openAll } = gated({ queueMax: 4 });
+    const answers = Array.from({ length: 10 }, (_, i) => auth.check(header('alice', `guess${i}`), { client: `10.0.0.${i}` }));
+    // One running, four waiting; the other five are turned away without waiting for anything.
+    const early = await Promise.race([Promise.all(answers.slice(5)), new Promise((resolve) => setTimeout(() => resolve('waited'), 1000))]);
+    expect(early).toEqual(['busy', 'busy', 'busy', 'busy', 'busy']);
+    expect(auth.queued).toBe(4);
+    await openAll();
+    expect(await Promise.all(answers.slice(0, 5))).toEqual(['denied', 'denied', 'denied', 'denied', 'denied']);
+    expect(started()).toBe(5);
+  });
+
+  test('each client may have a few comparisons waiting or running; other clients still get theirs', async () => {
+    const { auth, started, openAll } = gated({ perClientMax: 2 });
+    const flood = Array.from({ length: 6 }, (_, i) => auth.check(header('alice', `guess${i}`), { client: '192.0.2.1' }));
+    const scrape = auth.check(header('alice', 's3cret'), { client: '10.1.2.3' });
+    expect(await Promise.all(flood.slice(2))).toEqual(['busy', 'busy', 'busy', 'busy']);
+    await openAll();
+    expect(await Promise.all(flood.slice(0, 2))).toEqual(['denied', 'denied']);
+    expect(await scrape).toBe('ok');
+    expect(started()).toBe(3);
+    // The count is released: the client may ask again.
+    const again = auth.check(header('alice', 'guess'), { client: '192.0.2.1' });
+    await openAll();
+    expect(await again).toBe('denied');
+  });
+
+  test('a client that hung up before its turn is dropped: no comparison for it', async () => {
+    const { auth, started, openAll } = gated();
+    const clients = Array.from({ length: 10 }, (_, i) => ({ client: `10.0.0.${i}`, controller: new AbortController() }));
+    const answers = clients.map(({ client, controller }, i) => auth.check(header('alice', `guess${i}`), { client, signal: controller.signal }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(started()).toBe(1);
+    // Nine of them give up (the first one's comparison is already running; the last one waits on).
+    for (const { controller } of clients.slice(0, 9)) controller.abort();
+    expect(auth.queued).toBe(1);
+    await openAll();
+    expect(await Promise.all(answers)).toEqual(Array(10).fill('denied'));
+    expect(started()).toBe(2);
+    // Already gone when it asks: not even queued.
+    const gone = new AbortController();
+    gone.abort();
+    expect(await auth.check(header('alice', 's3cret'), { client: 'x', signal: gone.signal })).toBe('denied');
+    expect(started()).toBe(2);
   });
 
   test('passwords over 72 bytes are refused (bcrypt would ignore the rest)', async () => {
     const long = 'x'.repeat(72);
     const auth = new BasicAuth(new Map([['alice', bcrypt.hashSync(long, 4)]]));
-    expect(await auth.verify({ user: 'alice', password: long })).toBe(true);
-    expect(await auth.verify({ user: 'alice', password: `${long}y` })).toBe(false);
+    expect(await auth.verify({ user: 'alice', password: long })).toBe('ok');
+    expect(await auth.verify({ user: 'alice', password: `${long}y` })).toBe('denied');
   });
 
   test('no users: nobody gets in', async () => {
-    expect(await new BasicAuth(new Map()).check(header('alice', 's3cret'))).toBe(false);
+    expect(await new BasicAuth(new Map()).check(header('alice', 's3cret'))).toBe('denied');
   });
 });
 
