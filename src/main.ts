@@ -12,12 +12,17 @@ import { checkWebConfigFile } from './web/web-config.js';
 import { createLogger } from './log.js';
 import { VERSION } from './version.js';
 
+/** `check`'s exit code when it crashed: distinct from every verdict (0, 1, 3) and from usage errors (2). */
+const CHECK_CRASHED = 4;
 /** How long past the last scrape timeout shutdown may take before the process exits regardless. */
 const SHUTDOWN_MARGIN_MS = 2000;
 
 async function main(argv: readonly string[]): Promise<void> {
   if (argv[0] === 'check') {
-    process.exitCode = await runCheck(argv.slice(1));
+    // A crash is never a verdict: not 1 (absent), not 0; its own code, whatever throws and wherever.
+    process.on('uncaughtException', checkCrashed);
+    process.on('unhandledRejection', checkCrashed);
+    process.exitCode = await runCheck(argv.slice(1)).catch(checkCrashed);
     return;
   }
   let parsed: ParseOutcome;
@@ -97,6 +102,18 @@ async function main(argv: readonly string[]): Promise<void> {
   });
   // Only now: whoever acts on this line (a test, an operator) may signal at once.
   logger.info('listening', { address: config.bindHost ?? '*', port, version: VERSION });
+}
+
+/**
+ * The one line of a `check` that crashed, and its exit code. The error's message is left out (it
+ * may quote a manifest, a secret with it); its kind and where it was thrown say enough to report it.
+ */
+function checkCrashed(error: unknown): never {
+  const name = error instanceof Error ? error.name : typeof error;
+  const at = error instanceof Error ? /\((.*?:\d+):\d+\)|at (\S+?:\d+):\d+$/m.exec(error.stack ?? '') : null;
+  const where = at ? ` at ${at[1] ?? at[2]}` : '';
+  process.stderr.write(`check: internal error (${name}${where}), nothing was decided: please report it\n`);
+  process.exit(CHECK_CRASHED);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
