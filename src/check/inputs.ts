@@ -5,6 +5,7 @@
 import type { Dirent } from 'node:fs';
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { sep } from 'node:path';
+import { decodeManifest, EncodingError } from './decode.js';
 import type { ManifestSource } from './manifests.js';
 
 export class InputError extends Error {
@@ -23,31 +24,43 @@ export async function readInputs(args: readonly string[], stdin: NodeJS.Readable
   if (args.filter((arg) => arg === STDIN).length > 1) throw new InputError(`'${STDIN}' (standard input) given more than once`);
   const sources: ManifestSource[] = [];
   for (const arg of args) {
-    if (arg === STDIN) sources.push({ name: STDIN, text: await readStdin(stdin) });
-    else if ((await attempt(arg, () => stat(arg))).isDirectory()) sources.push(...(await readDirectory(arg)));
-    else sources.push(await readSource(arg));
+    if (arg === STDIN) sources.push({ name: STDIN, input: STDIN, text: decoded(STDIN, await readStdin(stdin)) });
+    else if ((await attempt(arg, () => stat(arg))).isDirectory()) for (const source of await readDirectory(arg)) sources.push(source);
+    else sources.push(await readSource(arg, arg));
   }
   return sources;
 }
 
-async function readStdin(stream: NodeJS.ReadableStream): Promise<string> {
+async function readStdin(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   try {
     for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
   } catch (error) {
     throw new InputError(`cannot read standard input: ${reason(error)}`);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+/** The text of an input's bytes, or an InputError naming it. */
+function decoded(name: string, bytes: Buffer): string {
+  try {
+    return decodeManifest(bytes);
+  } catch (error) {
+    if (error instanceof EncodingError) throw new InputError(`${name === STDIN ? 'standard input' : name} ${error.message}, not read`);
+    throw error;
+  }
 }
 
 /** The manifests under a directory, sorted by their path in it. */
 async function readDirectory(dir: string): Promise<ManifestSource[]> {
   const files = await manifestFiles(dir, '', new Set<string>());
+  // Checking nothing would pass: a path mistyped in CI, or a chart not rendered.
+  if (files.length === 0) throw new InputError(`${dir}: no manifest files (*.yaml, *.yml, *.json) in it, nothing to check`);
   // Sorted as a whole, not per directory: `app.yaml` before `app/x.yaml`, whatever the walk's order.
   files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const base = dir.endsWith(sep) ? dir : dir + sep;
   const sources: ManifestSource[] = [];
-  for (const file of files) sources.push(await readSource(base + file));
+  for (const file of files) sources.push(await readSource(base + file, dir));
   return sources;
 }
 
@@ -66,7 +79,7 @@ async function manifestFiles(dir: string, relative: string, visited: Set<string>
     if (entry.name.startsWith('.')) continue;
     const child = relative === '' ? entry.name : relative + sep + entry.name;
     const kind = await entryKind(entry, dir + sep + child);
-    if (kind === 'directory') files.push(...(await manifestFiles(dir, child, visited)));
+    if (kind === 'directory') for (const file of await manifestFiles(dir, child, visited)) files.push(file);
     else if (kind === 'file' && MANIFEST_NAME.test(entry.name)) files.push(child);
   }
   return files;
@@ -86,8 +99,8 @@ async function entryKind(entry: Dirent, path: string): Promise<'directory' | 'fi
   }
 }
 
-async function readSource(path: string): Promise<ManifestSource> {
-  return { name: path, text: await attempt(path, () => readFile(path, 'utf8')) };
+async function readSource(path: string, input: string): Promise<ManifestSource> {
+  return { name: path, input, text: decoded(path, await attempt(path, () => readFile(path))) };
 }
 
 /** The operation's result, or an InputError naming the path. */

@@ -7,13 +7,17 @@
  * ManifestError, and no secret value ever reaches a warning or an error message.
  */
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
-import { Composer, CST, LineCounter, Parser, isMap, isNode, isSeq, type ErrorCode, type YAMLError } from 'yaml';
+import { Composer, CST, LineCounter, Parser, isMap, isNode, isSeq, type Document, type ErrorCode, type YAMLError } from 'yaml';
 import { toWorkload, type Workload, type WorkloadObject } from '../kubernetes/workloads.js';
 import { arrayOf, isRecord, nonEmptyString, stringOf } from '../untrusted.js';
+import { jsonItemOffsets, linesOfOffsets } from './json-items.js';
+import { yamlValue, YamlValueError } from './yaml-values.js';
 
 export interface ManifestSource {
   /** File path, or '-' for stdin. */
   readonly name: string;
+  /** The argument it was read for (a file, a directory, '-'); the name when not said. */
+  readonly input?: string;
   readonly text: string;
 }
 
@@ -44,6 +48,8 @@ export interface ManifestContents {
   readonly serviceAccounts: readonly ManifestServiceAccount[];
   /** "source:line: message", for stderr */
   readonly warnings: readonly string[];
+  /** Kubernetes objects (apiVersion and kind; a List counts, with its items) read from each source, by name. */
+  readonly objects: ReadonlyMap<string, number>;
 }
 
 export class ManifestError extends Error {
@@ -58,8 +64,11 @@ export class ManifestError extends Error {
   }
 }
 
-/** Expansions of aliases allowed per document: a few lines of anchors could otherwise expand to gigabytes. */
-const MAX_ALIAS_COUNT = 100;
+/**
+ * Nodes that the aliases of one document may stand for, copied out: a few lines of anchors could
+ * otherwise expand to gigabytes for whoever walks the value.
+ */
+const MAX_ALIAS_COPIES = 10_000;
 /**
  * Nesting allowed: the YAML composer recurses per level, and a stack overflow deep inside it can
  * abort the process instead of throwing. Real objects (CRD schemas included) stay far below this.
@@ -69,10 +78,8 @@ const MAX_DEPTH = 200;
 const COMPOSE_OPTIONS = {
   // Duplicate keys: the last one wins, as with kubectl (the API server only warns about them).
   uniqueKeys: false,
-  // `<<: *defaults` works in kubectl's YAML 1.1; with it here its aliases are counted too.
+  // `<<: *defaults` works in kubectl's YAML 1.1; yaml-values.ts applies it.
   merge: true,
-  // toJS would otherwise console.warn about keys that are collections.
-  logLevel: 'error',
 } as const;
 
 const PULL_SECRET_TYPES: ReadonlySet<string> = new Set(['kubernetes.io/dockerconfigjson', 'kubernetes.io/dockercfg']);
@@ -107,17 +114,17 @@ const SYNTAX_PROBLEMS: Record<ErrorCode, string> = {
   UNEXPECTED_TOKEN: 'unexpected text',
 };
 
-/** A value read from a document, its YAML node (for its items' lines) and the line it starts on. */
+const ALIAS_PROBLEMS: Record<YamlValueError['problem'], string> = {
+  'bad-alias': `invalid YAML: ${SYNTAX_PROBLEMS.BAD_ALIAS}`,
+  'too-many-aliases': `YAML aliases expand to more than ${MAX_ALIAS_COPIES} copies of values, not read`,
+  'bad-merge': 'invalid YAML: a merge key (<<) whose value is not a mapping',
+};
+
+/** A value read from a document, the line it starts on, and (for a List) where each of its items does. */
 interface Located {
   readonly value: unknown;
-  readonly node: unknown;
   readonly line: number;
-}
-
-/** The text being read: its name and how to turn an offset into a line. */
-interface Reading {
-  readonly source: string;
-  readonly lineOf: (offset: number) => number;
+  readonly item?: (index: number, value: unknown) => Located;
 }
 
 interface Collected {
@@ -125,6 +132,8 @@ interface Collected {
   readonly secrets: ManifestSecret[];
   readonly serviceAccounts: ManifestServiceAccount[];
   readonly warnings: string[];
+  /** Kubernetes objects (apiVersion and kind, Lists included) read per source name. */
+  readonly objects: Map<string, number>;
 }
 
 /** An object's kind and apiVersion when it does not say them (items of a typed list). */
@@ -135,16 +144,19 @@ interface Defaults {
 
 /** Reads every source in order; throws ManifestError on the first text that is not valid YAML. */
 export function readManifests(sources: readonly ManifestSource[]): ManifestContents {
-  const into: Collected = { workloads: [], secrets: [], serviceAccounts: [], warnings: [] };
-  for (const source of sources) readSource(source, into);
+  const into: Collected = { workloads: [], secrets: [], serviceAccounts: [], warnings: [], objects: new Map() };
+  for (const source of sources) {
+    into.objects.set(source.name, into.objects.get(source.name) ?? 0);
+    readSource(source, into);
+  }
   return into;
 }
 
 function readSource(source: ManifestSource, into: Collected): void {
   try {
-    const lineCounter = new LineCounter();
-    const reading: Reading = { source: source.name, lineOf: (offset) => lineCounter.linePos(offset).line };
-    for (const document of parseDocuments(source.text, lineCounter, reading)) readObject(document, reading, into, {});
+    // JSON is read as JSON (fast, and no document or alias machinery); text that only looks like
+    // JSON falls through to the YAML reader, whose errors name the line.
+    if (!readJson(source, into)) readYaml(source, into);
   } catch (error) {
     if (error instanceof ManifestError) throw error;
     // A last resort, never expected: only the error's name, as its message might quote the text.
@@ -152,31 +164,88 @@ function readSource(source: ManifestSource, into: Collected): void {
   }
 }
 
-/** The non-empty documents of a text, as plain values. */
-function parseDocuments(text: string, lineCounter: LineCounter, reading: Reading): Located[] {
-  // parseAllDocuments's two steps, with a check of the nesting between them.
-  const tokens = Array.from(new Parser(lineCounter.addNewLine).parse(text));
-  const tooDeep = tooDeepToken(tokens);
-  if (tooDeep !== undefined) {
-    throw new ManifestError(reading.source, reading.lineOf(tooDeep.offset), `nested more than ${MAX_DEPTH} levels deep`);
+/** Reads a text that is one JSON value; false (nothing read) when it is not JSON. */
+function readJson(source: ManifestSource, into: Collected): boolean {
+  const { text, name } = source;
+  const first = text.search(/\S/);
+  const start = text.charCodeAt(first);
+  if (start !== 0x7b && start !== 0x5b) return false; // { or [
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return false;
   }
-  const documents: Located[] = [];
-  for (const document of new Composer(COMPOSE_OPTIONS).compose(tokens)) {
-    const error = document.errors[0];
-    if (error) throw syntaxError(error, lineCounter, reading.source);
-    const contents = document.contents;
-    if (contents === null) continue; // `---` alone, or only comments
-    const line = reading.lineOf(contents.range[0]);
-    const value = toPlain(() => document.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), reading.source, line);
-    if (value === null || value === undefined) continue;
-    documents.push({ value, node: contents, line });
-  }
-  return documents;
+  // Nesting is bounded as for YAML: whatever reads the value later may recurse.
+  if (tooDeepValue(value)) throw new ManifestError(name, undefined, `nested more than ${MAX_DEPTH} levels deep`);
+  const line = linesOfOffsets(text, [first])[0] ?? 1;
+  // Found only for a List, once; the items of nested Lists are placed at their List's line.
+  let itemLines: number[] | undefined;
+  const item = (index: number, itemValue: unknown): Located => {
+    itemLines ??= linesOfOffsets(text, jsonItemOffsets(text));
+    return { value: itemValue, line: itemLines[index] ?? line };
+  };
+  readObject({ value, line, item }, name, into, {});
+  return true;
 }
 
-/** The first collection nested deeper than MAX_DEPTH, found without recursion. */
-function tooDeepToken(tokens: readonly CST.Token[]): CST.Token | undefined {
-  const pending: [CST.Token, number][] = tokens.map((token) => [token, 0]);
+/** Whether a parsed JSON value nests deeper than MAX_DEPTH, found without recursion. */
+function tooDeepValue(value: unknown): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, depth] = next;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth >= MAX_DEPTH) return true;
+    for (const child of Object.values(item)) if (child !== null && typeof child === 'object') pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
+ * Reads a YAML stream one document at a time: each is parsed, composed, read for what `check`
+ * needs and dropped before the next, so memory does not grow with the number of documents.
+ */
+function readYaml(source: ManifestSource, into: Collected): void {
+  const lineCounter = new LineCounter();
+  const lineOf = (offset: number) => lineCounter.linePos(offset).line;
+  const composer = new Composer(COMPOSE_OPTIONS);
+  const readDocument = (document: Document.Parsed) => {
+    const error = document.errors[0];
+    if (error) throw syntaxError(error, lineCounter, source.name);
+    const contents = document.contents;
+    if (contents === null) return; // `---` alone, or only comments
+    const line = lineOf(contents.range[0]);
+    const value = plainValue(contents, source.name, line);
+    if (value === null || value === undefined) return;
+    readObject(locatedNode(value, contents, line, lineOf), source.name, into, {});
+  };
+  for (const token of new Parser(lineCounter.addNewLine).parse(source.text)) {
+    const tooDeep = tooDeepToken(token);
+    if (tooDeep !== undefined) throw new ManifestError(source.name, lineOf(tooDeep.offset), `nested more than ${MAX_DEPTH} levels deep`);
+    for (const document of composer.next(token)) readDocument(document);
+  }
+  for (const document of composer.end()) readDocument(document);
+}
+
+/** A YAML value with its node: a List's items are placed at their own nodes' lines. */
+function locatedNode(value: unknown, node: unknown, line: number, lineOf: (offset: number) => number): Located {
+  return {
+    value,
+    line,
+    item: (index, itemValue) => {
+      const itemsNode = isMap(node) ? node.get('items', true) : undefined;
+      const items = isRecord(value) ? value['items'] : undefined;
+      // Anchors or merge keys may hide the items' nodes: they are then placed at the list's line.
+      const itemNode = isSeq(itemsNode) && Array.isArray(items) && itemsNode.items.length === items.length ? itemsNode.items[index] : undefined;
+      const start = isNode(itemNode) ? itemNode.range?.[0] : undefined;
+      return locatedNode(itemValue, itemNode, start === undefined ? line : lineOf(start), lineOf);
+    },
+  };
+}
+
+/** The first collection in a token nested deeper than MAX_DEPTH, found without recursion. */
+function tooDeepToken(root: CST.Token): CST.Token | undefined {
+  const pending: [CST.Token, number][] = [[root, 0]];
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const [token, depth] = next;
     if (token.type === 'document' && token.value) pending.push([token.value, depth]);
@@ -196,50 +265,34 @@ function syntaxError(error: YAMLError, lineCounter: LineCounter, source: string)
 }
 
 /** A document's plain value; the errors of its aliases (too many, or naming no anchor) become ManifestErrors. */
-function toPlain(convert: () => unknown, source: string, line: number): unknown {
+function plainValue(contents: unknown, source: string, line: number): unknown {
   try {
-    return convert();
+    return yamlValue(contents, MAX_ALIAS_COPIES);
   } catch (error) {
-    if (!(error instanceof ReferenceError)) throw error;
-    const tooMany = error.message.startsWith('Excessive alias count');
-    const problem = tooMany ? `YAML aliases expand to more than ${MAX_ALIAS_COUNT} copies, not read` : `invalid YAML: ${SYNTAX_PROBLEMS.BAD_ALIAS}`;
-    throw new ManifestError(source, line, problem);
+    if (!(error instanceof YamlValueError)) throw error;
+    throw new ManifestError(source, line, ALIAS_PROBLEMS[error.problem]);
   }
 }
 
-function readObject(at: Located, reading: Reading, into: Collected, defaults: Defaults): void {
+function readObject(at: Located, source: string, into: Collected, defaults: Defaults): void {
   const object = at.value;
   const kind = isRecord(object) ? (nonEmptyString(object['kind']) ?? defaults.kind) : undefined;
   const apiVersion = isRecord(object) ? (nonEmptyString(object['apiVersion']) ?? defaults.apiVersion) : undefined;
   if (!isRecord(object) || kind === undefined || apiVersion === undefined) {
-    into.warnings.push(`${reading.source}:${at.line}: not a Kubernetes object (no apiVersion/kind), skipped`);
+    into.warnings.push(`${source}:${at.line}: not a Kubernetes object (no apiVersion/kind), skipped`);
     return;
   }
+  into.objects.set(source, (into.objects.get(source) ?? 0) + 1);
   if (kind.endsWith('List') && Array.isArray(object['items'])) {
     // A typed list (DeploymentList, as the API returns it) leaves its items' kind and apiVersion out.
     const typed = kind !== 'List';
-    readItems(at, object['items'], reading, into, typed ? { kind: kind.slice(0, -'List'.length), apiVersion } : {});
+    const itemDefaults = typed ? { kind: kind.slice(0, -'List'.length), apiVersion } : {};
+    object['items'].forEach((value: unknown, i: number) => readObject(at.item?.(i, value) ?? { value, line: at.line }, source, into, itemDefaults));
     return;
   }
   if (kind === 'Secret' && apiVersion === 'v1') readSecret(object, into);
   else if (kind === 'ServiceAccount' && apiVersion === 'v1') readServiceAccount(object, into);
-  else readWorkload(kind, object, at.line, reading.source, into);
-}
-
-/** The items of a List, each at its own line when the YAML says where it is. */
-function readItems(list: Located, items: readonly unknown[], reading: Reading, into: Collected, defaults: Defaults): void {
-  const itemsNode = isMap(list.node) ? list.node.get('items', true) : undefined;
-  // Anchors or merge keys may hide the items' nodes: they are then placed at the list's line.
-  const nodes: readonly unknown[] = isSeq(itemsNode) && itemsNode.items.length === items.length ? itemsNode.items : [];
-  items.forEach((value, i) => {
-    const node = nodes[i];
-    readObject({ value, node, line: lineOfNode(node, reading) ?? list.line }, reading, into, defaults);
-  });
-}
-
-function lineOfNode(node: unknown, reading: Reading): number | undefined {
-  const start = isNode(node) ? node.range?.[0] : undefined;
-  return start === undefined ? undefined : reading.lineOf(start);
+  else readWorkload(kind, object, at.line, source, into);
 }
 
 function readWorkload(kind: string, object: Record<string, unknown>, line: number, source: string, into: Collected): void {

@@ -20,7 +20,7 @@ import { checkDockerConfig, readCaFiles, startCredentialProviders } from '../sta
 import type { CredentialProviders } from '../credentials/providers/providers.js';
 import { InputError, readInputs } from './inputs.js';
 import { ManifestCredentials } from './manifest-credentials.js';
-import { ManifestError, readManifests, type ManifestWorkload } from './manifests.js';
+import { ManifestError, readManifests, type ManifestContents, type ManifestSource, type ManifestWorkload } from './manifests.js';
 import { showProgress } from './progress.js';
 import { checkedContainers, exitCodeOf, renderJson, renderTable, summarize } from './report.js';
 
@@ -135,7 +135,9 @@ async function manifestSubject(
   node: Keyring<RegistryCredential>,
   providers: CredentialProviders,
 ): Promise<Subject> {
-  const manifests = readManifests(await readInputs(config.inputs, stdin));
+  const sources = await readInputs(config.inputs, stdin);
+  const manifests = readManifests(sources);
+  nothingToRead(sources, manifests);
   const byKind = new Map<string, ManifestWorkload[]>();
   for (const workload of manifests.workloads) {
     const list = byKind.get(workload.kind);
@@ -150,6 +152,25 @@ async function manifestSubject(
     sourceOf: (workload) => `${(workload as ManifestWorkload).source}:${(workload as ManifestWorkload).line}`,
     warnings: manifests.warnings,
   };
+}
+
+/**
+ * Refuses a run that would check nothing and pass: an input (a file, a directory, stdin) holding no
+ * Kubernetes object — empty stdin from a failed `helm template` in a pipe, a file of values — or
+ * inputs without a single container to check.
+ */
+function nothingToRead(sources: readonly ManifestSource[], manifests: ManifestContents): void {
+  const objectsByInput = new Map<string, number>();
+  for (const source of sources) {
+    const input = source.input ?? source.name;
+    objectsByInput.set(input, (objectsByInput.get(input) ?? 0) + (manifests.objects.get(source.name) ?? 0));
+  }
+  for (const [input, objects] of objectsByInput) {
+    if (objects === 0) throw new InputError(`${input === '-' ? 'standard input' : input}: no Kubernetes objects (apiVersion and kind) in it, nothing to check`);
+  }
+  if (!manifests.workloads.some((workload) => workload.containers.length > 0)) {
+    throw new InputError('no pod templates with containers in the manifests, nothing to check');
+  }
 }
 
 /** The cluster's workloads and pull secrets, read as the exporter reads them. */

@@ -8,7 +8,7 @@ import { Readable, Writable } from 'node:stream';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { runCheck } from '../../src/check/run.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
@@ -18,6 +18,10 @@ import { startRecordingProxy, type RecordingProxy } from '../support/proxy.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/tmp.js';
+
+// Most tests start `check` as its own process (node, and tsx transpiling the sources): seconds of CPU
+// each, many more on a loaded machine. What they test is bounded work, not time: room for the start-ups.
+vi.setConfig({ testTimeout: 120_000 });
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PASSWORD = 'pw-Ch3ck-91ae4f';
@@ -51,10 +55,35 @@ async function check(args: readonly string[], options: { stdin?: string; env?: R
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   child.stdin.end(options.stdin ?? '');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
   const [code] = (await once(child, 'exit')) as [number | null];
   clearTimeout(timer);
   const run = { code, stdout, stderr };
+  runs.push(run);
+  return run;
+}
+
+/**
+ * The same command in this process (runCheck with real streams and the given environment): what the
+ * CLI does but its start-up, which on a busy machine costs seconds per run. Tests that are about the
+ * process itself (its exit code, main.ts) spawn it with check() above.
+ */
+async function checkHere(args: readonly string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<CheckRun> {
+  const collect = () => {
+    let text = '';
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        text += String(chunk);
+        done();
+      },
+    });
+    return { stream, text: () => text };
+  };
+  const stdout = collect();
+  const stderr = collect();
+  const env = { HOME: emptyHome, DOCKER_CONFIG: join(emptyHome, '.docker'), NO_COLOR: '', ...options.env };
+  const code = await runCheck(args, { stdin: Readable.from([Buffer.from(options.stdin ?? '')]), stdout: stdout.stream, stderr: stderr.stream, env });
+  const run = { code, stdout: stdout.text(), stderr: stderr.text() };
   runs.push(run);
   return run;
 }
@@ -157,12 +186,12 @@ describe('exit codes, from manifests in a directory', () => {
       ['away', 'registry_unavailable'],
       ['fine', 'present'],
     ]);
-    expect((await check([...reach, '--fail-on=absent', path])).code).toBe(0);
+    expect((await checkHere([...reach, '--fail-on=absent', path])).code).toBe(0);
 
     const both = await manifestDir('unreachable-and-absent', {
       'a.yaml': [workload('away', '127.0.0.1:1/shop/web:1.0'), workload('gone', `${open.host}/shop/web:9`)],
     });
-    expect((await check([...reach, '--fail-on=absent', both])).code).toBe(1);
+    expect((await checkHere([...reach, '--fail-on=absent', both])).code).toBe(1);
   });
 
   test('2: a file that cannot be parsed names the file and the line; nothing is checked', async () => {
@@ -178,8 +207,12 @@ describe('exit codes, from manifests in a directory', () => {
   });
 
   test('2: usage errors are one line naming the flag or what is missing', async () => {
+    // Through the process once; the flags' messages in this process (the same code, without six start-ups).
+    const cli = await check([]);
+    expect(cli.code).toBe(2);
+    expect(cli.stdout).toBe('');
+    expect(cli.stderr.trim()).toContain('check: name manifest files');
     for (const [args, says] of [
-      [[], 'check: name manifest files'],
       [['--output=xml', 'x.yaml'], '--output'],
       [['--fail-on=never', 'x.yaml'], '--fail-on'],
       [['--cluster', 'x.yaml'], '--cluster'],
@@ -187,7 +220,7 @@ describe('exit codes, from manifests in a directory', () => {
       [['--docker-config=/nonexistent/config.json', 'x.yaml'], '--docker-config'],
       [[join(dir, 'nonexistent')], join(dir, 'nonexistent')],
     ] as const) {
-      const run = await check(args);
+      const run = await checkHere(args);
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stdout).toBe('');
       const lines = run.stderr.trim().split('\n');
@@ -300,17 +333,17 @@ describe('credentials', () => {
     const config = join(dir, 'ci-docker');
     await mkdir(config, { recursive: true });
     await writeFile(join(config, 'config.json'), JSON.stringify({ auths: { [basic.host]: { auth: Buffer.from(`alice:${PASSWORD}`).toString('base64') } } }));
-    expect((await check([...reach, path])).code).toBe(3);
+    expect((await checkHere([...reach, path])).code).toBe(3);
     expect((await check([...reach, path], { env: { DOCKER_CONFIG: config } })).code).toBe(0);
-    expect((await check([...reach, `--docker-config=${join(config, 'config.json')}`, path])).code).toBe(0);
+    expect((await checkHere([...reach, `--docker-config=${join(config, 'config.json')}`, path])).code).toBe(0);
     // $DOCKER_CONFIG without a config.json: ~/.docker/config.json is next.
     const home = join(dir, 'ci-home');
     await mkdir(join(home, '.docker'), { recursive: true });
     await writeFile(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { [basic.host]: { username: 'alice', password: PASSWORD } } }));
-    expect((await check([...reach, path], { env: { HOME: home, DOCKER_CONFIG: join(dir, 'nothing-here') } })).code).toBe(0);
+    expect((await checkHere([...reach, path], { env: { HOME: home, DOCKER_CONFIG: join(dir, 'nothing-here') } })).code).toBe(0);
     // A broken default config is a warning, not the end of the run.
     await writeFile(join(home, '.docker', 'config.json'), '{"auths": ');
-    const broken = await check([...reach, path], { env: { HOME: home } });
+    const broken = await checkHere([...reach, path], { env: { HOME: home } });
     expect(broken.code).toBe(3);
     expect(broken.stderr).toMatch(/^warning: .*config\.json is not valid JSON; going on without its credentials$/m);
   });
@@ -320,7 +353,7 @@ describe('credentials', () => {
     const config = join(dir, 'desktop-docker');
     await mkdir(config, { recursive: true });
     await writeFile(join(config, 'config.json'), JSON.stringify({ auths: { [basic.host]: {} }, credsStore: 'desktop' }));
-    const run = await check([...reach, path], { env: { DOCKER_CONFIG: config } });
+    const run = await checkHere([...reach, path], { env: { DOCKER_CONFIG: config } });
     expect(run.code).toBe(0);
     expect(run.stderr).toContain('credential helpers');
   });

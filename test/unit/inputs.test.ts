@@ -68,12 +68,12 @@ describe('readInputs', () => {
     const dir = join(root, 'tree');
     const sources = await readInputs([dir], NO_STDIN);
     expect(sources).toEqual([
-      { name: `${dir}/a.yml`, text: 'a' },
-      { name: `${dir}/app.yaml`, text: 'app' },
-      { name: `${dir}/app/deep/z.yaml`, text: 'app/deep/z' },
-      { name: `${dir}/app/x.YAML`, text: 'app/x' },
-      { name: `${dir}/b.yaml`, text: 'b' },
-      { name: `${dir}/c.json`, text: 'c' },
+      { name: `${dir}/a.yml`, input: dir, text: 'a' },
+      { name: `${dir}/app.yaml`, input: dir, text: 'app' },
+      { name: `${dir}/app/deep/z.yaml`, input: dir, text: 'app/deep/z' },
+      { name: `${dir}/app/x.YAML`, input: dir, text: 'app/x' },
+      { name: `${dir}/b.yaml`, input: dir, text: 'b' },
+      { name: `${dir}/c.json`, input: dir, text: 'c' },
     ]);
   });
 
@@ -88,8 +88,8 @@ describe('readInputs', () => {
     const text = join(root, 'plain.txt');
     const yaml = join(root, 'tree', 'b.yaml');
     expect(await readInputs([yaml, text], NO_STDIN)).toEqual([
-      { name: yaml, text: 'b' },
-      { name: text, text: 'explicit text' },
+      { name: yaml, input: yaml, text: 'b' },
+      { name: text, input: text, text: 'explicit text' },
     ]);
   });
 
@@ -97,7 +97,7 @@ describe('readInputs', () => {
     const linked = await readInputs([join(root, 'linked-app')], NO_STDIN);
     expect(linked.map((s) => s.text)).toEqual(['app/deep/z', 'app/x']);
     const loop = await readInputs([join(root, 'loop')], NO_STDIN);
-    expect(loop).toEqual([{ name: join(root, 'loop', 'one.yaml'), text: 'one' }]);
+    expect(loop).toEqual([{ name: join(root, 'loop', 'one.yaml'), input: join(root, 'loop'), text: 'one' }]);
   });
 
   test('a missing path is an InputError naming it', async () => {
@@ -111,15 +111,16 @@ describe('readInputs', () => {
     const error = await failure([join(root, 'dangling')]);
     expect(error).toBeInstanceOf(InputError);
     expect(error.message).toBe(`cannot read ${join(root, 'dangling', 'gone.yaml')}: ENOENT`);
-    expect(await readInputs([join(root, 'dangling-other')], NO_STDIN)).toEqual([]);
+    // With the link ignored there is nothing to read: an error, not an empty run that would pass.
+    expect((await failure([join(root, 'dangling-other')])).message).toBe(`${join(root, 'dangling-other')}: no manifest files (*.yaml, *.yml, *.json) in it, nothing to check`);
   });
 
   test('- reads stdin, whole, among files', async () => {
     const stdin = Readable.from([Buffer.from('apiVersion: v1\n'), 'kind: ', Buffer.from('Pod\n')]);
     const file = join(root, 'tree', 'a.yml');
     expect(await readInputs([file, '-'], stdin)).toEqual([
-      { name: file, text: 'a' },
-      { name: '-', text: 'apiVersion: v1\nkind: Pod\n' },
+      { name: file, input: file, text: 'a' },
+      { name: '-', input: '-', text: 'apiVersion: v1\nkind: Pod\n' },
     ]);
   });
 

@@ -151,6 +151,10 @@ data: {a: b}
       secrets: [],
       serviceAccounts: [],
       warnings: [],
+      objects: new Map([
+        ['a', 0],
+        ['b', 0],
+      ]),
     });
   });
 
@@ -295,7 +299,7 @@ describe('readManifests: lists', () => {
 
   test('a List whose items are not an array is ignored', () => {
     const contents = read('apiVersion: v1\nkind: List\nitems: "x"\n');
-    expect(contents).toEqual({ workloads: [], secrets: [], serviceAccounts: [], warnings: [] });
+    expect(contents).toEqual({ workloads: [], secrets: [], serviceAccounts: [], warnings: [], objects: new Map([['file.yaml', 1]]) });
   });
 });
 
@@ -468,9 +472,8 @@ describe('readManifests: errors', () => {
       const previous = String.fromCharCode(96 + i);
       levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${previous}`).join(',')}]`);
     }
-    const started = Date.now();
+    // Refused as it is counted, before anything is expanded (no clock: 9^9 copies would never end).
     const error = failure(`apiVersion: v1\nkind: ConfigMap\n${levels.join('\n')}\n`, 'bomb.yaml');
-    expect(Date.now() - started).toBeLessThan(2000);
     expect(error.message).toMatch(/^bomb\.yaml:1: YAML aliases expand to more than \d+ copies/);
   });
 
