@@ -1,6 +1,12 @@
 /**
- * Reading values of untrusted JSON (API objects, manifests, registry documents): each accessor
- * answers the type asked for or nothing, never throws.
+ * Reading what others control: values of untrusted JSON (API objects, manifests, registry
+ * documents), where each accessor answers the type asked for or nothing and never throws; and the
+ * bounds on untrusted text.
+ *
+ * The rule (README, "Reliability"): every input that a tenant, a registry, a plugin, a scraper or a
+ * file controls has a size bound where it enters and is read on a linear-time path, and no
+ * unauthenticated request can make an authenticated or health request wait. A new input gets its
+ * bound here or beside its reader, with a test that sends more than the bound.
  */
 
 /** A JSON object (not null, not an array). */
