@@ -2,8 +2,8 @@
  * The newest complete listing of each workload kind, in every namespace in scope, refreshed by
  * scrapes and never waited for when there is one: a scrape answers from the listing it has and,
  * when that is older than the maximum age, starts a fresh list (one at a time per kind and
- * namespace) that later scrapes use. Only before the first listing does a scrape wait, up to its
- * deadline.
+ * namespace, and no more than LISTS_IN_FLIGHT against the API server: see api-connections.ts) that
+ * later scrapes use. Only before the first listing does a scrape wait, up to its deadline.
  */
 import { describeApiError } from './kubernetes/api.js';
 import { ALL_NAMESPACES, type Namespaces } from './kubernetes/namespaces.js';

@@ -16,7 +16,18 @@ import { createGunzip } from 'node:zlib';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { VERSION } from '../version.js';
 import { apiStatus } from './api.js';
+import { apiConnections, type ApiConnections } from './api-connections.js';
 import { ListFormatError, ListScanner } from './list-scanner.js';
+
+export interface ListOptions {
+  /**
+   * Ask for `resourceVersion=0`: served from the API server's watch cache (objects and labels in
+   * memory) instead of read and decoded from etcd; the answer may lag etcd by moments. Servers up
+   * to at least 1.20 then ignore `limit` and answer in one body, so only for lists that are small
+   * (a selective labelSelector).
+   */
+  readonly fromWatchCache?: boolean;
+}
 
 export interface ListReaderOptions {
   /** `limit` of each page. */
@@ -50,24 +61,33 @@ const DOCUMENT_LIMIT = 1024 * 1024;
 const MAX_RESTARTS = 2;
 
 export class ListReader {
+  /** Shared by every reader of this KubeConfig: lists in flight are bounded, connections reused. */
+  private readonly connections: ApiConnections;
+
   constructor(
     private readonly kubeConfig: KubeConfig,
     private readonly options: ListReaderOptions,
-  ) {}
+  ) {
+    this.connections = apiConnections(kubeConfig);
+  }
 
   /**
    * Every item of the collection at `path`, each passed through `trim` (which sees the object as
    * parsed JSON, shaped as the caller declares; undefined leaves the item out). Rejects with
    * ApiError, ListFormatError or the transport's error when the list cannot be read whole: never a
-   * partial list.
+   * partial list. Waits its turn while LISTS_IN_FLIGHT lists run against the API server.
    */
-  async list<O extends object, T>(path: string, trim: (object: O) => T | undefined): Promise<T[]> {
+  list<O extends object, T>(path: string, trim: (object: O) => T | undefined, options: ListOptions = {}): Promise<T[]> {
+    return this.connections.runList(path, () => this.listNow(path, trim, options));
+  }
+
+  private async listNow<O extends object, T>(path: string, trim: (object: O) => T | undefined, options: ListOptions): Promise<T[]> {
     for (let restarts = 0; ; restarts++) {
       const items: T[] = [];
       let token: string | undefined;
       try {
         do {
-          token = await this.page(path, token, (object) => {
+          token = await this.page(path, token, options, (object) => {
             const item = trim(object as O);
             if (item !== undefined) items.push(item);
           });
@@ -97,9 +117,11 @@ export class ListReader {
   }
 
   /** Reads one page, handing each item to onItem; returns the continue token, if any. */
-  private page(path: string, token: string | undefined, onItem: (object: object) => void): Promise<string | undefined> {
+  private page(path: string, token: string | undefined, list: ListOptions, onItem: (object: object) => void): Promise<string | undefined> {
     const params = new URLSearchParams({ limit: String(this.options.pageSize) });
     if (token !== undefined) params.set('continue', token);
+    // A continue token carries its own version; the server refuses both together.
+    else if (list.fromWatchCache) params.set('resourceVersion', '0');
     return this.get(path, params, async (response) => {
       const encoding = response.headers['content-encoding'];
       const gzipped = encoding === 'gzip' && this.options.compressed !== false;
@@ -129,6 +151,8 @@ export class ListReader {
     const options: RequestOptions = { method: 'GET', headers: {} };
     // Authorization (token, exec plugin, token file), client certificate, CA, proxy agent.
     await this.kubeConfig.applyToHTTPSOptions(options);
+    // client-node makes a new Agent per call: one kept-alive agent per TLS setting instead.
+    options.agent = this.connections.reuse(options.agent) as RequestOptions['agent'];
     // gzip: a list of 10,000 real Deployments is ~124 MB of JSON and ~4 MB compressed; the API
     // server compresses large answers anyway (kubectl asks too), and zlib decodes off the main thread.
     options.headers = {
@@ -159,11 +183,26 @@ export class ListReader {
   }
 }
 
-function request(url: URL, options: RequestOptions): Promise<IncomingMessage> {
+/**
+ * A GET; once more on a fresh connection when a kept-alive one turns out to have been closed by the
+ * server before the request got an answer (the race every keep-alive client has; a GET is safe to repeat).
+ */
+async function request(url: URL, options: RequestOptions): Promise<IncomingMessage> {
+  try {
+    return await requestOnce(url, options);
+  } catch (error) {
+    if (!(error as { reusedSocket?: boolean }).reusedSocket || options.signal?.aborted) throw error;
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'ECONNRESET' && code !== 'EPIPE') throw error;
+    return requestOnce(url, options);
+  }
+}
+
+function requestOnce(url: URL, options: RequestOptions): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, resolve);
     // Stays attached: a late socket error after the response must not be an uncaught 'error'.
-    request.on('error', reject);
+    request.on('error', (error) => reject(Object.assign(error, { reusedSocket: request.reusedSocket })));
     request.end();
   });
 }

@@ -3,7 +3,9 @@
  * namespaces and namespaced) for apps/v1 deployments/statefulsets/daemonsets, batch/v1 cronjobs and
  * jobs, v1 pods, secrets, serviceaccounts, (cluster-scoped) nodes and namespaces, and custom resources
  * a test defines (with their discovery document), get of one secret or service account, `limit`/`continue`
- * pagination over a snapshot, bearer-token auth and `Status` error bodies, over plain HTTP (with
+ * pagination over a snapshot, `labelSelector` (equality- and set-based, `!key` included) and
+ * `resourceVersion=0` (answered in one body, ignoring `limit`, as 1.20's watch cache does), bearer-token
+ * auth and `Status` error bodies, over plain HTTP (with
  * insecure-skip-tls-verify) or HTTPS (the kubeconfig then trusts the test CA). Faults can be injected.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -67,6 +69,18 @@ export interface RecordedApiRequest {
   readonly query: URLSearchParams;
   readonly authorization: string | undefined;
   readonly headers: IncomingHttpHeaders;
+  /** Items a list answer carried (set once it is sent). */
+  itemsServed?: number;
+}
+
+/** What the server has seen since start (or the last resetLoad): how much arrived at once. */
+export interface ApiLoad {
+  /** Most requests being answered at the same time. */
+  readonly maxRequestsInFlight: number;
+  /** Most connections open at the same time. */
+  readonly maxConnections: number;
+  /** Connections opened. */
+  readonly connectionsOpened: number;
 }
 
 export interface KubeApi {
@@ -82,6 +96,8 @@ export interface KubeApi {
   clearFaults(): void;
   /** The next request carrying a continue token answers 410 Expired, as after etcd compaction. */
   expireContinue(): void;
+  load(): ApiLoad;
+  resetLoad(): void;
   stop(): Promise<void>;
 }
 
@@ -129,6 +145,9 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   const snapshots = new Map<string, KubeObject[]>();
   let snapshotSeq = 0;
   const hanging = new Set<ServerResponse>();
+  let inFlight = 0;
+  let openConnections = 0;
+  let load = { maxRequestsInFlight: 0, maxConnections: 0, connectionsOpened: 0 };
 
   const send = (res: ServerResponse, code: number, body: object | string, truncate?: FaultRule['truncate'], acceptEncoding?: string) => {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -153,7 +172,8 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
-    requests.push({ method: req.method ?? '', path, query: url.searchParams, authorization: req.headers.authorization, headers: req.headers });
+    const record: RecordedApiRequest = { method: req.method ?? '', path, query: url.searchParams, authorization: req.headers.authorization, headers: req.headers };
+    requests.push(record);
 
     if (req.headers.authorization !== `Bearer ${token}`) {
       return send(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
@@ -218,6 +238,12 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       return send(res, 200, decorate(resource, object), rule?.truncate);
     }
 
+    const selector = parseLabelSelector(url.searchParams.get('labelSelector') ?? '');
+    if (typeof selector === 'string') return send(res, 400, status(400, 'BadRequest', `unable to parse requirement: ${selector}`));
+    const resourceVersionParam = url.searchParams.get('resourceVersion');
+    if (cont && resourceVersionParam !== null && resourceVersionParam !== '') {
+      return send(res, 400, status(400, 'BadRequest', 'specifying resource version is not allowed when using continue'));
+    }
     let items: KubeObject[];
     let offset = 0;
     let snapshotId: string;
@@ -242,10 +268,12 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     } else {
       items = [...objects.values()]
         .filter((o) => namespace === undefined || o.metadata?.namespace === namespace)
+        .filter((o) => selector((o.metadata?.labels ?? {}) as Record<string, string>))
         .sort((a, b) => `${a.metadata?.namespace}/${a.metadata?.name}`.localeCompare(`${b.metadata?.namespace}/${b.metadata?.name}`));
       snapshotId = String(++snapshotSeq);
     }
-    const limit = Number(url.searchParams.get('limit') ?? 0);
+    // resourceVersion=0 is served from the watch cache, which (1.20) ignores limit: one body.
+    const limit = resourceVersionParam === '0' ? 0 : Number(url.searchParams.get('limit') ?? 0);
     const end = limit > 0 ? Math.min(items.length, offset + limit) : items.length;
     const metadata: Record<string, unknown> = { resourceVersion: String(resourceVersion) };
     if (end < items.length) {
@@ -255,6 +283,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     } else {
       snapshots.delete(snapshotId);
     }
+    record.itemsServed = end - offset;
     send(res, 200, {
       kind: `${resource.kind}List`,
       apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
@@ -264,12 +293,28 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   };
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    // Counted while being answered (a delay fault included), until the body is sent or the client hung up.
+    inFlight++;
+    load.maxRequestsInFlight = Math.max(load.maxRequestsInFlight, inFlight);
+    let counted = true;
+    const done = () => {
+      if (counted) inFlight--;
+      counted = false;
+    };
+    res.once('finish', done);
+    res.once('close', done);
     handle(req, res).catch((error: unknown) => send(res, 500, status(500, 'InternalError', String(error))));
   };
   const tls = options.tls;
   const server = tls
     ? createHttpsServer({ cert: await readFile(tls.serverCertFile), key: await readFile(tls.serverKeyFile) }, listener)
     : createServer(listener);
+  server.on(tls ? 'secureConnection' : 'connection', (socket: import('node:net').Socket) => {
+    openConnections++;
+    load.connectionsOpened++;
+    load.maxConnections = Math.max(load.maxConnections, openConnections);
+    socket.once('close', () => openConnections--);
+  });
   const url = `${tls ? 'https' : 'http'}://${await listenLoopback(server)}`;
 
   const dir = await makeTempDir('kube-api');
@@ -335,6 +380,10 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     expireContinue() {
       expireNextContinue = true;
     },
+    load: () => ({ ...load }),
+    resetLoad() {
+      load = { maxRequestsInFlight: inFlight, maxConnections: openConnections, connectionsOpened: 0 };
+    },
     async stop() {
       for (const res of hanging) res.destroy();
       server.closeAllConnections();
@@ -342,4 +391,52 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       await once(server, 'close').catch(() => undefined);
     },
   };
+}
+
+/**
+ * A label selector as the API server parses it (k8s.io/apimachinery/pkg/labels): requirements joined
+ * by commas, each `key`, `!key`, `key=v`, `key==v`, `key!=v`, `key in (a,b)` or `key notin (a,b)`.
+ * `!=` and `notin` match objects without the label, as on a real server. A string: why it is invalid.
+ */
+export function parseLabelSelector(text: string): ((labels: Record<string, string>) => boolean) | string {
+  const requirements: Array<(labels: Record<string, string>) => boolean> = [];
+  // Split on commas outside parentheses.
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '(') depth++;
+    else if (text[i] === ')') depth--;
+    else if (text[i] === ',' && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  const key = String.raw`((?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)`;
+  const value = String.raw`((?:[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?)`;
+  for (const raw of parts) {
+    const part = raw.trim();
+    if (part === '' && parts.length === 1) break;
+    let m: RegExpExecArray | null;
+    if ((m = new RegExp(`^!\\s*${key}$`).exec(part))) {
+      const k = m[1] as string;
+      requirements.push((labels) => !Object.hasOwn(labels, k));
+    } else if ((m = new RegExp(`^${key}$`).exec(part))) {
+      const k = m[1] as string;
+      requirements.push((labels) => Object.hasOwn(labels, k));
+    } else if ((m = new RegExp(`^${key}\\s*(==|=|!=)\\s*${value}$`).exec(part))) {
+      const [k, op, v] = [m[1] as string, m[4] as string, m[5] as string];
+      requirements.push(op === '!=' ? (labels) => labels[k] !== v : (labels) => Object.hasOwn(labels, k) && labels[k] === v);
+    } else if ((m = new RegExp(`^${key}\\s+(in|notin)\\s*\\(([^()]*)\\)$`).exec(part))) {
+      const [k, op] = [m[1] as string, m[4] as string];
+      const values = (m[5] as string).split(',').map((v) => v.trim());
+      if (values.some((v) => !new RegExp(`^${value}$`).test(v))) return part;
+      const set = new Set(values);
+      requirements.push(op === 'in' ? (labels) => Object.hasOwn(labels, k) && set.has(labels[k] as string) : (labels) => !Object.hasOwn(labels, k) || !set.has(labels[k] as string));
+    } else {
+      return part;
+    }
+  }
+  return (labels) => requirements.every((r) => r(labels));
 }
