@@ -72,11 +72,39 @@ export interface WorkloadObject {
   status?: { phase?: unknown; desiredNumberScheduled?: unknown; conditions?: unknown };
 }
 
+/**
+ * Labels the built-in controllers put on every pod they make: a Deployment's ReplicaSets
+ * `pod-template-hash`, StatefulSets and DaemonSets `controller-revision-hash`, Jobs `job-name` and
+ * `controller-uid` (and, since 1.27, the same under `batch.kubernetes.io/`).
+ */
+export const CONTROLLER_POD_LABELS = [
+  'pod-template-hash',
+  'controller-revision-hash',
+  'job-name',
+  'controller-uid',
+  'batch.kubernetes.io/job-name',
+  'batch.kubernetes.io/controller-uid',
+] as const;
+
+/**
+ * The Pod list asks the API server for the pods without any of those labels, from its watch cache:
+ * in a cluster where nearly every pod belongs to a controller, the server filters tens of thousands
+ * of pods in memory and sends the few others, instead of reading all of them from etcd and sending
+ * ~17 KB each for the exporter to parse and drop. The ownerReferences check below still decides
+ * for what comes back (pods of operators, of bare ReplicaSets). What this misses: a pod that carries
+ * such a label but no controller, e.g. one orphaned by `kubectl delete rs --cascade=orphan`.
+ */
+export const BARE_POD_SELECTOR = CONTROLLER_POD_LABELS.map((label) => `!${label}`).join(',');
+
 /** How one kind is listed and read. */
 interface Source {
   /** `/api/v1` or `/apis/GROUP/VERSION`. */
   readonly prefix: string;
   readonly resource: string;
+  /** A labelSelector the server filters by (what the kind's own check would drop anyway). */
+  readonly labelSelector?: string;
+  /** See ListOptions.fromWatchCache: for lists the selector keeps small. */
+  readonly fromWatchCache?: boolean;
   readonly podSpec: (object: WorkloadObject) => V1PodSpec | undefined;
   /** See Workload.active. */
   readonly active: (object: WorkloadObject) => boolean;
@@ -105,6 +133,8 @@ const BUILTIN_SOURCES: Record<BuiltinKind, Source> = {
   Pod: {
     prefix: '/api/v1',
     resource: 'pods',
+    labelSelector: BARE_POD_SELECTOR,
+    fromWatchCache: true,
     podSpec: (o) => o.spec as unknown as V1PodSpec | undefined,
     active: (o) => o.status?.phase !== 'Succeeded' && o.status?.phase !== 'Failed',
     // Any controller (ReplicaSet, Job, StatefulSet, DaemonSet, an operator) reports or recreates it.
@@ -179,9 +209,12 @@ export class WorkloadLister {
     if (!from) throw new Error(`unknown workload source ${source}`);
     const kind = custom ? await this.discover(source) : source;
     const listed = from.ownedElsewhere ? await this.customKinds() : new Set<string>();
-    const path = `${from.prefix}${namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`}/${from.resource}`;
-    return this.reader.list(path, (object: WorkloadObject) =>
-      from.ownedElsewhere?.(object, listed) ? undefined : toWorkload(kind, object, from.podSpec(object), from.active(object)),
+    const query = from.labelSelector === undefined ? '' : `?labelSelector=${encodeURIComponent(from.labelSelector)}`;
+    const path = `${from.prefix}${namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`}/${from.resource}${query}`;
+    return this.reader.list(
+      path,
+      (object: WorkloadObject) => (from.ownedElsewhere?.(object, listed) ? undefined : toWorkload(kind, object, from.podSpec(object), from.active(object))),
+      { fromWatchCache: from.fromWatchCache },
     );
   }
 
