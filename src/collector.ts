@@ -19,7 +19,7 @@ import type { Platform } from './platform/platform.js';
 import { RecheckRounds } from './rechecks.js';
 import type { PullCredential } from './registry/credentials.js';
 import { isProven, type CheckResult, type CheckStatus } from './registry/status.js';
-import { forEachSlice, mapSliced } from './yield.js';
+import { asForeground, forEachSlice, mapSliced } from './yield.js';
 
 /** Finds the credentials a workload's pods would pull an image with (most specific first). */
 export interface CredentialSource {
@@ -166,29 +166,31 @@ export class Collector {
       }
     });
     await beforeDeadline(Promise.all(firstChecks), deadline, this.now);
+    // From here on the answer is being finished: it comes before background listings (src/yield.ts).
+    return asForeground(async () => {
+      // Platforms by digest for this scrape: many containers share an image.
+      const platformsOf = memoized((digest: string) => checker.platformsOf(digest));
+      const rows: ContainerRow[] = await mapSliced(planned, ({ workload, container, key }) => {
+        const result = states.latest(key);
+        const proven = result && isProven(result.status) ? result : states.lastProven(key);
+        return {
+          workload,
+          container,
+          status: result?.status,
+          detail: result?.detail,
+          checkedAt: result?.checkedAt,
+          exists: proven ? (proven.status === 'present' ? 1 : 0) : undefined,
+          // From the result that proves the image present (the current one, or the last proven one
+          // that `exists` also reports while the registry cannot be asked).
+          missingPlatforms: nodes && proven?.status === 'present' && proven.digest ? this.missingOn(workload, platformsOf(proven.digest), nodes) : undefined,
+        };
+      });
 
-    // Platforms by digest for this scrape: many containers share an image.
-    const platformsOf = memoized((digest: string) => checker.platformsOf(digest));
-    const rows: ContainerRow[] = await mapSliced(planned, ({ workload, container, key }) => {
-      const result = states.latest(key);
-      const proven = result && isProven(result.status) ? result : states.lastProven(key);
-      return {
-        workload,
-        container,
-        status: result?.status,
-        detail: result?.detail,
-        checkedAt: result?.checkedAt,
-        exists: proven ? (proven.status === 'present' ? 1 : 0) : undefined,
-        // From the result that proves the image present (the current one, or the last proven one
-        // that `exists` also reports while the registry cannot be asked).
-        missingPlatforms: nodes && proven?.status === 'present' && proven.digest ? this.missingOn(workload, platformsOf(proven.digest), nodes) : undefined,
-      };
+      const keys = new Set(requests.keys());
+      if (this.rounds.observe(keys, (key) => states.finishedSeq(key))) this.options.onRecheckRound();
+      checker.prune(keys);
+      return { rows, lists, pending: checker.pending, collectionSeconds: (this.now() - started) / 1000 };
     });
-
-    const keys = new Set(requests.keys());
-    if (this.rounds.observe(keys, (key) => states.finishedSeq(key))) this.options.onRecheckRound();
-    checker.prune(keys);
-    return { rows, lists, pending: checker.pending, collectionSeconds: (this.now() - started) / 1000 };
   }
 
   private missingOn(workload: Workload, platforms: readonly Platform[] | undefined, nodes: readonly NodeFacts[]): readonly string[] | undefined {

@@ -5,6 +5,7 @@ import Koa from 'koa';
 import type { Snapshot } from './collector.js';
 import type { Logger } from './log.js';
 import { FINISHING_SAFETY, FinishingTime } from './finishing-time.js';
+import { asForeground } from './yield.js';
 import type { ExporterMetrics } from './metrics.js';
 import { SharedAnswer, type AnswerBody } from './shared-answer.js';
 import { STATUS_PAGE_CSP } from './status/status-html.js';
@@ -59,7 +60,8 @@ export function createApp(deps: ServerDeps): Koa {
     lastCollected = { snapshot, at: collectedAt };
     statusPages.collected();
     const rendering = now();
-    const body = await deps.metrics.render(snapshot);
+    // Rendering finishes an answer: background listings give way to it (src/yield.ts).
+    const body = await asForeground(() => deps.metrics.render(snapshot));
     // From the deadline, or from the end of a collection that did not need all of its time.
     finishing.record(now() - Math.min(deadline, collectedAt));
     return { body, busyMs: now() - rendering };

@@ -40,3 +40,34 @@ export async function mapSliced<T, R>(items: readonly T[], fn: (item: T) => R, p
   );
   return mapped;
 }
+
+/**
+ * Answers being finished come first. Once a scrape stops waiting for checks, the rest of its work
+ * (rows, text) is foreground work; background work that only later scrapes need (a listing being
+ * refreshed) gives way to it between its chunks. On a loaded machine the two would otherwise take
+ * turns, and the answer would finish late by the listing's share of the CPU.
+ */
+let foreground = 0;
+let waitingForForeground: Array<() => void> = [];
+
+export async function asForeground<T>(work: () => Promise<T>): Promise<T> {
+  foreground++;
+  try {
+    return await work();
+  } finally {
+    if (--foreground === 0) {
+      const waiting = waitingForForeground;
+      waitingForForeground = [];
+      for (const resume of waiting) resume();
+    }
+  }
+}
+
+/**
+ * For background work between its chunks: undefined when no answer is being finished (go on at
+ * once), else a promise that resolves when none is.
+ */
+export function foregroundFinished(): Promise<void> | undefined {
+  if (foreground === 0) return undefined;
+  return new Promise((resolve) => waitingForForeground.push(resolve));
+}

@@ -8,6 +8,7 @@
  * exec plugins, client certificates), so every kubeconfig that worked with its generated API works
  * here.
  */
+import { foregroundFinished } from '../yield.js';
 import type { IncomingMessage } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
@@ -135,7 +136,12 @@ export class ListReader {
       });
       // pipeline() destroys the response if decoding fails (a broken gzip stream is an error, never a short list).
       const body = gzipped ? pipeline(response, createGunzip(), () => undefined) : response;
-      for await (const chunk of body) scanner.push(chunk as Buffer);
+      for await (const chunk of body) {
+        // A listing is for later scrapes: it waits while an answer is being finished (src/yield.ts).
+        const answering = foregroundFinished();
+        if (answering) await answering;
+        scanner.push(chunk as Buffer);
+      }
       return scanner.end().continueToken;
     });
   }

@@ -1,0 +1,39 @@
+/**
+ * An answer being finished comes before a listing being refreshed (src/yield.ts): on a loaded
+ * machine the two would otherwise take turns chunk by chunk, and the answer would be late by the
+ * listing's share of the CPU. Counted in items read, not timed.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { ListReader } from '../../src/kubernetes/list-reader.js';
+import { asForeground, yieldToEventLoop } from '../../src/yield.js';
+import { startKubeApi, type KubeApi } from '../support/kube-api.js';
+import { realisticDeployment } from '../support/objects.js';
+
+const DEPLOYMENTS = 2000;
+let kube: KubeApi;
+let kubeConfig: KubeConfig;
+
+beforeAll(async () => {
+  kube = await startKubeApi();
+  kube.set('Deployment', Array.from({ length: DEPLOYMENTS }, (_, i) => realisticDeployment('ns', `d${i}`, { containers: [{ name: 'c', image: `app:${i}` }] })));
+  kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kube.kubeconfigPath);
+});
+afterAll(() => kube?.stop());
+
+test('a listing reads nothing while an answer is being finished, and all of it after', async () => {
+  const reader = new ListReader(kubeConfig, { pageSize: 500, requestTimeoutMs: 60_000 });
+  let read = 0;
+  let release!: () => void;
+  const finishing = asForeground(() => new Promise<void>((resolve) => (release = resolve)));
+  const listing = reader.list('/apis/apps/v1/deployments', () => ++read);
+  // Long enough for the server to answer the first page (~5 MB) many times over.
+  while (!kube.requests.some((r) => r.path === '/apis/apps/v1/deployments')) await yieldToEventLoop();
+  for (let turn = 0; turn < 2000; turn++) await yieldToEventLoop();
+  expect(read).toBe(0);
+  release();
+  await finishing;
+  expect((await listing).length).toBe(DEPLOYMENTS);
+  expect(read).toBe(DEPLOYMENTS);
+});
