@@ -102,19 +102,23 @@ function printable(text: string): string {
 
 /** The table of `--output table`, then a summary line; colours only when asked (a TTY). */
 export function renderTable(containers: readonly CheckedContainer[], summary: CheckSummary, options: { readonly colour: boolean }): string {
+  return [...tableText(containers, summary, options)].join('');
+}
+
+/** Rows written per piece of tableText. */
+const ROWS_PER_PIECE = 1_000;
+
+/**
+ * The text of renderTable in pieces of a thousand rows, to be written as they are made: at 100,000s
+ * of rows the whole text, its lines and their cells would be the largest things in memory.
+ */
+export function* tableText(containers: readonly CheckedContainer[], summary: CheckSummary, options: { readonly colour: boolean }): Generator<string> {
   const header = ['KIND', 'NAMESPACE', 'NAME', 'CONTAINER', 'IMAGE', 'STATUS', 'REASON'];
-  const cells = containers.map((c) => [
-    c.kind,
-    c.namespace || '-',
-    c.name,
-    c.init ? `${c.container} (init)` : c.container,
-    c.image || '""',
-    c.status,
-    c.status === 'present' ? '' : (c.reason ?? ''),
-  ].map(printable));
+  const cellsOf = (c: CheckedContainer) =>
+    [c.kind, c.namespace || '-', c.name, c.init ? `${c.container} (init)` : c.container, c.image || '""', c.status, c.status === 'present' ? '' : (c.reason ?? '')].map(printable);
   // A loop, not Math.max(...column): spreading 150,000 cells as arguments overflows the stack.
   const widths = header.map((h) => h.length);
-  for (const row of cells) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] as number, cell.length)));
+  for (const c of containers) cellsOf(c).forEach((cell, i) => (widths[i] = Math.max(widths[i] as number, cell.length)));
   const line = (row: readonly string[], outcome?: Outcome) =>
     row
       .map((cell, i) => {
@@ -123,8 +127,14 @@ export function renderTable(containers: readonly CheckedContainer[], summary: Ch
       })
       .join('  ')
       .trimEnd();
-  const lines = [line(header), ...cells.map((row, i) => line(row, outcomeOf((containers[i] as CheckedContainer).status)))];
-  return `${lines.join('\n')}\n\n${summaryLine(summary)}\n`;
+  let piece = `${line(header)}\n`;
+  for (let from = 0; from < containers.length; from += ROWS_PER_PIECE) {
+    const lines: string[] = [];
+    for (const c of containers.slice(from, from + ROWS_PER_PIECE)) lines.push(line(cellsOf(c), outcomeOf(c.status)));
+    yield `${piece}${lines.join('\n')}\n`;
+    piece = '';
+  }
+  yield `${piece}\n${summaryLine(summary)}\n`;
 }
 
 export function summaryLine(summary: CheckSummary): string {

@@ -22,7 +22,7 @@ import { InputError, readInputs } from './inputs.js';
 import { ManifestCredentials } from './manifest-credentials.js';
 import { ManifestError, readManifests, type ManifestContents, type ManifestSource, type ManifestWorkload } from './manifests.js';
 import { showProgress } from './progress.js';
-import { checkedContainers, exitCodeOf, renderJson, renderTable, summarize } from './report.js';
+import { checkedContainers, exitCodeOf, renderJson, summarize, tableText } from './report.js';
 
 /** Where the process talks to: the real ones, or a test's. */
 export interface CheckIo {
@@ -92,10 +92,12 @@ export async function runCheck(argv: readonly string[], io: CheckIo = process, d
 
   const unlisted = snapshot.lists.filter((list) => !list.up).map((list) => (list.namespace === undefined ? list.kind : `${list.kind} in ${list.namespace}`));
   const containers = checkedContainers(snapshot.rows, subject.sourceOf);
+  snapshot = undefined; // its rows are copied out: not kept while the report is written
   const summary = summarize(containers, unlisted);
   const code = exitCodeOf(summary, config.failOn);
   const colour = io.stdout.isTTY === true && !('NO_COLOR' in io.env);
-  await say(io.stdout, config.output === 'json' ? renderJson(containers, summary, code, subject.warnings) : renderTable(containers, summary, { colour }));
+  if (config.output === 'json') await say(io.stdout, renderJson(containers, summary, code, subject.warnings));
+  else for (const piece of tableText(containers, summary, { colour })) await say(io.stdout, piece);
   return code;
 }
 
