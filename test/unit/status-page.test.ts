@@ -302,19 +302,21 @@ describe('status HTML', () => {
     expect(html.match(/and \d+ more/g)).toHaveLength(1); // bad_reference has one: all shown
   });
 
-  test('100,000 rows: the page is capped at 1000 per group, the JSON lists them all, each image once', async () => {
+  test('30,000 rows: the page is capped at 1000 per group, the JSON lists them all, each image once', async () => {
+    // The scale of 100,000 containers is tried on the exporter as deployed (status-page-load.test.ts);
+    // here enough rows to pass the cap many times over, quick on a busy machine too.
     const rows: ContainerRow[] = [];
-    for (let i = 0; i < 100_000; i++) {
+    for (let i = 0; i < 30_000; i++) {
       rows.push(row({ namespace: `ns${i % 100}`, name: `w${i}`, image: `registry${i % 50}.example.com/app:${i}`, status: i % 3 === 0 ? 'present' : i % 3 === 1 ? 'absent' : 'registry_unavailable' }));
     }
     const last = { snapshot: snapshot(rows), at: NOW };
     const model = await modelOf(last);
     const html = await htmlOf(last);
-    expect(model.totals).toMatchObject({ containers: 100_000, present: 33_334, notPresent: 66_666 });
-    expect(group(model, 'absent').images).toHaveLength(33_333);
-    expect(entries(model, 'registry_unavailable')).toHaveLength(33_333);
+    expect(model.totals).toMatchObject({ containers: 30_000, present: 10_000, notPresent: 20_000 });
+    expect(group(model, 'absent').images).toHaveLength(10_000);
+    expect(entries(model, 'registry_unavailable')).toHaveLength(10_000);
     expect(html.match(/<tr>/g)).toHaveLength(2 + 2000); // two header rows, 1000 rows per group
-    expect(html).toContain('and 32333 more');
+    expect(html).toContain('and 9000 more');
   });
 });
 
