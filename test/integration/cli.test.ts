@@ -20,7 +20,7 @@ const MAIN = ['--import', 'tsx', 'src/main.ts'];
 
 async function exporterExit(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [...MAIN, ...args], { cwd: ROOT, timeout: 20_000 });
+    const { stdout, stderr } = await run(process.execPath, [...MAIN, ...args], { cwd: ROOT, timeout: 90_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number | null; stdout: string; stderr: string };
@@ -64,7 +64,7 @@ describe('flags', () => {
   test('no Kubernetes configuration at all is a clear error, not a guessed localhost', async () => {
     const { code, stderr } = await run(process.execPath, [...MAIN], {
       cwd: ROOT,
-      timeout: 20_000,
+      timeout: 90_000,
       env: { ...process.env, HOME: '/nonexistent', KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' },
     }).then(
       (r) => ({ code: 0, stderr: r.stderr }),

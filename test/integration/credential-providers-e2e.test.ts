@@ -107,7 +107,7 @@ describe('the kubelet plugin flags', () => {
       [`--image-credential-provider-config=${configPath}`],
       ['--cloud-credentials=aws'],
     ]) {
-      const outcome = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, timeout: 20_000 }).then(
+      const outcome = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, timeout: 90_000 }).then(
         () => ({ code: 0, stderr: '' }),
         (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
       );

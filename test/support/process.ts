@@ -43,7 +43,7 @@ export async function startExporterProcess(flags: readonly string[], options: Pr
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (chunk: string) => (stderr += chunk));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`exporter did not start: ${stderr}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`exporter did not start: ${stderr}`)), 90_000);
     const look = () => {
       const found = /"msg":"listening".*"port":(\d+)/.exec(stderr)?.[1];
       if (found) {

@@ -223,7 +223,7 @@ describe('errors', () => {
       }
       expect(typeof outcome === 'boolean' || outcome instanceof SelectorError).toBe(true);
     }
-  });
+  }, 30_000);
 
   test('large valid selectors parse in one pass', () => {
     // Tens of thousands of requirements or values: linear work (a few ms warm), so no timing bound
@@ -239,7 +239,7 @@ describe('errors', () => {
     const greater = parseLabelSelector(`a>${'0'.repeat(62)}1`);
     expect(greater.matches({ a: `+${'0'.repeat(100_000)}2` })).toBe(true);
     expect(greater.matches({ a: `${'9'.repeat(100_000)}` })).toBe(false);
-  });
+  }, 30_000);
 });
 
 // ---------------------------------------------------------------------------------------------
