@@ -26,6 +26,17 @@ export type ScopeNow =
 
 export const ALL_NAMESPACES: ScopeNow = { all: true };
 
+/** A namespace name: a DNS-1123 label. */
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** The scope of the namespaces --namespace names: de-duplicated and sorted. Throws the problem, for the flag's error. */
+export function parseNamespaceNames(names: readonly string[]): NamespaceScope {
+  if (names.length === 0) throw new Error('names no namespace');
+  const bad = names.find((name) => !NAMESPACE_NAME.test(name));
+  if (bad !== undefined) throw new Error(`${JSON.stringify(bad.slice(0, 100))} is not a namespace name`);
+  return { names: [...new Set(names)].sort() };
+}
+
 /** Namespaces are labelled rarely; a minute is soon enough to follow a label change. */
 export const NAMESPACES_MAX_AGE_MS = 60_000;
 

@@ -52,6 +52,25 @@ export interface CustomResource {
 /** A listed kind's id: the kind for a built-in one, `group/version/resource` for a custom one. */
 export type SourceId = string;
 
+/** The kinds --workload-kinds names, in any case: de-duplicated. Throws the problem, for the flag's error. */
+export function parseWorkloadKinds(names: readonly string[]): BuiltinKind[] {
+  const kinds = names.map((name) => {
+    const kind = BUILTIN_KINDS.find((k) => k.toLowerCase() === name.toLowerCase());
+    if (!kind) throw new Error(`unknown kind ${JSON.stringify(name.slice(0, 100))} (kinds: ${BUILTIN_KINDS.join(', ')}; custom resources: --workload-resource)`);
+    return kind;
+  });
+  return [...new Set(kinds)];
+}
+
+/** GROUP/VERSION/RESOURCE[:FIELD.PATH], e.g. argoproj.io/v1alpha1/rollouts or apps.kruise.io/v1alpha1/clonesets:spec.template. Throws the problem, for the flag's error. */
+export function parseWorkloadResource(value: string): CustomResource {
+  const match = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([a-z0-9]+)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)(?::(.*))?$/.exec(value.trim());
+  if (!match) throw new Error(`expected GROUP/VERSION/RESOURCE[:FIELD.PATH] in lower case, e.g. argoproj.io/v1alpha1/rollouts, got ${JSON.stringify(value.slice(0, 200))}`);
+  const path = (match[6] ?? 'spec.template').split('.');
+  if (path.some((key) => !/^[A-Za-z0-9_-]+$/.test(key))) throw new Error(`FIELD.PATH must be dot-separated field names, got ${JSON.stringify(match[6]?.slice(0, 200))}`);
+  return { group: match[1] as string, version: match[3] as string, resource: match[4] as string, templatePath: path };
+}
+
 export function customSourceId(custom: CustomResource): SourceId {
   return `${custom.group}/${custom.version}/${custom.resource}`;
 }
