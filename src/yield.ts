@@ -46,28 +46,47 @@ export async function mapSliced<T, R>(items: readonly T[], fn: (item: T) => R, p
  * (rows, text) is foreground work; background work that only later scrapes need (a listing being
  * refreshed) gives way to it between its chunks. On a loaded machine the two would otherwise take
  * turns, and the answer would finish late by the listing's share of the CPU.
+ *
+ * Giving way is bounded: scrapes arriving back to back (many scrapers) keep the foreground busy
+ * almost all the time, and a listing that waited for every answer read one chunk per collection
+ * (a page of 500 Deployments, hundreds of chunks, outlived its request timeout, so the listing
+ * failed for as long as the scrapes went on). A chunk waits at most BACKGROUND_WAIT_MAX_MS; then
+ * background work has BACKGROUND_TURN_MS without waiting: it gets at least about a tenth of the
+ * time, and delays an answer by at most that share.
  */
+export const BACKGROUND_WAIT_MAX_MS = 200;
+export const BACKGROUND_TURN_MS = 20;
+
 let foreground = 0;
-let waitingForForeground: Array<() => void> = [];
+const waitingForForeground = new Set<() => void>();
+/** Until then (performance.now()) background work goes on without waiting: its turn after a long wait. */
+let backgroundTurnUntil = 0;
 
 export async function asForeground<T>(work: () => Promise<T>): Promise<T> {
   foreground++;
   try {
     return await work();
   } finally {
-    if (--foreground === 0) {
-      const waiting = waitingForForeground;
-      waitingForForeground = [];
-      for (const resume of waiting) resume();
-    }
+    if (--foreground === 0) for (const resume of [...waitingForForeground]) resume();
   }
 }
 
 /**
  * For background work between its chunks: undefined when no answer is being finished (go on at
- * once), else a promise that resolves when none is.
+ * once) or it is background work's turn, else a promise that resolves when none is, or after
+ * BACKGROUND_WAIT_MAX_MS.
  */
 export function foregroundFinished(): Promise<void> | undefined {
-  if (foreground === 0) return undefined;
-  return new Promise((resolve) => waitingForForeground.push(resolve));
+  if (foreground === 0 || performance.now() < backgroundTurnUntil) return undefined;
+  return new Promise((resolve) => {
+    const resume = (waitedTooLong: boolean) => {
+      clearTimeout(timer);
+      waitingForForeground.delete(done);
+      if (waitedTooLong) backgroundTurnUntil = performance.now() + BACKGROUND_TURN_MS;
+      resolve();
+    };
+    const done = () => resume(false);
+    const timer = setTimeout(() => resume(true), BACKGROUND_WAIT_MAX_MS);
+    waitingForForeground.add(done);
+  });
 }
