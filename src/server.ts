@@ -20,7 +20,19 @@ export interface ServerDeps {
   readonly defaultScrapeTimeoutMs: number;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** How long one answer's bytes may take to be written (default ANSWER_WRITE_MAX_MS; tests shorten it). */
+  readonly answerWriteMaxMs?: number;
 }
+
+/**
+ * How long writing one answer (/metrics, the status page) may take before the connection is cut.
+ * A client that reads slowly or not at all holds the whole answer it was given (tens of MB at
+ * 50,000 workloads), and each scrape after the reuse window makes a new one: ten scrapers that never
+ * read, sent a few seconds apart, held ten answers until the process ran out of memory. Prometheus
+ * reads an answer in well under a second and gives up at its scrape timeout (at most its interval);
+ * a person on a slow link gets a minute.
+ */
+export const ANSWER_WRITE_MAX_MS = 60_000;
 
 /**
  * How long a scrape may spend collecting: the scrape timeout minus a margin for rendering and the
@@ -40,14 +52,19 @@ export function scrapeTimeoutFromHeader(value: string | undefined, fallbackMs: n
   return Math.min(seconds * 1000, 24 * 3_600_000);
 }
 
-/** Answers with these Buffers, written one after another to the socket, never copied. */
-function send(ctx: Koa.Context, chunks: AnswerBody): void {
+/** Answers with these Buffers, written one after another to the socket, never copied; cut if not written within writeMaxMs. */
+function send(ctx: Koa.Context, chunks: AnswerBody, writeMaxMs: number): void {
   ctx.body = Readable.from(chunks, { objectMode: false });
   ctx.length = byteLength(chunks);
+  const { res } = ctx;
+  const cut = setTimeout(() => res.destroy(), writeMaxMs);
+  cut.unref();
+  res.once('close', () => clearTimeout(cut));
 }
 
 export function createApp(deps: ServerDeps): Koa {
   const now = deps.now ?? Date.now;
+  const writeMaxMs = deps.answerWriteMaxMs ?? ANSWER_WRITE_MAX_MS;
   const router = new Router();
 
   // What the last collection found, for the status page (which never starts a collection itself).
@@ -71,7 +88,7 @@ export function createApp(deps: ServerDeps): Koa {
     const timeoutMs = scrapeTimeoutFromHeader(ctx.get('x-prometheus-scrape-timeout-seconds'), deps.defaultScrapeTimeoutMs);
     // The same Buffers for every scraper waiting on this answer: written to each socket, never copied.
     const chunks = await answers.get(now() + collectionBudgetMs(timeoutMs, finishing.ms));
-    send(ctx, chunks);
+    send(ctx, chunks, writeMaxMs);
     ctx.type = deps.metrics.contentType;
   });
 
@@ -89,7 +106,7 @@ export function createApp(deps: ServerDeps): Koa {
       ctx.body = 'format must be html or json\n';
       return;
     }
-    send(ctx, await statusPages.answer(lastCollected, format));
+    send(ctx, await statusPages.answer(lastCollected, format), writeMaxMs);
     ctx.set('cache-control', 'no-store');
     ctx.set('x-content-type-options', 'nosniff');
     if (format === 'json') {

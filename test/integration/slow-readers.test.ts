@@ -1,0 +1,74 @@
+/**
+ * A client that reads an answer slowly or not at all is cut once writing it has taken
+ * answerWriteMaxMs (src/server.ts): each one held the whole answer it was given, and every scrape
+ * after the reuse window makes a new one, so a few scrapers that never read, sent a few seconds
+ * apart, held one answer each (tens of MB at 50,000 workloads) for as long as they liked.
+ * Real HTTP on loopback, a client that stops reading after its request.
+ */
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { afterEach, expect, test } from 'vitest';
+import type { Snapshot } from '../../src/collector.js';
+import { createLogger } from '../../src/log.js';
+import type { ExporterMetrics } from '../../src/metrics.js';
+import { createApp } from '../../src/server.js';
+
+/** Larger than what loopback's socket buffers take, so a client that reads nothing leaves most unwritten. */
+const ANSWER_MB = 64;
+const WRITE_MAX_MS = 1000;
+const MEGABYTE = Buffer.alloc(1024 * 1024, 'x');
+
+let server: Server | undefined;
+const clients: Socket[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.destroy();
+  server?.closeAllConnections();
+  server?.close();
+  server = undefined;
+});
+
+async function start(writeMaxMs: number): Promise<{ port: number; serverSockets: Socket[] }> {
+  const metrics = {
+    contentType: 'text/plain; version=0.0.4',
+    // The same Buffer many times: a big answer that costs the test nothing to make.
+    render: async () => Array.from({ length: ANSWER_MB }, () => MEGABYTE),
+  } as unknown as ExporterMetrics;
+  const snapshot: Snapshot = { rows: [], lists: [], pending: 0, collectionSeconds: 0 };
+  const app = createApp({
+    metrics,
+    collect: async () => snapshot,
+    defaultScrapeTimeoutMs: 5000,
+    logger: createLogger('error', () => undefined),
+    answerWriteMaxMs: writeMaxMs,
+  } as Parameters<typeof createApp>[0]);
+  server = createServer(app.callback());
+  const serverSockets: Socket[] = [];
+  server.on('connection', (socket) => serverSockets.push(socket));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { port: (server.address() as AddressInfo).port, serverSockets };
+}
+
+test('a scraper that never reads its answer is cut after answerWriteMaxMs', async () => {
+  const { port, serverSockets } = await start(WRITE_MAX_MS);
+  const client = connect(port, '127.0.0.1');
+  clients.push(client);
+  await once(client, 'connect');
+  client.pause(); // reads nothing: the kernel's buffers fill and the rest stays with the exporter
+  client.write('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n');
+  while (serverSockets.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  const socket = serverSockets[0] as Socket;
+  const closed = once(socket, 'close').then(() => true);
+  // Generous: the cut is due after WRITE_MAX_MS; without it the socket stays open for good.
+  const outcome = await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve(false), WRITE_MAX_MS + 10_000))]);
+  expect(outcome).toBe(true);
+}, 30_000);
+
+test('a scraper that reads its answer gets all of it', async () => {
+  // Time enough to read 64 MB on a loaded machine.
+  const { port } = await start(20_000);
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  expect(response.status).toBe(200);
+  expect((await response.arrayBuffer()).byteLength).toBe(ANSWER_MB * MEGABYTE.length);
+}, 30_000);
