@@ -9,9 +9,12 @@
  *   gave up costs nothing;
  * - a verified (user, password) pair is accepted without bcrypt while it is used: it expires
  *   AUTH_CACHE_TTL_MS after its last use (a scrape every few seconds or minutes never pays bcrypt
- *   again, whatever else is queued), at most AUTH_CACHE_MAX pairs, least recently used dropped.
+ *   again, whatever else is queued), at most AUTH_CACHE_MAX pairs, least recently used dropped;
+ * - a reload of the web config keeps the verified pairs of users whose hash it did not change
+ *   (a certificate rotated, a header or a user added): otherwise every reload made the scraper
+ *   queue for bcrypt again, and during a flood it got "busy" until the flood stopped.
  * An unknown user costs as much as a wrong password (no user enumeration by timing). The cache
- * holds HMACs of the pairs under a key made for each set of users, never a password; nothing here
+ * holds HMACs of the pairs under a key made at start (kept across reloads), never a password; nothing here
  * logs. Only a pair that bcrypt verified is ever cached.
  */
 import { createHmac, randomBytes } from 'node:crypto';
@@ -86,6 +89,7 @@ export interface Requester {
 
 interface Job {
   readonly key: string;
+  readonly user: string;
   readonly password: string;
   readonly against: string;
   /** The user exists (else the comparison only costs the time a wrong password would). */
@@ -95,11 +99,17 @@ interface Job {
   readonly settle: (verdict: AuthVerdict | Error) => void;
 }
 
-/** One set of users (one loaded web config): a reload makes a new one, so the cache starts empty. */
+/** A verified pair: whose it is (kept across a reload while that user's hash is unchanged) and when it expires. */
+interface Verified {
+  readonly user: string;
+  readonly expires: number;
+}
+
+/** One set of users (one loaded web config); a reload makes a new one from the previous (see carriedOver). */
 export class BasicAuth {
-  /** HMAC of a verified pair → when it expires (ms since epoch); in order of last use. */
-  private readonly verified = new Map<string, number>();
-  private readonly hmacKey = randomBytes(32);
+  /** HMAC of a verified pair → whose and when it expires; in order of last use. */
+  private readonly verified = new Map<string, Verified>();
+  private hmacKey = randomBytes(32);
   private readonly waiting: Job[] = [];
   private running = false;
   /** Jobs waiting or running, per client. */
@@ -121,6 +131,21 @@ export class BasicAuth {
     this.perClientMax = options.perClientMax ?? AUTH_PER_CLIENT_MAX;
     this.now = options.now ?? Date.now;
     this.compare = options.compare ?? ((password, hash) => bcryptWorker().compare(password, hash));
+  }
+
+  /**
+   * This set of users, keeping the pairs `previous` verified for users whose hash is the same here
+   * (a reload that changed nothing about them must not send their scrapers back to bcrypt).
+   */
+  carriedOver(previous: BasicAuth | undefined): this {
+    if (!previous) return this;
+    this.hmacKey = previous.hmacKey;
+    for (const [key, entry] of previous.verified) {
+      const hash = this.users.get(entry.user);
+      if (hash !== undefined && hash === previous.users.get(entry.user)) this.verified.set(key, entry);
+    }
+    while (this.verified.size > this.maxEntries) this.verified.delete(this.verified.keys().next().value as string);
+    return this;
   }
 
   /** Verified pairs remembered now. */
@@ -154,7 +179,7 @@ export class BasicAuth {
     if (this.waiting.length >= this.queueMax) return 'busy';
     if (client !== undefined && (this.perClient.get(client) ?? 0) >= this.perClientMax) return 'busy';
     const verdict = await new Promise<AuthVerdict | Error>((settle) => {
-      const job: Job = { key, password, against, known: hash !== undefined, client, signal, settle };
+      const job: Job = { key, user, password, against, known: hash !== undefined, client, signal, settle };
       if (client !== undefined) this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
       // Hung up before its turn: out of the queue, no comparison.
       signal?.addEventListener(
@@ -177,17 +202,17 @@ export class BasicAuth {
 
   /** Whether the pair was verified and is still in use; a use keeps it for another ttlMs. */
   private cached(key: string): boolean {
-    const expires = this.verified.get(key);
-    if (expires === undefined) return false;
+    const entry = this.verified.get(key);
+    if (entry === undefined) return false;
     this.verified.delete(key);
-    if (expires <= this.now()) return false;
-    this.verified.set(key, this.now() + this.ttlMs);
+    if (entry.expires <= this.now()) return false;
+    this.verified.set(key, { user: entry.user, expires: this.now() + this.ttlMs });
     return true;
   }
 
-  private remember(key: string): void {
+  private remember(key: string, user: string): void {
     this.verified.delete(key);
-    this.verified.set(key, this.now() + this.ttlMs);
+    this.verified.set(key, { user, expires: this.now() + this.ttlMs });
     while (this.verified.size > this.maxEntries) {
       const oldest = this.verified.keys().next().value as string;
       this.verified.delete(oldest);
@@ -212,7 +237,7 @@ export class BasicAuth {
       if (this.cached(job.key)) return 'ok';
       const ok = await this.compare(job.password, job.against);
       if (!ok || !job.known) return 'denied';
-      this.remember(job.key);
+      this.remember(job.key, job.user);
       return 'ok';
     };
     run().then(job.settle, (error: unknown) => job.settle(error instanceof Error ? error : new Error(String(error)))).finally(() => {

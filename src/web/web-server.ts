@@ -66,10 +66,10 @@ interface Active {
   readonly limiter: TokenBucket | undefined;
 }
 
-function activate(config: WebConfig, now: () => number): Active {
+function activate(config: WebConfig, now: () => number, previous?: Active): Active {
   return {
     config,
-    auth: config.users.size > 0 ? new BasicAuth(config.users, { now }) : undefined,
+    auth: config.users.size > 0 ? new BasicAuth(config.users, { now }).carriedOver(previous?.auth) : undefined,
     limiter: config.rateLimit ? new TokenBucket(config.rateLimit.intervalMs, config.rateLimit.burst, now) : undefined,
   };
 }
@@ -248,7 +248,7 @@ export async function createWebServer(file: string, handler: Handler, options: W
       // itself is enforced per connection from `active` above.
       https.requestCert = next.tls.spec.clientAuth !== 'NoClientCert';
     }
-    active = activate(next, now);
+    active = activate(next, now, active);
   };
 
   logger.info('web config loaded', summary(initial));
