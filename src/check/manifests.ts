@@ -10,7 +10,7 @@ import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
 import { Composer, CST, LineCounter, Parser, isMap, isNode, isSeq, type Document, type ErrorCode, type YAMLError } from 'yaml';
 import { toWorkload, type Workload, type WorkloadObject } from '../kubernetes/workloads.js';
 import { arrayOf, isRecord, nonEmptyString, stringOf } from '../untrusted.js';
-import { CORE_SCHEMA, load as loadYaml, Type } from 'js-yaml';
+import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
 import { jsonItemOffsets, linesOfOffsets } from './json-items.js';
 import { firstContentLine, yamlDocuments, type YamlDocumentText } from './yaml-documents.js';
 import { yamlValue, YamlValueError } from './yaml-values.js';
@@ -212,8 +212,9 @@ function tooDeepValue(value: unknown): boolean {
  * `check` needs and dropped before the next, so memory does not grow with the number of documents.
  * A document is read by js-yaml (about ten times faster than the yaml package, and as lenient as
  * kubectl's go-yaml where the yaml package is not) unless it needs what only the careful reader
- * gives: bounded aliases (any `&` in the text), the place of each List item, the place and the
- * words of an error (never js-yaml's, which may quote the text), or the nesting bound.
+ * gives: bounded aliases (any `&` in the text), merge keys as kubectl reads them (any `<<`), the
+ * place of each List item, the place and the words of an error (never js-yaml's, which may quote the
+ * text), or the nesting bound.
  */
 function readYaml(source: ManifestSource, into: Collected): void {
   for (const document of yamlDocuments(source.text)) {
@@ -225,18 +226,17 @@ function readYaml(source: ManifestSource, into: Collected): void {
   }
 }
 
-/** `<<: *defaults` works in kubectl's YAML 1.1; plain dates stay strings, as in the yaml package's core schema. */
-const FAST_SCHEMA = CORE_SCHEMA.extend({
-  // js-yaml's own merge type (not in its typings): a plain `<<` key merges.
-  implicit: [new Type('tag:yaml.org,2002:merge', { kind: 'scalar', resolve: (data: unknown) => data === '<<' || data === null })],
-});
+/** Plain dates stay strings, as in the yaml package's core schema. */
+const FAST_SCHEMA = CORE_SCHEMA;
 
 /**
  * A document's value as js-yaml reads it; null for an empty one; undefined when the careful reader
  * must read it (see readYaml).
  */
 function fastValue(text: string): unknown {
-  if (text.includes('&')) return undefined;
+  // Merge keys (`<<`) go to the careful reader too: js-yaml merges as the YAML spec says, kubectl's
+  // go-yaml v2 otherwise (yaml-values.ts).
+  if (text.includes('&') || text.includes('<<')) return undefined;
   let value: unknown;
   try {
     // json: a duplicate key's last value wins, as with kubectl (the API server only warns).

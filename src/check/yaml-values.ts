@@ -78,12 +78,15 @@ function mapping(pairs: readonly unknown[], conversion: Conversion): Anchored {
     const converted = pair.value === null || pair.value === undefined ? { value: null, size: 1 } : convert(pair.value, conversion);
     size += converted.size;
     if (isMergeKey(pair.key)) {
-      // Keys of the merged maps fill in what is not set yet; keys written later override them.
+      // As kubectl's go-yaml (v2) merges: the merged maps' keys are written here, over keys written
+      // before `<<` (keys written after it override them); of several maps the first wins, so they
+      // are written last to first. (The YAML spec, js-yaml and the yaml package let the mapping's
+      // own keys win wherever they are: a Pod would run another image than the one checked.)
       const sources = isSeq(pair.value) ? (converted.value as unknown[]) : [converted.value];
       for (const source of sources) {
         if (source === null || typeof source !== 'object' || Array.isArray(source)) throw new YamlValueError('bad-merge');
-        for (const [k, v] of Object.entries(source)) if (!Object.hasOwn(value, k)) define(value, k, v);
       }
+      for (const source of [...sources].reverse()) for (const [k, v] of Object.entries(source as object)) define(value, k, v);
       continue;
     }
     const key = convert(pair.key, conversion);
