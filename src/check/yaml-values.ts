@@ -56,7 +56,10 @@ function convert(node: unknown, conversion: Conversion): Anchored {
 }
 
 function scalar(node: unknown): unknown {
-  return isScalar(node) ? node.value : null;
+  if (!isScalar(node)) return null;
+  // `!!binary`: go-yaml v2 (kubectl) reads the bytes as a string; the yaml package gives bytes,
+  // which no field takes (an image read as none).
+  return node.value instanceof Uint8Array ? Buffer.from(node.value).toString('utf8') : node.value;
 }
 
 function sequence(items: readonly unknown[], conversion: Conversion): Anchored {

@@ -4,7 +4,8 @@
  * after it override them; of several merged maps, the first wins). js-yaml and the YAML spec let the
  * mapping's own keys win wherever they are, so a key written before `<<` read differently: a Pod
  * that runs the merged image was checked for the other one (a false "absent", or a missed one).
- * Both readers are tried: without `&` (the fast one) and with anchors (the careful one).
+ * Both readers are tried: without `&` (the fast one) and with anchors (the careful one). And tags
+ * that only the careful reader reads (`!!binary`), as go-yaml v2 reads them.
  */
 import { expect, test } from 'vitest';
 import { readManifests } from '../../src/check/manifests.js';
@@ -43,4 +44,9 @@ spec:
       image: "written:2"
 `;
   expect(images(text)).toEqual(['base=merged:1', 'base=merged:1', 'after=written:2']);
+});
+
+test('a !!binary image is the text of its bytes, as go-yaml v2 (kubectl) decodes it, never an empty image', () => {
+  const text = `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: !!binary ${Buffer.from('registry.example.com/app:1').toString('base64')}}]\n`;
+  expect(images(text)).toEqual(['c=registry.example.com/app:1']);
 });
