@@ -130,5 +130,13 @@ export function createApp(deps: ServerDeps): Koa {
   });
   app.use(router.routes());
   app.use(router.allowedMethods());
+  // Errors after the answer began (a client that hung up or was cut mid-answer): one log line.
+  // Koa's default prints the stack to stderr, in among the JSON log lines, once per such client.
+  app.on('error', (error: unknown, ctx?: Koa.Context) => {
+    const code = (error as { code?: unknown })?.code;
+    const fields = { path: ctx?.path, reason: ((error as Error)?.message ?? String(error)).split('\n')[0] };
+    if (code === 'ERR_STREAM_PREMATURE_CLOSE') deps.logger.debug('answer not written whole: the client went away or was cut', fields);
+    else deps.logger.error('answer failed', fields);
+  });
   return app;
 }

@@ -28,7 +28,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function start(writeMaxMs: number): Promise<{ port: number; serverSockets: Socket[] }> {
+async function start(writeMaxMs: number, logLines: string[] = []): Promise<{ port: number; serverSockets: Socket[] }> {
   const metrics = {
     contentType: 'text/plain; version=0.0.4',
     // The same Buffer many times: a big answer that costs the test nothing to make.
@@ -39,7 +39,7 @@ async function start(writeMaxMs: number): Promise<{ port: number; serverSockets:
     metrics,
     collect: async () => snapshot,
     defaultScrapeTimeoutMs: 5000,
-    logger: createLogger('error', () => undefined),
+    logger: createLogger('debug', (line) => logLines.push(line)),
     answerWriteMaxMs: writeMaxMs,
   } as Parameters<typeof createApp>[0]);
   server = createServer(app.callback());
@@ -50,8 +50,10 @@ async function start(writeMaxMs: number): Promise<{ port: number; serverSockets:
   return { port: (server.address() as AddressInfo).port, serverSockets };
 }
 
-test('a scraper that never reads its answer is cut after answerWriteMaxMs', async () => {
-  const { port, serverSockets } = await start(WRITE_MAX_MS);
+test('a scraper that never reads its answer is cut after answerWriteMaxMs, and that is one log line', async () => {
+  // Without an error listener Koa writes the stack to stderr, in among the JSON log lines.
+  const logLines: string[] = [];
+  const { port, serverSockets } = await start(WRITE_MAX_MS, logLines);
   const client = connect(port, '127.0.0.1');
   clients.push(client);
   await once(client, 'connect');
@@ -63,6 +65,8 @@ test('a scraper that never reads its answer is cut after answerWriteMaxMs', asyn
   // Generous: the cut is due after WRITE_MAX_MS; without it the socket stays open for good.
   const outcome = await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve(false), WRITE_MAX_MS + 10_000))]);
   expect(outcome).toBe(true);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(logLines.filter((line) => line.includes('answer not written whole'))).toHaveLength(1);
 }, 30_000);
 
 test('a scraper that reads its answer gets all of it', async () => {
