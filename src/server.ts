@@ -135,7 +135,7 @@ export function createApp(deps: ServerDeps): Koa {
   app.on('error', (error: unknown, ctx?: Koa.Context) => {
     const code = (error as { code?: unknown })?.code;
     const fields = { path: ctx?.path, reason: ((error as Error)?.message ?? String(error)).split('\n')[0] };
-    if (code === 'ERR_STREAM_PREMATURE_CLOSE') deps.logger.debug('answer not written whole: the client went away or was cut', fields);
+    if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE') deps.logger.debug('answer not written whole: the client went away or was cut', fields);
     else deps.logger.error('answer failed', fields);
   });
   return app;
