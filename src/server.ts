@@ -6,6 +6,7 @@ import type { Snapshot } from './collector.js';
 import type { Logger } from './log.js';
 import { FINISHING_SAFETY, FinishingTime } from './finishing-time.js';
 import { asForeground } from './yield.js';
+import { AnswersWriting } from './answers-writing.js';
 import type { ExporterMetrics } from './metrics.js';
 import { SharedAnswer, type AnswerBody } from './shared-answer.js';
 import { STATUS_PAGE_CSP } from './status/status-html.js';
@@ -22,15 +23,16 @@ export interface ServerDeps {
   readonly now?: () => number;
   /** How long one answer's bytes may take to be written (default ANSWER_WRITE_MAX_MS; tests shorten it). */
   readonly answerWriteMaxMs?: number;
+  /** Bytes of answers being written at once (default ANSWERS_WRITING_MAX_BYTES; tests lower it). */
+  readonly answersWritingMaxBytes?: number;
 }
 
 /**
- * How long writing one answer (/metrics, the status page) may take before the connection is cut.
- * A client that reads slowly or not at all holds the whole answer it was given (tens of MB at
- * 50,000 workloads), and each scrape after the reuse window makes a new one: ten scrapers that never
- * read, sent a few seconds apart, held ten answers until the process ran out of memory. Prometheus
- * reads an answer in well under a second and gives up at its scrape timeout (at most its interval);
- * a person on a slow link gets a minute.
+ * How long writing one answer (/metrics, the status page) may take before the connection is cut:
+ * a client that reads slowly or not at all holds the whole answer it was given (the memory all such
+ * clients hold together is bounded in answers-writing.ts). Prometheus reads an answer in well under
+ * a second and gives up at its scrape timeout (at most its interval); a person on a slow link gets
+ * a minute.
  */
 export const ANSWER_WRITE_MAX_MS = 60_000;
 
@@ -52,11 +54,15 @@ export function scrapeTimeoutFromHeader(value: string | undefined, fallbackMs: n
   return Math.min(seconds * 1000, 24 * 3_600_000);
 }
 
-/** Answers with these Buffers, written one after another to the socket, never copied; cut if not written within writeMaxMs. */
-function send(ctx: Koa.Context, chunks: AnswerBody, writeMaxMs: number): void {
+/**
+ * Answers with these Buffers, written one after another to the socket, never copied; cut if not
+ * written within writeMaxMs, or when newer answers being written need the memory (answers-writing.ts).
+ */
+function send(ctx: Koa.Context, chunks: AnswerBody, writeMaxMs: number, writing: AnswersWriting): void {
   ctx.body = Readable.from(chunks, { objectMode: false });
   ctx.length = byteLength(chunks);
   const { res } = ctx;
+  writing.add(res, chunks);
   const cut = setTimeout(() => res.destroy(), writeMaxMs);
   cut.unref();
   res.once('close', () => clearTimeout(cut));
@@ -65,6 +71,7 @@ function send(ctx: Koa.Context, chunks: AnswerBody, writeMaxMs: number): void {
 export function createApp(deps: ServerDeps): Koa {
   const now = deps.now ?? Date.now;
   const writeMaxMs = deps.answerWriteMaxMs ?? ANSWER_WRITE_MAX_MS;
+  const writing = new AnswersWriting(deps.answersWritingMaxBytes);
   const router = new Router();
 
   // What the last collection found, for the status page (which never starts a collection itself).
@@ -88,7 +95,7 @@ export function createApp(deps: ServerDeps): Koa {
     const timeoutMs = scrapeTimeoutFromHeader(ctx.get('x-prometheus-scrape-timeout-seconds'), deps.defaultScrapeTimeoutMs);
     // The same Buffers for every scraper waiting on this answer: written to each socket, never copied.
     const chunks = await answers.get(now() + collectionBudgetMs(timeoutMs, finishing.ms));
-    send(ctx, chunks, writeMaxMs);
+    send(ctx, chunks, writeMaxMs, writing);
     ctx.type = deps.metrics.contentType;
   });
 
@@ -106,7 +113,7 @@ export function createApp(deps: ServerDeps): Koa {
       ctx.body = 'format must be html or json\n';
       return;
     }
-    send(ctx, await statusPages.answer(lastCollected, format), writeMaxMs);
+    send(ctx, await statusPages.answer(lastCollected, format), writeMaxMs, writing);
     ctx.set('cache-control', 'no-store');
     ctx.set('x-content-type-options', 'nosniff');
     if (format === 'json') {

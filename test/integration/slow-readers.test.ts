@@ -28,11 +28,15 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function start(writeMaxMs: number, logLines: string[] = []): Promise<{ port: number; serverSockets: Socket[] }> {
+async function start(
+  writeMaxMs: number,
+  logLines: string[] = [],
+  options: { answersWritingMaxBytes?: number; render?: () => Promise<Buffer[]> } = {},
+): Promise<{ port: number; serverSockets: Socket[] }> {
   const metrics = {
     contentType: 'text/plain; version=0.0.4',
     // The same Buffer many times: a big answer that costs the test nothing to make.
-    render: async () => Array.from({ length: ANSWER_MB }, () => MEGABYTE),
+    render: options.render ?? (async () => Array.from({ length: ANSWER_MB }, () => MEGABYTE)),
   } as unknown as ExporterMetrics;
   const snapshot: Snapshot = { rows: [], lists: [], pending: 0, collectionSeconds: 0 };
   const app = createApp({
@@ -41,6 +45,7 @@ async function start(writeMaxMs: number, logLines: string[] = []): Promise<{ por
     defaultScrapeTimeoutMs: 5000,
     logger: createLogger('debug', (line) => logLines.push(line)),
     answerWriteMaxMs: writeMaxMs,
+    answersWritingMaxBytes: options.answersWritingMaxBytes,
   } as Parameters<typeof createApp>[0]);
   server = createServer(app.callback());
   const serverSockets: Socket[] = [];
@@ -75,4 +80,29 @@ test('a scraper that reads its answer gets all of it', async () => {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
   expect(response.status).toBe(200);
   expect((await response.arrayBuffer()).byteLength).toBe(ANSWER_MB * MEGABYTE.length);
+}, 30_000);
+
+test('answers held by clients that do not read are bounded in bytes: the oldest are cut, long before the time bound', async () => {
+  // Each scrape after the reuse window makes a new answer of 16 MB; at most 40 MB may be held.
+  const { port, serverSockets } = await start(60_000, [], {
+    answersWritingMaxBytes: 40 * MEGABYTE.length,
+    render: async () => Array.from({ length: 16 }, () => Buffer.alloc(MEGABYTE.length, 'y')),
+  });
+  const closed: boolean[] = [];
+  for (let i = 0; i < 4; i++) {
+    const client = connect(port, '127.0.0.1');
+    clients.push(client);
+    await once(client, 'connect');
+    client.pause();
+    client.write('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n');
+    while (serverSockets.length <= i) await new Promise((resolve) => setTimeout(resolve, 10));
+    closed[i] = false;
+    serverSockets[i]!.once('close', () => (closed[i] = true));
+    // Past the reuse window (100 ms): the next scrape makes a new answer.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  // Three answers of 16 MB would be 48 MB: the first two clients were cut, the last two are still
+  // being written to. (Generous on a loaded machine: without the bound nobody is cut for 60 s.)
+  for (let waited = 0; !(closed[0] && closed[1]) && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(closed).toEqual([true, true, false, false]);
 }, 30_000);
