@@ -7,6 +7,7 @@
  * anchors cannot make a reader of the value walk gigabytes.
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, Scalar, type Node } from 'yaml';
+import { isRecord } from '../untrusted.js';
 
 /** A reason a document cannot be read; the caller adds the place. */
 export class YamlValueError extends Error {
@@ -87,7 +88,7 @@ function mapping(pairs: readonly unknown[], conversion: Conversion): Anchored {
       // own keys win wherever they are: a Pod would run another image than the one checked.)
       const sources = isSeq(pair.value) ? (converted.value as unknown[]) : [converted.value];
       for (const source of sources) {
-        if (source === null || typeof source !== 'object' || Array.isArray(source)) throw new YamlValueError('bad-merge');
+        if (!isRecord(source)) throw new YamlValueError('bad-merge');
       }
       for (const source of [...sources].reverse()) for (const [k, v] of Object.entries(source as object)) define(value, k, v);
       continue;

@@ -2,6 +2,7 @@
  * Reading docker config documents: `.dockerconfigjson` (`{"auths": {...}}`), legacy `.dockercfg`
  * (the auths map itself) and a docker `config.json`. Pure: text in, entries or an error out.
  */
+import { isRecord } from '../untrusted.js';
 
 /** One registry key of a docker config with its username and password. */
 export interface DockerConfigEntry {
@@ -47,12 +48,12 @@ export function parseDockerConfig(text: string, format: 'dockerconfigjson' | 'do
   } catch {
     throw new DockerConfigError('is not valid JSON');
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new DockerConfigError('is not a JSON object');
-  const auths = format === 'dockerconfigjson' ? (parsed as { auths?: unknown }).auths : parsed;
+  if (!isRecord(parsed)) throw new DockerConfigError('is not a JSON object');
+  const auths = format === 'dockerconfigjson' ? parsed['auths'] : parsed;
   if (auths === undefined) return [];
-  if (!auths || typeof auths !== 'object' || Array.isArray(auths)) throw new DockerConfigError('has an "auths" that is not an object');
+  if (!isRecord(auths)) throw new DockerConfigError('has an "auths" that is not an object');
   const entries: DockerConfigEntry[] = [];
-  for (const [key, value] of Object.entries(auths as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(auths)) {
     if (!value || typeof value !== 'object') throw new DockerConfigError(`entry "${key}" is not an object`);
     const entry = entryFrom(key, value as AuthEntry);
     if (entry) entries.push(entry);

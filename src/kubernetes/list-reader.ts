@@ -15,6 +15,7 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { isRecord } from '../untrusted.js';
 import { VERSION } from '../version.js';
 import { apiStatus } from './api.js';
 import { apiConnections, type ApiConnections } from './api-connections.js';
@@ -131,7 +132,7 @@ export class ListReader {
         throw new ListFormatError(`list answered with content-encoding ${encoding}, which was not asked for`);
       }
       const scanner = new ListScanner((item) => {
-        if (item === null || typeof item !== 'object' || Array.isArray(item)) throw new ListFormatError('malformed list JSON: an item is not an object');
+        if (!isRecord(item)) throw new ListFormatError('malformed list JSON: an item is not an object');
         onItem(item);
       });
       // pipeline() destroys the response if decoding fails (a broken gzip stream is an error, never a short list).

@@ -14,6 +14,7 @@ import { createSecureContext, type SecureContextOptions, type SecureVersion } fr
 import { parseDocument } from 'yaml';
 import { FlagError } from '../config.js';
 import { parseGoDuration } from '../duration.js';
+import { isRecord } from '../untrusted.js';
 
 export const CLIENT_AUTH_TYPES = [
   'NoClientCert',
@@ -131,17 +132,13 @@ export interface LoadedTls {
 
 type Problem = (message: string) => never;
 
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function quote(text: string): string {
   return JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}…` : text);
 }
 
 function section(value: unknown, name: string, known: readonly string[], problem: Problem): Record<string, unknown> {
   if (value === undefined || value === null) return {};
-  if (!isMapping(value)) problem(`${name} must be a mapping`);
+  if (!isRecord(value)) problem(`${name} must be a mapping`);
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) problem(`${name}: unknown key ${quote(key)} (known: ${known.join(', ')})`);
   }
@@ -254,7 +251,7 @@ function parseTls(value: unknown, dir: string, problem: Problem): TlsSpec | unde
 function parseUsers(value: unknown, problem: Problem): Map<string, string> {
   const users = new Map<string, string>();
   if (value === undefined || value === null) return users;
-  if (!isMapping(value)) problem('basic_auth_users must be a mapping of user names to bcrypt hashes');
+  if (!isRecord(value)) problem('basic_auth_users must be a mapping of user names to bcrypt hashes');
   for (const [user, hash] of Object.entries(value)) {
     if (user === '') problem('basic_auth_users: a user name is empty');
     // Basic auth sends "user:password": a user name with a colon could never log in.
@@ -275,7 +272,7 @@ function parseHttp(value: unknown, problem: Problem, warnings: string[]): Map<st
   const headers = new Map<string, string>();
   const given = http.headers;
   if (given === undefined || given === null) return headers;
-  if (!isMapping(given)) problem('http_server_config.headers must be a mapping');
+  if (!isRecord(given)) problem('http_server_config.headers must be a mapping');
   for (const [name, text] of Object.entries(given)) {
     if (!(name in HEADERS)) problem(`http_server_config.headers: header ${quote(name)} cannot be configured (${Object.keys(HEADERS).join(', ')})`);
     if (text === null || text === undefined || text === '') continue; // blank: unset

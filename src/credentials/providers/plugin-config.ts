@@ -14,6 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseGoDuration } from '../../duration.js';
 import type { ImageReference } from '../../image/reference.js';
 import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
+import { isRecord } from '../../untrusted.js';
 
 export const CONFIG_KIND = 'CredentialProviderConfig';
 /** apiVersions of the config file itself. */
@@ -72,8 +73,6 @@ const PROVIDER_FIELDS = new Set(['name', 'matchImages', 'defaultCacheDuration', 
 const ENV_FIELDS = new Set(['name', 'value']);
 /** Larger than any real config by far; bounds the parser's work. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A value for a message: short, and quoted. Config values hold no secrets (env values are never shown). */
 function shown(value: unknown): string {

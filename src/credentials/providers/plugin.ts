@@ -25,7 +25,7 @@ import type { ImageReference } from '../../image/reference.js';
 import type { Logger } from '../../log.js';
 import { CredentialProviderError } from '../../registry/credentials.js';
 import { Keyring } from '../keyring.js';
-import { boundedText, MAX_REASON_CHARS, MAX_SECRET_CHARS } from '../../untrusted.js';
+import { boundedText, isRecord, MAX_REASON_CHARS, MAX_SECRET_CHARS } from '../../untrusted.js';
 import type { CredentialProvider } from './providers.js';
 import {
   imageMatches,
@@ -292,9 +292,8 @@ export class PluginProvider implements CredentialProvider {
     } catch {
       return invalid('printed no valid JSON response on stdout');
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return invalid('printed JSON that is not a CredentialProviderResponse object');
-    const response = body as Record<string, unknown>;
-    const { apiVersion, kind, cacheKeyType, cacheDuration, auth } = response;
+    if (!isRecord(body)) return invalid('printed JSON that is not a CredentialProviderResponse object');
+    const { apiVersion, kind, cacheKeyType, cacheDuration, auth } = body;
     if (apiVersion !== this.config.apiVersion) {
       // Only a known version is named: anything else the plugin printed could be a secret.
       const actual = (PLUGIN_API_VERSIONS as readonly unknown[]).includes(apiVersion) ? `"${String(apiVersion)}"` : apiVersion === undefined ? 'none' : 'an unknown one';
@@ -316,12 +315,12 @@ export class PluginProvider implements CredentialProvider {
     const entries: AuthEntry[] = [];
     let chars = ANSWER_BASE_CHARS;
     if (auth !== undefined && auth !== null) {
-      if (typeof auth !== 'object' || Array.isArray(auth)) return invalid('answered with an invalid auth (must map images to username and password)');
-      const pairs = Object.entries(auth as Record<string, unknown>);
+      if (!isRecord(auth)) return invalid('answered with an invalid auth (must map images to username and password)');
+      const pairs = Object.entries(auth);
       if (pairs.length > MAX_AUTH_ENTRIES) return invalid(`answered with more than ${MAX_AUTH_ENTRIES} auth entries`);
       for (const [key, value] of pairs) {
-        if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('answered with an invalid auth entry (must hold username and password)');
-        const { username = '', password = '' } = value as Record<string, unknown>;
+        if (!isRecord(value)) return invalid('answered with an invalid auth entry (must hold username and password)');
+        const { username = '', password = '' } = value;
         if (typeof username !== 'string' || typeof password !== 'string') return invalid('answered with an invalid auth entry (username and password must be strings)');
         // Kept while cached, per image at worst: nothing longer than a registry token or an image pattern.
         if (key.length > MAX_REASON_CHARS || username.length > MAX_SECRET_CHARS || password.length > MAX_SECRET_CHARS) {
