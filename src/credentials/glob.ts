@@ -1,8 +1,9 @@
 /**
  * Globs where `*` matches any run of characters (possibly none) and every other character is
  * literal: the kubelet's per-label host matching (filepath.Match on one label, which holds no
- * separator). No RegExp: a backtracking engine takes time exponential in the number of `*` on a
- * failing match, and the patterns come from any tenant's pull secrets. Pure.
+ * separator), and --ignored-images / --allow-plain-http (image/ignore.ts). No RegExp: a backtracking
+ * engine takes time exponential in the number of `*` on a failing match, and the patterns come from
+ * any tenant's pull secrets (the images from any tenant's specs). Pure.
  */
 
 /** A compiled glob: the pattern split on `*` (one piece means no wildcard). */

@@ -1,16 +1,13 @@
+import { compileGlob, globMatches } from '../credentials/glob.js';
 import { parseImageReference, type ImageReference } from './reference.js';
 
 /**
  * `--ignored-images` matching. An entry matches an image as written in the pod spec or its
  * normalized form; `*` matches any run of characters (including `/`), so `registry.example.com/team/*`
- * covers every image below that path.
+ * covers every image below that path. The globs are glob.ts's: linear in the image, whatever the
+ * number of `*` (images are tenants' text).
  */
 export type IgnoreMatcher = (image: string, ref?: ImageReference) => boolean;
-
-function globToRegExp(glob: string): RegExp {
-  const escaped = glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${escaped.join('.*')}$`);
-}
 
 export function ignoreMatcher(patterns: readonly string[]): IgnoreMatcher {
   const exact = new Set<string>();
@@ -23,8 +20,8 @@ export function ignoreMatcher(patterns: readonly string[]): IgnoreMatcher {
       // Not a valid reference: it can still match an equally invalid spec string verbatim.
     }
   }
-  const globs = patterns.filter((p) => p.includes('*')).map(globToRegExp);
+  const globs = patterns.filter((p) => p.includes('*')).map(compileGlob);
   if (exact.size === 0 && globs.length === 0) return () => false;
-  const matches = (candidate: string) => exact.has(candidate) || globs.some((re) => re.test(candidate));
+  const matches = (candidate: string) => exact.has(candidate) || globs.some((glob) => globMatches(glob, candidate));
   return (image, ref) => matches(image) || (ref !== undefined && matches(ref.canonical));
 }

@@ -33,6 +33,17 @@ describe('ignoreMatcher', () => {
   test('no patterns ignore nothing', () => {
     expect(ignoreMatcher([])('anything')).toBe(false);
   });
+
+  test('"*" matches any run of characters, line breaks included (a RegExp\'s "." stopped at them)', () => {
+    expect(ignoreMatcher(['bad*ref'])('bad\nref')).toBe(true);
+    expect(ignoreMatcher(['*.example.com/*'])('x.example.com/\u2028app')).toBe(true);
+  });
+
+  test('a pattern with several "*" costs linear time on a long image it does not match', () => {
+    const started = performance.now();
+    expect(ignoreMatcher(['*a*b*c'])(`${'a'.repeat(100_000)}c`)).toBe(false);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
 });
 
 const result = (status: CheckResult['status'], extra: Partial<CheckResult> = {}): CheckResult => ({
