@@ -298,8 +298,11 @@ function checkBound(value: string, operator: Token, key: string): bigint {
   return bound;
 }
 
-/** Go's strconv.ParseInt(s, 10, 64): optional sign, decimal digits, within int64. */
-function parseInt64(s: string): bigint | undefined {
+/**
+ * Go's strconv.ParseInt(s, 10, 64): optional sign, decimal digits, within int64. Also node
+ * affinity's Gt/Lt (placement.ts): apimachinery reads both with it.
+ */
+export function parseInt64(s: string): bigint | undefined {
   if (!GO_DECIMAL_INT.test(s)) return undefined;
   const negative = s.startsWith('-');
   const digits = s.replace(/^[+-]?0*/, '');

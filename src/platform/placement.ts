@@ -4,6 +4,7 @@
  * and TaintToleration filters). Enough to know which node platforms an image must provide. Pure.
  */
 import { formatPlatform, normalizePlatform } from './platform.js';
+import { parseInt64 } from '../kubernetes/label-selector.js';
 import { arrayOf, isRecord, stringOf } from '../untrusted.js';
 
 export interface NodeSelectorRequirement {
@@ -55,10 +56,6 @@ export const NO_PLACEMENT: Placement = Object.freeze({ nodeSelector: Object.free
 const CONDITION_TAINT_PREFIX = 'node.kubernetes.io/';
 /** The only node field a matchFields requirement can name. */
 const NODE_NAME_FIELD = 'metadata.name';
-/** strconv.ParseInt(s, 10, 64) accepts exactly these. */
-const INTEGER = /^[+-]?\d+$/;
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
 
 /** The string-valued entries of a map; fromEntries defines `__proto__` as a key, never a prototype. */
 function stringMap(value: unknown): Readonly<Record<string, string>> {
@@ -186,13 +183,6 @@ export function nodeFactsOf(node: unknown): NodeFacts | undefined {
   return { name, labels, taints: taintsOf(spec['taints']), platform: platformOf(labels, status['nodeInfo']) };
 }
 
-/** strconv.ParseInt(s, 10, 64), or undefined where Go would return an error. */
-function int64Of(text: string | undefined): bigint | undefined {
-  if (text === undefined || !INTEGER.test(text)) return undefined;
-  const value = BigInt(text);
-  return value < INT64_MIN || value > INT64_MAX ? undefined : value;
-}
-
 /**
  * One matchExpressions requirement against the node's labels (labels.Requirement.Matches). Value
  * counts the API server would reject make the scheduler fail the term; here they never match.
@@ -211,8 +201,8 @@ function expressionMatches(requirement: NodeSelectorRequirement, labels: Readonl
       return values.length === 0 && label === undefined;
     case 'Gt':
     case 'Lt': {
-      const bound = values.length === 1 ? int64Of(values[0]) : undefined;
-      const actual = int64Of(label);
+      const bound = values.length === 1 ? parseInt64(values[0] as string) : undefined;
+      const actual = label === undefined ? undefined : parseInt64(label);
       if (bound === undefined || actual === undefined) return false;
       return operator === 'Gt' ? actual > bound : actual < bound;
     }

@@ -102,6 +102,17 @@ describe('required node affinity', () => {
     expect(namesFor(affinity({ matchExpressions: [expr('missing', 'Lt', ['100'])] }))).toStrictEqual([]);
   });
 
+  test("Gt and Lt read values as Go's strconv.ParseInt(v, 10, 64): sign, leading zeros, int64 bounds", () => {
+    expect(namesFor(affinity({ matchExpressions: [expr('cores', 'Gt', ['+0008'])] }))).toStrictEqual(['amd-2', 'arm-1']);
+    expect(namesFor(affinity({ matchExpressions: [expr('cores', 'Lt', ['9223372036854775807'])] }))).toStrictEqual(['amd-1', 'amd-2', 'arm-1']);
+    expect(namesFor(affinity({ matchExpressions: [expr('cores', 'Lt', ['9223372036854775808'])] }))).toStrictEqual([]);
+    expect(namesFor(affinity({ matchExpressions: [expr('cores', 'Gt', ['-9223372036854775809'])] }))).toStrictEqual([]);
+    // Out of range however long: a manifest's million digits are refused without being converted.
+    const started = performance.now();
+    expect(namesFor(affinity({ matchExpressions: [expr('cores', 'Lt', ['9'.repeat(1_000_000)])] }))).toStrictEqual([]);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   test('value counts the API server rejects never match', () => {
     expect(namesFor(affinity({ matchExpressions: [expr('gpu', 'In', [])] }))).toStrictEqual([]);
     expect(namesFor(affinity({ matchExpressions: [expr('gpu', 'NotIn', [])] }))).toStrictEqual([]);
