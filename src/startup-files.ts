@@ -1,11 +1,11 @@
 /** Files named by flags, read once at start-up; problems are FlagErrors naming the flag. */
-import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { FlagError } from './config.js';
 import { readDockerConfigFile, type DockerConfigFile } from './credentials/pull-secrets.js';
 import { createCredentialProviders, type ProviderDeps, type ProviderSettings } from './credentials/providers/index.js';
 import { PluginConfigError } from './credentials/providers/plugin-config.js';
 import type { CredentialProviders } from './credentials/providers/providers.js';
+import { pemCertificates } from './pem-certificates.js';
 
 /** Reads --registry-ca-file bundles; a file that is unreadable or holds no certificate is a flag error. */
 export async function readCaFiles(paths: readonly string[]): Promise<string[]> {
@@ -17,16 +17,10 @@ export async function readCaFiles(paths: readonly string[]): Promise<string[]> {
     } catch (error) {
       throw new FlagError('registry-ca-file', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
-    const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    if (blocks.length === 0) throw new FlagError('registry-ca-file', `${path} contains no PEM certificate`);
-    for (const block of blocks) {
-      try {
-        new X509Certificate(block);
-      } catch {
-        throw new FlagError('registry-ca-file', `${path} contains a certificate that cannot be parsed`);
-      }
-      pems.push(block);
-    }
+    const certificates = pemCertificates(text, (problem) => {
+      throw new FlagError('registry-ca-file', problem === 'none' ? `${path} contains no PEM certificate` : `${path} contains a certificate that cannot be parsed`);
+    });
+    for (const { pem } of certificates) pems.push(pem);
   }
   return pems;
 }

@@ -14,6 +14,7 @@ import { createSecureContext, type SecureContextOptions, type SecureVersion } fr
 import { parseDocument } from 'yaml';
 import { FlagError } from '../config.js';
 import { parseGoDuration } from '../duration.js';
+import { pemCertificates } from '../pem-certificates.js';
 import { isRecord } from '../untrusted.js';
 
 export const CLIENT_AUTH_TYPES = [
@@ -386,18 +387,11 @@ function describe(source: PemSource): string {
   return 'file' in source ? `${source.field} ${source.file}` : source.field;
 }
 
-const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
 function certificates(pem: string, source: PemSource, problem: Problem): X509Certificate[] {
-  const blocks = pem.match(CERTIFICATE) ?? [];
-  if (blocks.length === 0) problem(`${describe(source)} holds no PEM certificate`);
-  return blocks.map((block) => {
-    try {
-      return new X509Certificate(block);
-    } catch {
-      return problem(`${describe(source)} holds a certificate that cannot be parsed`);
-    }
-  });
+  const found = pemCertificates(pem, (missing) =>
+    problem(missing === 'none' ? `${describe(source)} holds no PEM certificate` : `${describe(source)} holds a certificate that cannot be parsed`),
+  );
+  return found.map(({ certificate }) => certificate);
 }
 
 /** Checks the certificates and the key and builds what the server needs; nothing is read here. */

@@ -236,6 +236,14 @@ describe('loadWebConfig: the files it names', () => {
     expect((error as WebConfigError).problem).toMatch(expected);
   });
 
+  test('a certificate block that does not parse', async () => {
+    await writeFile(join(dir, 'tls/garbled.crt'), '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n');
+    const file = await write('garbled.yml', 'tls_server_config:\n  cert_file: tls/garbled.crt\n  key_file: tls/server.key\n');
+    const error = await loadWebConfig(file).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(WebConfigError);
+    expect((error as WebConfigError).problem).toMatch(/^cert_file .*tls\/garbled\.crt holds a certificate that cannot be parsed$/);
+  });
+
   test('a key that does not belong to the certificate', async () => {
     await copyFile(other.serverKeyFile, join(dir, 'tls/other.key'));
     const file = await write('mismatch.yml', 'tls_server_config:\n  cert_file: tls/server.crt\n  key_file: tls/other.key\n');
