@@ -8,6 +8,7 @@
  * unauthenticated request can make an authenticated or health request wait. A new input gets its
  * bound here or beside its reader, with a test that sends more than the bound.
  */
+import type { Readable } from 'node:stream';
 
 /** A JSON object (not null, not an array). */
 export function isRecord(value: unknown): value is Record<string, unknown> {
@@ -53,6 +54,37 @@ export function boundedText(text: string, max: number): string {
   const last = text.charCodeAt(keep - 1);
   if (keep > 0 && last >= 0xd800 && last <= 0xdbff) keep--;
   return `${copyOf(text.slice(0, keep))}${mark}`.slice(0, max);
+}
+
+/** The start of an HTTP body (a registry's, a cloud endpoint's, the API server's), as text. */
+export interface BoundedBody {
+  readonly text: string;
+  /** The body reached the bound, so may go on past what was read: `text` is its start only. */
+  readonly truncated: boolean;
+}
+
+/**
+ * At most `maxBytes` of `body`; the rest of the stream is dropped, not read. A body that breaks off
+ * rejects, unless `keepWhatArrived` (an error body, whose status says what matters): then what
+ * arrived is the answer.
+ */
+export async function readBounded(body: Readable, maxBytes: number, options: { keepWhatArrived?: boolean } = {}): Promise<BoundedBody> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      const buffer = chunk as Buffer;
+      chunks.push(buffer);
+      size += buffer.length;
+      if (size >= maxBytes) break;
+    }
+  } catch (error) {
+    if (!options.keepWhatArrived) throw error;
+  } finally {
+    // Destroying an unfinished body emits 'error' (undici's); unheard, that event would crash the process.
+    body.on('error', () => undefined).destroy();
+  }
+  return { text: Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8'), truncated: size >= maxBytes };
 }
 
 /** A flat copy that shares no memory with `text` (V8 keeps substrings as slices of their parent). */

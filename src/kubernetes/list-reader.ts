@@ -15,7 +15,7 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { isRecord } from '../untrusted.js';
+import { isRecord, readBounded } from '../untrusted.js';
 import { VERSION } from '../version.js';
 import { apiStatus } from './api.js';
 import { apiConnections, type ApiConnections } from './api-connections.js';
@@ -111,7 +111,7 @@ export class ListReader {
     return this.get(path, new URLSearchParams(), async (response) => {
       const body = response.headers['content-encoding'] === 'gzip' ? pipeline(response, createGunzip(), () => undefined) : response;
       try {
-        return JSON.parse(await readLimited(body, DOCUMENT_LIMIT)) as T;
+        return JSON.parse((await readBounded(body, DOCUMENT_LIMIT, { keepWhatArrived: true })).text) as T;
       } catch {
         throw new ListFormatError(`GET ${path} answered something that is not JSON`);
       }
@@ -174,7 +174,7 @@ export class ListReader {
     try {
       const response = await request(url, options);
       const status = response.statusCode ?? 0;
-      if (status < 200 || status > 299) throw new ApiError(status, await readLimited(response, ERROR_BODY_LIMIT), path);
+      if (status < 200 || status > 299) throw new ApiError(status, (await readBounded(response, ERROR_BODY_LIMIT, { keepWhatArrived: true })).text, path);
       return await read(response);
     } catch (error) {
       // An abort mid-body surfaces as a bare "aborted" socket error, and the signal's own reason
@@ -212,20 +212,4 @@ function requestOnce(url: URL, options: RequestOptions): Promise<IncomingMessage
     request.on('error', (error) => reject(Object.assign(error, { reusedSocket: request.reusedSocket })));
     request.end();
   });
-}
-
-/** Up to `limit` bytes of the body as text; what arrived if the body breaks off. */
-async function readLimited(response: AsyncIterable<unknown> & { destroy?: () => void }, limit: number): Promise<string> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of response) {
-      parts.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
-      if (size >= limit) break; // leaving the loop destroys the response: the rest is never read
-    }
-  } catch {
-    // The status code says what matters; a broken error body only loses its message.
-  }
-  return Buffer.concat(parts).subarray(0, limit).toString('utf8');
 }

@@ -4,6 +4,7 @@
  */
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { readBounded } from '../untrusted.js';
 
 export interface TransportOptions {
   /** Extra PEM CA certificates trusted in addition to the system roots. */
@@ -28,29 +29,6 @@ const USER_AGENT = 'k8s-image-existence-exporter';
 const MAX_BODY_BYTES = 64 * 1024;
 /** Registries answer manifests with a few headers; a huge header block is hostile or broken. */
 const MAX_HEADER_BYTES = 64 * 1024;
-
-/** An answer's body as text, at most `maxBytes` of it; the rest of the stream is dropped, not read. */
-export async function readBodyText(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
-  return (await readBodyOf(body, maxBytes)).text;
-}
-
-/** readBodyText, and whether the body reached `maxBytes` (so may go on past what was read). */
-async function readBodyOf(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<{ text: string; truncated: boolean }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      const buffer = chunk as Buffer;
-      chunks.push(buffer);
-      size += buffer.length;
-      if (size >= maxBytes) break;
-    }
-  } finally {
-    // Destroying an unfinished body emits 'error'; unheard, that event would crash the process.
-    body.on('error', () => undefined).destroy();
-  }
-  return { text: Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8'), truncated: size >= maxBytes };
-}
 
 /**
  * How registries (and the token exchanges on their hosts) are reached: the system roots plus
@@ -113,7 +91,7 @@ export class Transport {
     let body = '';
     let truncated = false;
     if (readBody && method !== 'HEAD') {
-      ({ text: body, truncated } = await readBodyOf(response.body, maxBodyBytes));
+      ({ text: body, truncated } = await readBounded(response.body, maxBodyBytes));
     } else {
       // Not read: drain at most 64 KiB (keeps a small answer's connection reusable), then hang up, so
       // a server streaming forever cannot hold us. dump() listens for the abort it causes.

@@ -2,6 +2,7 @@
  * Issue 20, item 1: the one bound on text others control (boundedText), and the places registry
  * text enters through it: error codes, challenges, digests, network errors, plugin stderr.
  */
+import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
@@ -9,7 +10,7 @@ import { parseChallenges } from '../../src/registry/challenge.js';
 import { errorCodes } from '../../src/registry/client.js';
 import { networkReason } from '../../src/registry/network-reason.js';
 import { classifyManifestAnswer, classifyTransportError } from '../../src/registry/status.js';
-import { boundedText, digestOf, MAX_CODE_CHARS, MAX_REASON_CHARS } from '../../src/untrusted.js';
+import { boundedText, digestOf, MAX_CODE_CHARS, MAX_REASON_CHARS, readBounded } from '../../src/untrusted.js';
 
 const HUGE = 60_000;
 
@@ -66,6 +67,34 @@ describe('digestOf', () => {
     expect(digestOf(`sha256:${'a'.repeat(HUGE)}`)).toBeUndefined();
     expect(digestOf('../../etc/passwd')).toBeUndefined();
     expect(digestOf(undefined)).toBeUndefined();
+  });
+});
+
+describe('readBounded', () => {
+  /** A body of `chunks`, then (with `failure`) an error instead of its end; counts what was pulled. */
+  function body(chunks: readonly string[], failure?: Error) {
+    const pulled = { count: 0 };
+    const stream = new Readable({
+      read() {
+        if (pulled.count < chunks.length) this.push(Buffer.from(chunks[pulled.count++] as string));
+        else if (failure) this.destroy(failure);
+        else this.push(null);
+      },
+    });
+    return { stream, pulled };
+  }
+
+  test('a short body whole; a long one cut at the bound, said so, and the rest never pulled', async () => {
+    expect(await readBounded(body(['{"errors"', ':[]}']).stream, 64)).toStrictEqual({ text: '{"errors":[]}', truncated: false });
+    const long = body(Array.from({ length: 100 }, () => 'x'.repeat(10)));
+    expect(await readBounded(long.stream, 25)).toStrictEqual({ text: 'x'.repeat(25), truncated: true });
+    expect(long.pulled.count).toBeLessThan(10);
+    expect(long.stream.destroyed).toBe(true);
+  });
+
+  test('a body that breaks off rejects; with keepWhatArrived, what arrived is the answer', async () => {
+    await expect(readBounded(body(['{"mess'], new Error('aborted')).stream, 64)).rejects.toThrow('aborted');
+    expect(await readBounded(body(['{"mess'], new Error('aborted')).stream, 64, { keepWhatArrived: true })).toStrictEqual({ text: '{"mess', truncated: false });
   });
 });
 

@@ -11,7 +11,7 @@
  * for one registry share one exchange.
  */
 import { request, type Dispatcher } from 'undici';
-import { readBodyText, registryDispatcher } from '../../registry/transport.js';
+import { registryDispatcher } from '../../registry/transport.js';
 import type { TokenCredential, WorkloadIdentityCredentialOptions } from '@azure/identity';
 import type { ImageReference } from '../../image/reference.js';
 import type { Logger } from '../../log.js';
@@ -21,6 +21,7 @@ import { errorDetail, reachReason } from './gcp.js';
 import type { CredentialProvider } from './providers.js';
 import { TokenCache, type Issued } from './token-cache.js';
 import { within } from '../../deadline.js';
+import { readBounded } from '../../untrusted.js';
 
 /** ACR's login servers in the public cloud and the sovereign ones (as the kubelet's Azure provider matches). */
 export const ACR_REGISTRY_PATTERNS: readonly string[] = ['*.azurecr.io', '*.azurecr.cn', '*.azurecr.de', '*.azurecr.us'];
@@ -156,7 +157,7 @@ export function createAcrProvider(options: AcrProviderOptions): CredentialProvid
         signal: AbortSignal.timeout(timeoutMs),
       });
       status = response.statusCode;
-      body = await readBodyText(response.body, MAX_BODY_BYTES);
+      ({ text: body } = await readBounded(response.body, MAX_BODY_BYTES));
     } catch (error) {
       throw new CredentialProviderError(`cannot reach ${registry} to exchange the Entra token: ${reachReason(error, timeoutMs)}`);
     }

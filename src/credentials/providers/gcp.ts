@@ -15,9 +15,8 @@ import { networkReason } from '../../registry/network-reason.js';
 import { CredentialProviderError, type RegistryCredential } from '../../registry/credentials.js';
 import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
 import type { CredentialProvider } from './providers.js';
-import { readBodyText } from '../../registry/transport.js';
 import { TokenCache, type Issued } from './token-cache.js';
-import { boundedText, MAX_CODE_CHARS } from '../../untrusted.js';
+import { boundedText, MAX_CODE_CHARS, readBounded } from '../../untrusted.js';
 
 /** The registries the kubelet's GCP credential provider (GKE) gives credentials for. */
 export const GCP_REGISTRY_PATTERNS: readonly string[] = ['gcr.io', '*.gcr.io', '*.pkg.dev', 'container.cloud.google.com'];
@@ -159,7 +158,7 @@ async function getFromMetadata(dispatcher: Dispatcher, host: string, path: strin
   const flavor = Array.isArray(flavorHeader) ? flavorHeader[0] : flavorHeader;
   let body = '';
   if (readBody) {
-    body = await readBodyText(response.body, MAX_BODY_BYTES);
+    ({ text: body } = await readBounded(response.body, MAX_BODY_BYTES));
   } else {
     await response.body.dump({ limit: MAX_BODY_BYTES }).catch(() => undefined);
   }
