@@ -5,7 +5,7 @@
 import type { ContainerRow } from '../collector.js';
 import type { FailOn } from '../config.js';
 import type { Workload } from '../kubernetes/workloads.js';
-import type { CheckStatus } from '../registry/status.js';
+import { statusRank, type CheckStatus } from '../registry/status.js';
 
 /** A container whose check had not finished (cannot happen without a deadline; reported, not hidden). */
 export const NOT_CHECKED = 'not_checked';
@@ -32,18 +32,10 @@ export function outcomeOf(status: CheckedContainer['status']): Outcome {
   return status === 'present' ? 'present' : 'unknown';
 }
 
-/** Absent first, then invalid references, then what could not be checked, then present. */
-const RANK: Record<CheckedContainer['status'], number> = {
-  absent: 0,
-  bad_reference: 1,
-  auth_failure: 2,
-  access_denied: 2,
-  rate_limited: 2,
-  registry_unavailable: 2,
-  unknown_error: 2,
-  [NOT_CHECKED]: 2,
-  present: 3,
-};
+/** Problems first (statusRank); a check that did not finish counts as one that could not tell. */
+function rank(status: CheckedContainer['status']): number {
+  return statusRank(status === NOT_CHECKED ? undefined : status);
+}
 
 /** The rows as reported, problems first; the order of the input otherwise (the manifests' order). */
 export function checkedContainers(rows: readonly ContainerRow[], sourceOf: (workload: Workload) => string | undefined = () => undefined): CheckedContainer[] {
@@ -58,7 +50,7 @@ export function checkedContainers(rows: readonly ContainerRow[], sourceOf: (work
     reason: status ? (detail ?? null) : 'the check did not finish',
     source: sourceOf(workload) ?? null,
   }));
-  return containers.sort((a, b) => RANK[a.status] - RANK[b.status]); // stable: manifest order within a rank
+  return containers.sort((a, b) => rank(a.status) - rank(b.status)); // stable: manifest order within a rank
 }
 
 export interface CheckSummary {
@@ -139,7 +131,7 @@ export function* tableText(containers: readonly CheckedContainer[], summary: Che
 
 export function summaryLine(summary: CheckSummary): string {
   const counts = Object.entries(summary.statuses)
-    .sort(([a], [b]) => RANK[a as CheckedContainer['status']] - RANK[b as CheckedContainer['status']] || a.localeCompare(b))
+    .sort(([a], [b]) => rank(a as CheckedContainer['status']) - rank(b as CheckedContainer['status']) || a.localeCompare(b))
     .map(([status, n]) => `${n} ${status}`);
   const images = `${summary.containers} container${summary.containers === 1 ? '' : 's'}, ${summary.images} image${summary.images === 1 ? '' : 's'}`;
   const unlisted = summary.unlisted.map((problem) => `; not listed: ${problem}`).join('');

@@ -19,6 +19,17 @@ export const CHECK_STATUSES = [
 
 export type CheckStatus = (typeof CHECK_STATUSES)[number];
 
+/**
+ * Problems first: absent (0), then an invalid reference (1), then could not tell (2; `undefined`,
+ * a check that never finished, too), then present (3). `check`'s rows and summary and the status
+ * page's groups are in this order.
+ */
+export function statusRank(status: CheckStatus | undefined): 0 | 1 | 2 | 3 {
+  if (status === 'absent') return 0;
+  if (status === 'bad_reference') return 1;
+  return status === 'present' ? 3 : 2;
+}
+
 /** The outcome of one image check. */
 export interface CheckResult {
   readonly status: CheckStatus;

@@ -36,12 +36,16 @@
  */
 import type { ContainerRow, Snapshot } from '../collector.js';
 import { parseImageReference } from '../image/reference.js';
-import { CHECK_STATUSES, type CheckStatus } from '../registry/status.js';
+import { CHECK_STATUSES, statusRank, type CheckStatus } from '../registry/status.js';
 import { yieldToEventLoop } from '../yield.js';
 
-/** Every status but `present`, then the two groups that are not check statuses. */
+/**
+ * Every status but `present`, problems first (statusRank, CHECK_STATUSES' order within a rank); then
+ * the two groups that are not check statuses: never checked (ranked with could not tell, after
+ * them) and the present images that lack a platform.
+ */
 export const GROUP_IDS = [
-  ...(CHECK_STATUSES.filter((status) => status !== 'present') as Exclude<CheckStatus, 'present'>[]),
+  ...(CHECK_STATUSES.filter((status) => status !== 'present').sort((a, b) => statusRank(a) - statusRank(b)) as Exclude<CheckStatus, 'present'>[]),
   'never_checked',
   'platform_missing',
 ] as const;

@@ -4,7 +4,7 @@ import { FlagError, parseCheckFlags, UsageError } from '../../src/config.js';
 import type { Workload } from '../../src/kubernetes/workloads.js';
 import { NO_PLACEMENT } from '../../src/platform/placement.js';
 import type { CheckStatus } from '../../src/registry/status.js';
-import { checkedContainers, exitCodeOf, renderJson, renderTable, summarize } from '../../src/check/report.js';
+import { checkedContainers, exitCodeOf, renderJson, renderTable, summarize, summaryLine } from '../../src/check/report.js';
 
 function row(name: string, status: CheckStatus | undefined, image = `registry.test/${name}:1`, kind = 'Deployment'): ContainerRow {
   const workload: Workload = {
@@ -52,6 +52,12 @@ describe('report', () => {
     const rows = [row('p1', 'present'), row('u1', 'auth_failure'), row('a1', 'absent'), row('b1', 'bad_reference'), row('u2', undefined), row('a2', 'absent'), row('p2', 'present')];
     expect(checkedContainers(rows).map((c) => c.name)).toEqual(['a1', 'a2', 'b1', 'u1', 'u2', 'p1', 'p2']);
     expect(checkedContainers([row('u', undefined)])[0]).toMatchObject({ status: 'not_checked', reason: 'the check did not finish' });
+  });
+
+  test('the summary counts statuses problems first, by name within a rank', () => {
+    const statuses = ['present', 'unknown_error', 'auth_failure', undefined, 'access_denied', 'bad_reference', 'absent'] as const;
+    const containers = checkedContainers(statuses.map((status, i) => row(`w${i}`, status, 'registry.test/app:1')));
+    expect(summaryLine(summarize(containers))).toBe('7 containers, 1 image: 1 absent, 1 bad_reference, 1 access_denied, 1 auth_failure, 1 not_checked, 1 unknown_error, 1 present');
   });
 
   test('summary counts containers, distinct images and statuses', () => {

@@ -204,6 +204,8 @@ describe('status model', () => {
     expect(empty.lastCollection).toBeNull();
     expect(empty.totals).toEqual({ containers: 0, present: 0, notPresent: 0, platformMissing: 0 });
     expect(empty.groups.map((g) => g.id)).toEqual([...GROUP_IDS]);
+    // The order the JSON's header promises, problems first as in `check`'s report.
+    expect(GROUP_IDS).toEqual(['absent', 'bad_reference', 'auth_failure', 'access_denied', 'rate_limited', 'registry_unavailable', 'unknown_error', 'never_checked', 'platform_missing']);
     expect(empty.groups.every((g) => g.count === 0 && g.images.length === 0)).toBe(true);
     const html = await htmlOf(undefined);
     expect(html).toContain('No collection has run yet');
