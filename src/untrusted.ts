@@ -56,6 +56,21 @@ export function boundedText(text: string, max: number): string {
   return `${copyOf(text.slice(0, keep))}${mark}`.slice(0, max);
 }
 
+/**
+ * `text` with whatever is shaped like a secret replaced by `[redacted]`: a JWT, an AWS secret access
+ * key (40 base64 characters), and any run of 64 or more token characters — base64 (a session
+ * token), or base64url and token68 (a Google access or refresh token). A base64url run stops at `/`,
+ * so a long path (`assumed-role/<role>/<session>`) keeps its readable parts. For error messages of
+ * SDKs and cloud endpoints, which may quote what they were given.
+ */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/eyJ[\w-]*\.[\w-]*\.[\w-]*/g, '[redacted]')
+    .replace(/(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])/g, '[redacted]')
+    .replace(/[A-Za-z0-9+/=]{64,}/g, '[redacted]')
+    .replace(/[A-Za-z0-9._~+=-]{64,}/g, '[redacted]');
+}
+
 /** The start of an HTTP body (a registry's, a cloud endpoint's, the API server's), as text. */
 export interface BoundedBody {
   readonly text: string;

@@ -10,7 +10,7 @@ import { parseChallenges } from '../../src/registry/challenge.js';
 import { errorCodes } from '../../src/registry/client.js';
 import { networkReason } from '../../src/registry/network-reason.js';
 import { classifyManifestAnswer, classifyTransportError } from '../../src/registry/status.js';
-import { boundedText, digestOf, MAX_CODE_CHARS, MAX_REASON_CHARS, readBounded } from '../../src/untrusted.js';
+import { boundedText, digestOf, MAX_CODE_CHARS, MAX_REASON_CHARS, readBounded, redactSecrets } from '../../src/untrusted.js';
 
 const HUGE = 60_000;
 
@@ -67,6 +67,26 @@ describe('digestOf', () => {
     expect(digestOf(`sha256:${'a'.repeat(HUGE)}`)).toBeUndefined();
     expect(digestOf('../../etc/passwd')).toBeUndefined();
     expect(digestOf(undefined)).toBeUndefined();
+  });
+});
+
+describe('redactSecrets (ECR\'s and GCP\'s error messages)', () => {
+  test.each([
+    ['a JWT', 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0dXJl'],
+    ['an AWS secret access key', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'],
+    ['an AWS session token', `FwoGZXIvYXdzE${'Ab9+/'.repeat(40)}`],
+    ['a base64 token of 64 bytes', Buffer.alloc(64, 0xfb).toString('base64')],
+    ['a Google access token', `ya29.a0AfB_${'x1Y-z_'.repeat(30)}`],
+    ['a Google refresh token', `1//0g${'Ab-9_'.repeat(20)}`],
+  ])('%s is blanked out', (_name, secret) => {
+    const text = redactSecrets(`denied ${secret} (see docs)`);
+    expect(text).toMatch(/^denied (1\/\/)?\[redacted\] \(see docs\)$/);
+  });
+
+  test('readable text stays, long role paths and ARNs included', () => {
+    const arn = 'arn:aws:sts::123456789012:assumed-role/eksctl-prod-cluster-nodegroup-ng-NodeInstanceRole-1A2B3C4D5E6F/i-0123456789abcdef0';
+    const text = `User: ${arn} is not authorized to perform: ecr:GetAuthorizationToken; Permission 'iam.serviceAccounts.getAccessToken' denied`;
+    expect(redactSecrets(text)).toBe(text);
   });
 });
 

@@ -20,7 +20,7 @@ import { CredentialProviderError } from '../../registry/credentials.js';
 import type { CredentialProvider } from './providers.js';
 import { TokenCache } from './token-cache.js';
 import { within } from '../../deadline.js';
-import { boundedText } from '../../untrusted.js';
+import { boundedText, redactSecrets } from '../../untrusted.js';
 
 /** Private ECR registry hosts, as the kubelet's ecr-credential-provider recognizes them. */
 const ECR_HOST =
@@ -173,16 +173,7 @@ export function describeError(error: unknown): string {
   } else {
     text = String(error);
   }
-  return boundedText(
-    text
-      .replace(/eyJ[\w-]*\.[\w-]*\.[\w-]*/g, '[redacted]')
-      // A secret access key is 40 such characters; a session token is hundreds.
-      .replace(/(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])/g, '[redacted]')
-      .replace(/[A-Za-z0-9+/=]{100,}/g, '[redacted]')
-      .replace(/\s+/g, ' ')
-      .trim(),
-    MAX_REASON,
-  );
+  return boundedText(redactSecrets(text).replace(/\s+/g, ' ').trim(), MAX_REASON);
 }
 
 /**

@@ -16,7 +16,7 @@ import { CredentialProviderError, type RegistryCredential } from '../../registry
 import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
 import type { CredentialProvider } from './providers.js';
 import { TokenCache, type Issued } from './token-cache.js';
-import { boundedText, MAX_CODE_CHARS, readBounded } from '../../untrusted.js';
+import { boundedText, MAX_CODE_CHARS, readBounded, redactSecrets } from '../../untrusted.js';
 
 /** The registries the kubelet's GCP credential provider (GKE) gives credentials for. */
 export const GCP_REGISTRY_PATTERNS: readonly string[] = ['gcr.io', '*.gcr.io', '*.pkg.dev', 'container.cloud.google.com'];
@@ -204,11 +204,7 @@ function safeCode(code: string): string | undefined {
   return /^[\w.-]{1,64}$/.test(code) ? code : undefined;
 }
 
-/** One line, at most MAX_CODE_CHARS characters, control characters and token-like runs (64+ characters) removed. */
+/** One line, at most MAX_CODE_CHARS characters, control characters and secrets (redactSecrets) removed. */
 function safeLine(line: string): string {
-  const cleaned = line
-    .replace(/[\u0000-\u001f\u007f]/g, ' ')
-    .replace(/[A-Za-z0-9._~+/=-]{64,}/g, '[…]')
-    .trim();
-  return boundedText(cleaned, MAX_CODE_CHARS);
+  return boundedText(redactSecrets(line.replace(/[\u0000-\u001f\u007f]/g, ' ')).trim(), MAX_CODE_CHARS);
 }
