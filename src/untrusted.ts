@@ -56,6 +56,11 @@ export function boundedText(text: string, max: number): string {
   return `${copyOf(text.slice(0, keep))}${mark}`.slice(0, max);
 }
 
+/** `text` quoted (JSON) for a message: its first `max` characters and `…` when it is longer. */
+export function quoted(text: string, max: number): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}
+
 /**
  * `text` with whatever is shaped like a secret replaced by `[redacted]`: a JWT, an AWS secret access
  * key (40 base64 characters), and any run of 64 or more token characters — base64 (a session
@@ -106,6 +111,11 @@ export async function readBounded(body: Readable, maxBytes: number, options: { k
 function copyOf(text: string): string {
   // Concatenation gives a cons string, which slice() flattens into new memory first.
   return text.length < 13 ? text : ` ${text}`.slice(1);
+}
+
+/** An error code others sent (OAuth's `error`, MSAL's), if it looks like one: word characters, dots and dashes, at most 64. */
+export function errorCodeOf(value: unknown): string | undefined {
+  return typeof value === 'string' && /^[\w.-]{1,64}$/.test(value) ? value : undefined;
 }
 
 /** A content digest as the distribution spec writes one (`algorithm:encoded`). */

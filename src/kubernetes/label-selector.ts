@@ -11,6 +11,7 @@
  *
  * Pure: no I/O.
  */
+import { quoted } from '../untrusted.js';
 
 /** A selector that apimachinery would reject; `message` says what was found where (0-based). */
 export class SelectorError extends Error {
@@ -360,7 +361,7 @@ function requirementText(r: Requirement): string {
 // Errors
 
 function quote(s: string): string {
-  return JSON.stringify(s.length > MAX_QUOTED ? `${s.slice(0, MAX_QUOTED)}…` : s);
+  return quoted(s, MAX_QUOTED);
 }
 
 function describe(token: Token): string {

@@ -15,7 +15,7 @@ import { parseDocument } from 'yaml';
 import { FlagError } from '../config.js';
 import { parseGoDuration } from '../duration.js';
 import { pemCertificates } from '../pem-certificates.js';
-import { isRecord } from '../untrusted.js';
+import { isRecord, quoted } from '../untrusted.js';
 
 export const CLIENT_AUTH_TYPES = [
   'NoClientCert',
@@ -134,7 +134,7 @@ export interface LoadedTls {
 type Problem = (message: string) => never;
 
 function quote(text: string): string {
-  return JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}…` : text);
+  return quoted(text, 100);
 }
 
 function section(value: unknown, name: string, known: readonly string[], problem: Problem): Record<string, unknown> {

@@ -21,7 +21,7 @@ import { errorDetail, reachReason } from './gcp.js';
 import type { CredentialProvider } from './providers.js';
 import { TokenCache, type Issued } from './token-cache.js';
 import { within } from '../../deadline.js';
-import { readBounded } from '../../untrusted.js';
+import { errorCodeOf, readBounded } from '../../untrusted.js';
 
 /** ACR's login servers in the public cloud and the sovereign ones (as the kubelet's Azure provider matches). */
 export const ACR_REGISTRY_PATTERNS: readonly string[] = ['*.azurecr.io', '*.azurecr.cn', '*.azurecr.de', '*.azurecr.us'];
@@ -242,7 +242,7 @@ function entraReason(error: unknown): string {
   const message = typeof failure.message === 'string' ? failure.message : '';
   // MSAL's errors reach us as `invalid_client: Error(s): 700213 - … AADSTS700213: …`.
   const given = typeof failure.errorResponse?.error === 'string' ? failure.errorResponse.error : /^([a-z_]{1,64}): /.exec(message)?.[1];
-  const code = given && /^[\w.-]{1,64}$/.test(given) ? given : undefined;
+  const code = errorCodeOf(given);
   const description = typeof failure.errorResponse?.errorDescription === 'string' ? failure.errorResponse.errorDescription : '';
   const aadsts = /AADSTS\d+/.exec(description)?.[0] ?? /AADSTS\d+/.exec(message)?.[0];
   const fileError = /^(E[A-Z]+): [^']*'/.exec(message)?.[1];

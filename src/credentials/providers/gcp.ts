@@ -16,7 +16,7 @@ import { CredentialProviderError, type RegistryCredential } from '../../registry
 import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
 import type { CredentialProvider } from './providers.js';
 import { TokenCache, type Issued } from './token-cache.js';
-import { boundedText, MAX_CODE_CHARS, readBounded, redactSecrets } from '../../untrusted.js';
+import { boundedText, errorCodeOf, MAX_CODE_CHARS, readBounded, redactSecrets } from '../../untrusted.js';
 
 /** The registries the kubelet's GCP credential provider (GKE) gives credentials for. */
 export const GCP_REGISTRY_PATTERNS: readonly string[] = ['gcr.io', '*.gcr.io', '*.pkg.dev', 'container.cloud.google.com'];
@@ -189,19 +189,14 @@ export function errorDetail(body: string): string {
   if (text === '') return '';
   try {
     const parsed = JSON.parse(text) as { error?: unknown; error_description?: unknown };
-    const code = typeof parsed?.error === 'string' ? parsed.error : undefined;
     const description = typeof parsed?.error_description === 'string' ? parsed.error_description : undefined;
-    const parts = [code && safeCode(code), description && safeLine(description)].filter((part): part is string => Boolean(part));
+    const parts = [errorCodeOf(parsed?.error), description && safeLine(description)].filter((part): part is string => Boolean(part));
     return parts.length > 0 ? `: ${parts.join(': ')}` : '';
   } catch {
     if (/^\s*</.test(text)) return ''; // an HTML error page says nothing an operator can use
     const line = safeLine(text.split(/\r?\n/, 1)[0] ?? '');
     return line ? `: ${line}` : '';
   }
-}
-
-function safeCode(code: string): string | undefined {
-  return /^[\w.-]{1,64}$/.test(code) ? code : undefined;
 }
 
 /** One line, at most MAX_CODE_CHARS characters, control characters and secrets (redactSecrets) removed. */

@@ -14,7 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseGoDuration } from '../../duration.js';
 import type { ImageReference } from '../../image/reference.js';
 import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
-import { isRecord } from '../../untrusted.js';
+import { isRecord, quoted } from '../../untrusted.js';
 
 export const CONFIG_KIND = 'CredentialProviderConfig';
 /** apiVersions of the config file itself. */
@@ -76,8 +76,7 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** A value for a message: short, and quoted. Config values hold no secrets (env values are never shown). */
 function shown(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
-  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+  return quoted(typeof value === 'string' ? value : JSON.stringify(value) ?? String(value), 80);
 }
 
 /**
