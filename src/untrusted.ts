@@ -1,7 +1,8 @@
 /**
  * Reading what others control: values of untrusted JSON (API objects, manifests, registry
- * documents), where each accessor answers the type asked for or nothing and never throws; and the
- * bounds on untrusted text.
+ * documents), where each accessor answers the type asked for or nothing and never throws; the
+ * bounds on untrusted text and HTTP bodies; and how such text is shown in a message (quoted, cut,
+ * secrets blanked out).
  *
  * The rule (README, "Reliability"): every input that a tenant, a registry, a plugin, a scraper or a
  * file controls has a size bound where it enters and is read on a linear-time path, and no
