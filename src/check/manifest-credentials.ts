@@ -4,7 +4,7 @@
  * same namespace, then the CI job's docker config, then anonymous, as a node would.
  */
 import type { CredentialLookup, CredentialSource } from '../collector.js';
-import { CredentialChain } from '../credentials/credential-chain.js';
+import { chainsPerSecretSet } from '../credentials/credential-chain.js';
 import { Keyring } from '../credentials/keyring.js';
 import { CredentialProviders } from '../credentials/providers/providers.js';
 import { credentialKeyring, parseSecret, pullSecretNames } from '../credentials/pull-secrets.js';
@@ -38,24 +38,21 @@ export class ManifestCredentials implements CredentialSource {
       if (!found) keyrings.set(id, (found = this.read(id)));
       return found;
     };
-    // One chain per distinct set of secrets, as in the exporter.
-    const chains = new Map<string, CredentialChain>();
-    const chainOf = new Map<Workload, CredentialChain>();
-    for (const workload of workloads) {
-      const ids = pullSecretNames(workload, (id) => this.accounts.get(id)).map((name) => `${workload.namespace}/${name}`);
-      const key = ids.join('\n');
-      let chain = chains.get(key);
-      if (!chain) {
-        const found = ids.map(keyringOf);
-        const problems = found.flatMap((f) => ('problem' in f ? [f.problem] : []));
-        const rings = found.flatMap((f) => ('keyring' in f ? [f.keyring] : []));
-        chain = new CredentialChain(rings, this.node, problems.length > 0 ? problems.join('; ') : undefined, this.providers);
-        chains.set(key, chain);
-      }
-      chainOf.set(workload, chain);
-    }
-    const none = new CredentialChain([], this.node, undefined, this.providers);
-    return (workload) => chainOf.get(workload) ?? none;
+    return chainsPerSecretSet(
+      workloads,
+      (workload) => {
+        const ids = pullSecretNames(workload, (id) => this.accounts.get(id)).map((name) => `${workload.namespace}/${name}`);
+        return {
+          key: ids.join('\n'),
+          read: () => {
+            const found = ids.map(keyringOf);
+            return { keyrings: found.flatMap((f) => ('keyring' in f ? [f.keyring] : [])), problems: found.flatMap((f) => ('problem' in f ? [f.problem] : [])) };
+          },
+        };
+      },
+      this.node,
+      this.providers,
+    ).lookup;
   }
 
   /** Parses a secret of the manifests; the problem never holds any of its content. */

@@ -5,8 +5,9 @@
  * (--docker-config), most specific first, as the kubelet merges them. Pure: providers' credentials
  * are fetched only when a check uses them.
  */
-import type { FoundCredentials, PullCredentials } from '../collector.js';
+import type { CredentialLookup, FoundCredentials, PullCredentials } from '../collector.js';
 import type { ImageReference } from '../image/reference.js';
+import type { Workload } from '../kubernetes/workloads.js';
 import type { PullCredential, RegistryCredential } from '../registry/credentials.js';
 import { CredentialProviders } from './providers/providers.js';
 import { matchInOrder, type Keyring } from './keyring.js';
@@ -77,4 +78,41 @@ export class CredentialChain implements PullCredentials {
     }
     return answer;
   }
+}
+
+/** A workload's pull secrets as read: their keyrings in the order named, and why some gave none. */
+export interface SecretSet {
+  readonly keyrings: readonly Keyring<RegistryCredential>[];
+  readonly problems: readonly string[];
+}
+
+/**
+ * One chain per distinct set of secrets, for the exporter's cluster and `check`'s manifests alike:
+ * its memo then serves every workload naming that set. `setOf` keys a workload's set and reads it
+ * when the key is first met; a chain of `kept` (the last call's `chains`) made of the same parts is
+ * reused, answers and all. Workloads not asked about get the docker config and the providers only.
+ */
+export function chainsPerSecretSet(
+  workloads: Iterable<Workload>,
+  setOf: (workload: Workload) => { readonly key: string; read(): SecretSet },
+  node: Keyring<RegistryCredential>,
+  providers: CredentialProviders,
+  kept: ReadonlyMap<string, CredentialChain> = new Map(),
+): { readonly lookup: CredentialLookup; readonly chains: Map<string, CredentialChain> } {
+  const chains = new Map<string, CredentialChain>();
+  const chainOf = new Map<Workload, CredentialChain>();
+  for (const workload of workloads) {
+    const set = setOf(workload);
+    let chain = chains.get(set.key);
+    if (!chain) {
+      const { keyrings, problems } = set.read();
+      const problem = problems.length > 0 ? problems.join('; ') : undefined;
+      const last = kept.get(set.key);
+      chain = last?.isOf(keyrings, node, problem, providers) ? last : new CredentialChain(keyrings, node, problem, providers);
+      chains.set(set.key, chain);
+    }
+    chainOf.set(workload, chain);
+  }
+  const none = new CredentialChain([], node, undefined, providers);
+  return { lookup: (workload) => chainOf.get(workload) ?? none, chains };
 }

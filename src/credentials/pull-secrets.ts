@@ -14,7 +14,7 @@ import { ListReader } from '../kubernetes/list-reader.js';
 import type { Workload } from '../kubernetes/workloads.js';
 import type { Logger } from '../log.js';
 import type { RegistryCredential } from '../registry/credentials.js';
-import { CredentialChain } from './credential-chain.js';
+import { chainsPerSecretSet, type CredentialChain } from './credential-chain.js';
 import { DockerConfigError, namesCredentialHelpers, parseDockerConfig, type DockerConfigEntry } from './docker-config.js';
 import { Keyring } from './keyring.js';
 import { CredentialProviders } from './providers/providers.js';
@@ -131,32 +131,24 @@ export class PullSecretCredentials implements CredentialSource {
     const loaded = new Map<string, SecretCredentials>();
     await Promise.all([...wanted].map(async (id) => loaded.set(id, await this.secret(id))));
 
-    // One chain per distinct set of secrets: its memo then serves every workload naming that set.
-    const node = this.nodeKeyring;
-    const providers = this.options.providers ?? CredentialProviders.NONE;
-    const chains = new Map<string, CredentialChain>();
-    const chainOf = new Map<Workload, CredentialChain>();
-    for (const [workload, names] of secretNames) {
-      const id = [workload.namespace, names.problem ?? '', ...names.names].join('\n');
-      let chain = chains.get(id);
-      if (!chain) {
-        const problems: string[] = names.problem ? [names.problem] : [];
-        const keyrings: Keyring<RegistryCredential>[] = [];
-        for (const name of names.names) {
-          const found = loaded.get(`${workload.namespace}/${name}`);
-          if (found?.problem) problems.push(found.problem);
-          if (found) keyrings.push(found.keyring);
-        }
-        const problem = problems.length > 0 ? problems.join('; ') : undefined;
-        const kept = this.chains.get(id);
-        chain = kept?.isOf(keyrings, node, problem, providers) ? kept : new CredentialChain(keyrings, node, problem, providers);
-        chains.set(id, chain);
-      }
-      chainOf.set(workload, chain);
-    }
+    const { lookup, chains } = chainsPerSecretSet(
+      secretNames.keys(),
+      (workload) => {
+        const names = secretNames.get(workload)!;
+        return {
+          key: [workload.namespace, names.problem ?? '', ...names.names].join('\n'),
+          read: () => {
+            const found = names.names.map((name) => loaded.get(`${workload.namespace}/${name}`)).filter((f) => f !== undefined);
+            return { keyrings: found.map((f) => f.keyring), problems: [...(names.problem ? [names.problem] : []), ...found.flatMap((f) => (f.problem ? [f.problem] : []))] };
+          },
+        };
+      },
+      this.nodeKeyring,
+      this.options.providers ?? CredentialProviders.NONE,
+      this.chains,
+    );
     this.chains = chains;
-    const none = new CredentialChain([], node, undefined, providers);
-    return (workload) => chainOf.get(workload) ?? none;
+    return lookup;
   }
 
   private secretNamesFor(workload: Workload, accounts: Accounts): { names: string[]; problem?: string } {
