@@ -6,9 +6,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ImageChecker } from './checker.js';
 import type { Collector, CredentialSource } from './collector.js';
 import type { Config } from './config.js';
-import { PullSecretCredentials } from './credentials/pull-secrets.js';
 import type { CredentialProviders } from './credentials/providers/providers.js';
-import { createEngine, type EngineDeps } from './engine.js';
+import { clusterCredentials, createEngine, type EngineDeps } from './engine.js';
 import { ListReader } from './kubernetes/list-reader.js';
 import { clusterWorkloads, LIST_PAGE_SIZE } from './cluster-workloads.js';
 import { ExporterMetrics } from './metrics.js';
@@ -20,7 +19,7 @@ export interface ExporterDeps extends EngineDeps {
   readonly kubeConfig: KubeConfig;
   /** Defaults to the workloads' pull secrets plus --docker-config. */
   readonly credentials?: CredentialSource;
-  /** Credential providers (plugins, clouds) made at start-up (startCredentialProviders). */
+  /** Credential providers (plugins, clouds) started at start-up (engine.ts startUp). */
   readonly providers?: CredentialProviders;
 }
 
@@ -65,17 +64,7 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
     ...clusterWorkloads(config, deps.kubeConfig, { logger, now: deps.now, maxAgeMs: config.listMaxAgeMs }),
     nodes: config.checkPlatforms ? new Nodes({ reader, logger, now: deps.now }) : undefined,
     credentials:
-      deps.credentials ??
-      new PullSecretCredentials({
-        kubeConfig: deps.kubeConfig,
-        requestTimeoutMs: config.scrapeTimeoutMs,
-        listTimeoutMs: config.listTimeoutMs,
-        logger,
-        dockerConfigPath: config.dockerConfig,
-        namespaced: !('all' in config.namespaceScope),
-        providers: deps.providers,
-        now: deps.now,
-      }),
+      deps.credentials ?? clusterCredentials(config, deps.kubeConfig, { logger, providers: deps.providers, dockerConfigPath: config.dockerConfig, now: deps.now }),
     onRecheckRound: () => metrics.completedRechecks.inc(),
   });
   const app = createApp({

@@ -2,9 +2,8 @@
 /** Entry point: flags, Kubernetes config, start the server, stop gracefully on SIGTERM/SIGINT. */
 import { constants as osConstants } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { checkDockerConfig, readCaFiles, startCredentialProviders } from './startup-files.js';
-import type { CredentialProviders } from './credentials/providers/providers.js';
 import { createExporter } from './app.js';
+import { startUp, type Started } from './engine.js';
 import { helpText, parseFlags, UsageError, type ParseOutcome } from './config.js';
 import { loadKubeConfig } from './kubernetes/kubeconfig.js';
 import { runCheck } from './check/run.js';
@@ -45,13 +44,9 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const { config } = parsed;
   const logger = createLogger(config.logLevel);
-  let registryCaPems: string[];
-  let providers: CredentialProviders;
+  let started: Started;
   try {
-    registryCaPems = await readCaFiles(config.registryCaFiles);
-    await checkDockerConfig(config.dockerConfig);
-    await checkWebConfigFile(config.webConfigFile);
-    providers = await startCredentialProviders(config, { logger, registryCaPems });
+    started = await startUp(config, { logger }, () => checkWebConfigFile(config.webConfigFile));
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`${error.message}\n`);
@@ -66,7 +61,7 @@ async function main(argv: readonly string[]): Promise<void> {
     logger.error('cannot load Kubernetes configuration', { reason: (error as Error).message });
     process.exit(1);
   }
-  const exporter = createExporter(config, { kubeConfig, logger, registryCaPems, providers });
+  const exporter = createExporter(config, { kubeConfig, logger, registryCaPems: started.registryCaPems, providers: started.providers });
   const port = await exporter.listen();
 
   let stopping = false;

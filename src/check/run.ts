@@ -9,14 +9,13 @@ import { join } from 'node:path';
 import type { CredentialSource, WorkloadSource } from '../collector.js';
 import { checkHelpText, parseCheckFlags, UsageError, type CheckConfig } from '../config.js';
 import { Keyring } from '../credentials/keyring.js';
-import { credentialKeyring, PullSecretCredentials, readDockerConfigFile, type DockerConfigFile } from '../credentials/pull-secrets.js';
-import { createEngine, type Engine, type EngineDeps } from '../engine.js';
+import { credentialKeyring, readDockerConfigFile, type DockerConfigFile } from '../credentials/pull-secrets.js';
+import { clusterCredentials, createEngine, startUp, type Engine, type EngineDeps } from '../engine.js';
 import { loadKubeConfig } from '../kubernetes/kubeconfig.js';
 import type { Workload } from '../kubernetes/workloads.js';
 import { clusterWorkloads } from '../cluster-workloads.js';
 import { createLogger, type Logger } from '../log.js';
 import type { RegistryCredential } from '../registry/credentials.js';
-import { checkDockerConfig, readCaFiles, startCredentialProviders } from '../startup-files.js';
 import type { CredentialProviders } from '../credentials/providers/providers.js';
 import { InputError, readInputs } from './inputs.js';
 import { ManifestCredentials } from './manifest-credentials.js';
@@ -34,6 +33,12 @@ export interface CheckIo {
 
 /** No deadline: every check finishes on its own, bounded by --registry-timeout per request. */
 const ONE_DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The CI job's own credentials, and the docker config they were read from. */
+interface NodeCredentials {
+  readonly keyring: Keyring<RegistryCredential>;
+  readonly path: string | undefined;
+}
 
 /** What the checks are run over: workloads, their credentials, and where each came from. */
 interface Subject {
@@ -68,9 +73,9 @@ export async function runCheck(argv: readonly string[], io: CheckIo = process, d
   let registryCaPems: string[];
   let subject: Subject;
   try {
-    registryCaPems = await readCaFiles(config.registryCaFiles);
-    const node = await nodeCredentials(config, io.env, warn);
-    const providers = await startCredentialProviders(config, { logger: log, registryCaPems, env: io.env });
+    const started = await startUp(config, { logger: log, env: io.env }, ({ dockerConfig }) => nodeCredentials(config, dockerConfig, io.env, warn));
+    const { own: node, providers } = started;
+    registryCaPems = started.registryCaPems;
     subject = config.cluster ? clusterSubject(config, log, node.path, providers) : await manifestSubject(config, io.stdin, node.keyring, providers);
   } catch (error) {
     return usage(error);
@@ -104,16 +109,15 @@ export async function runCheck(argv: readonly string[], io: CheckIo = process, d
 /**
  * The CI job's own credentials: --docker-config (which must be readable), else the first docker CLI
  * config that exists, $DOCKER_CONFIG/config.json then ~/.docker/config.json (a broken one is a
- * warning: the run goes on without it).
+ * warning: the run goes on without it). `dockerConfig` is --docker-config as read at start-up.
  */
 async function nodeCredentials(
   config: CheckConfig,
+  dockerConfig: DockerConfigFile | undefined,
   env: NodeJS.ProcessEnv,
   warn: (warning: string) => void,
-): Promise<{ keyring: Keyring<RegistryCredential>; path: string | undefined }> {
-  if (config.dockerConfig) {
-    return { keyring: dockerConfigKeyring(config.dockerConfig, (await checkDockerConfig(config.dockerConfig))!, warn), path: config.dockerConfig };
-  }
+): Promise<NodeCredentials> {
+  if (config.dockerConfig) return { keyring: dockerConfigKeyring(config.dockerConfig, dockerConfig!, warn), path: config.dockerConfig };
   const candidates = [...(env.DOCKER_CONFIG ? [join(env.DOCKER_CONFIG, 'config.json')] : []), join(env.HOME ?? homedir(), '.docker', 'config.json')];
   const path = candidates.find((candidate) => existsSync(candidate));
   if (!path) return { keyring: Keyring.empty(), path: undefined };
@@ -185,15 +189,7 @@ function clusterSubject(config: CheckConfig, logger: Logger, dockerConfigPath: s
   }
   return {
     ...clusterWorkloads(config, kubeConfig, { logger, maxAgeMs: ONE_DAY_MS }),
-    credentials: new PullSecretCredentials({
-      kubeConfig,
-      requestTimeoutMs: config.registryTimeoutMs,
-      listTimeoutMs: config.listTimeoutMs,
-      logger,
-      dockerConfigPath,
-      namespaced: !('all' in config.namespaceScope),
-      providers,
-    }),
+    credentials: clusterCredentials(config, kubeConfig, { logger, providers, dockerConfigPath }),
     sourceOf: () => undefined,
     warnings: [],
   };

@@ -52,10 +52,8 @@ interface SecretCredentials {
 
 export interface PullSecretOptions {
   readonly kubeConfig: KubeConfig;
-  /** Timeout of reading one secret. */
-  readonly requestTimeoutMs: number;
-  /** Timeout of one page of the service-account list (--list-timeout). */
-  readonly listTimeoutMs: number;
+  /** Timeout of one API request: reading a secret, a page of the service-account list (--list-timeout). */
+  readonly apiTimeoutMs: number;
   readonly logger: Logger;
   /** Path of a docker config.json used after the pull secrets (like the node's credentials). */
   readonly dockerConfigPath?: string;
@@ -101,7 +99,7 @@ export class PullSecretCredentials implements CredentialSource {
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.reader = new ListReader(options.kubeConfig, {
       pageSize: SERVICE_ACCOUNT_PAGE_SIZE,
-      requestTimeoutMs: options.listTimeoutMs,
+      requestTimeoutMs: options.apiTimeoutMs,
     });
     const refresh = { maxAgeMs: SECRET_CACHE_MS, now: options.now };
     this.secrets = new Refreshing((id: string, previous) => this.limit(() => this.readSecret(id, previous)), refresh);
@@ -198,7 +196,7 @@ export class PullSecretCredentials implements CredentialSource {
     const [namespace, name] = id.split('/') as [string, string];
     let secret: V1Secret;
     try {
-      secret = await this.core.readNamespacedSecret({ name, namespace }, withTimeout(this.options.requestTimeoutMs));
+      secret = await this.core.readNamespacedSecret({ name, namespace }, withTimeout(this.options.apiTimeoutMs));
     } catch (error) {
       const status = apiStatus(error);
       const problem =

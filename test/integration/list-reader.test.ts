@@ -162,7 +162,7 @@ describe('service accounts for pull secrets', () => {
   };
   const ref = parseImageReference('registry.example.com/app:1');
   const credentials = () =>
-    new PullSecretCredentials({ kubeConfig, requestTimeoutMs: 2000, listTimeoutMs: 2000, logger: createLogger('debug', (line) => logs.push(line)) });
+    new PullSecretCredentials({ kubeConfig, apiTimeoutMs: 2000, logger: createLogger('debug', (line) => logs.push(line)) });
 
   beforeEach(() => {
     logs.length = 0;
@@ -233,7 +233,7 @@ describe('pull secrets re-read', () => {
   test('a rotated secret is used after its re-read; an unchanged one keeps the credentials object (and all planned with it)', async () => {
     kube.set('Secret', [dockerConfigSecret('a', 'regcred', { 'registry.example.com': { username: 'u', password: 'old' } })]);
     const clock = { now: Date.now() };
-    const credentials = new PullSecretCredentials({ kubeConfig, requestTimeoutMs: 2000, listTimeoutMs: 2000, logger: createLogger('error', () => {}), now: () => clock.now });
+    const credentials = new PullSecretCredentials({ kubeConfig, apiTimeoutMs: 2000, logger: createLogger('error', () => {}), now: () => clock.now });
     const first = (await credentials.prepare([workload]))(workload);
     expect(first.lookup(ref).credentials.map((c) => ('password' in c ? c.password : c.id))).toEqual(['old']);
 
@@ -256,7 +256,7 @@ describe('pull secrets re-read', () => {
     ]);
     const twin = { ...workload, name: 'twin' };
     const different = { ...workload, name: 'different', imagePullSecrets: ['other'] };
-    const lookup = await new PullSecretCredentials({ kubeConfig, requestTimeoutMs: 2000, listTimeoutMs: 2000, logger: createLogger('error', () => {}) }).prepare([
+    const lookup = await new PullSecretCredentials({ kubeConfig, apiTimeoutMs: 2000, logger: createLogger('error', () => {}) }).prepare([
       workload,
       twin,
       different,

@@ -6,7 +6,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createExporter, type Exporter, type ExporterDeps } from '../../src/app.js';
 import { parseFlags, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
-import { readCaFiles, startCredentialProviders } from '../../src/startup-files.js';
+import { startUp } from '../../src/engine.js';
 import { REUSE_MS } from '../../src/shared-answer.js';
 
 export interface RunningExporter {
@@ -121,10 +121,9 @@ export async function startExporter(
   kubeConfig.loadFromFile(kubeconfigPath);
   const logs: string[] = [];
   const logger = createLogger('debug', (line) => logs.push(line));
-  const registryCaPems = await readCaFiles(config.registryCaFiles);
-  // As main.ts does: plugins and cloud providers from the flags.
-  const providers = deps.providers ?? (await startCredentialProviders(config, { logger, registryCaPems }));
-  const exporter = createExporter(config, { kubeConfig, logger, registryCaPems, ...deps, providers });
+  // As main.ts does: the flags' files read, plugins and cloud providers started (unless a test brings its own).
+  const { registryCaPems, providers } = await startUp(config, { logger });
+  const exporter = createExporter(config, { kubeConfig, logger, registryCaPems, providers, ...deps });
   const port = await exporter.listen();
   const url = `http://127.0.0.1:${port}`;
   return {
