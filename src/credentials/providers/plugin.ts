@@ -25,7 +25,9 @@ import type { ImageReference } from '../../image/reference.js';
 import type { Logger } from '../../log.js';
 import { CredentialProviderError } from '../../registry/credentials.js';
 import { Keyring } from '../keyring.js';
-import { boundedText, isRecord, MAX_REASON_CHARS, MAX_SECRET_CHARS } from '../../untrusted.js';
+import { z } from 'zod';
+import { parseSchema } from '../../schema.js';
+import { boundedText, MAX_REASON_CHARS, MAX_SECRET_CHARS } from '../../untrusted.js';
 import type { CredentialProvider } from './providers.js';
 import {
   imageMatches,
@@ -77,8 +79,51 @@ const CACHE_PURGE_INTERVAL_MS = 15 * 60_000;
 const RESPONSE_KIND = 'CredentialProviderResponse';
 const REQUEST_KIND = 'CredentialProviderRequest';
 
-type CacheKeyType = 'Image' | 'Registry' | 'Global';
-const CACHE_KEY_TYPES: ReadonlySet<string> = new Set<CacheKeyType>(['Image', 'Registry', 'Global']);
+type CacheKeyType = z.output<ReturnType<typeof responseSchema>>['cacheKeyType'];
+
+/**
+ * A CredentialProviderResponse for a plugin configured with `apiVersion`. Its messages quote none of
+ * what the plugin printed: only a known apiVersion is named (anything else could be a secret).
+ */
+function responseSchema(apiVersion: string) {
+  const entryTooLong = `answered with an auth entry too long (keys up to ${MAX_REASON_CHARS} characters, username and password up to ${MAX_SECRET_CHARS})`;
+  const credential = z
+    .string({ error: 'answered with an invalid auth entry (username and password must be strings)' })
+    // Kept while cached, per image at worst: nothing longer than a registry token or an image pattern.
+    .max(MAX_SECRET_CHARS, { error: entryTooLong })
+    .optional();
+  const entry = z.object({ username: credential, password: credential }, { error: 'answered with an invalid auth entry (must hold username and password)' });
+  const auth = z
+    .record(z.string(), z.unknown(), { error: 'answered with an invalid auth (must map images to username and password)' })
+    // Counted before any entry is read (see MAX_AUTH_ENTRIES).
+    .refine((pairs) => Object.keys(pairs).length <= MAX_AUTH_ENTRIES, { error: `answered with more than ${MAX_AUTH_ENTRIES} auth entries`, abort: true })
+    .pipe(z.record(z.string().max(MAX_REASON_CHARS), entry, { error: entryTooLong }));
+  return z.object(
+    {
+      apiVersion: z.literal(apiVersion, {
+        error: ({ input }) => {
+          const actual = (PLUGIN_API_VERSIONS as readonly unknown[]).includes(input) ? `"${String(input)}"` : input === undefined ? 'none' : 'an unknown one';
+          return `answered with apiVersion ${actual}, expected "${apiVersion}"`;
+        },
+      }),
+      kind: z.literal(RESPONSE_KIND, { error: `answered with a kind other than ${RESPONSE_KIND}` }),
+      cacheKeyType: z.enum(['Image', 'Registry', 'Global'], { error: 'answered with an invalid cacheKeyType (must be Image, Registry or Global)' }),
+      cacheDuration: z
+        .string({ error: 'answered with an invalid cacheDuration (must be a duration string)' })
+        .transform((text, ctx) => {
+          try {
+            return Math.max(0, parseGoDuration(text));
+          } catch {
+            ctx.issues.push({ code: 'custom', input: text, message: 'answered with an invalid cacheDuration (must be a duration such as "5m")' });
+            return z.NEVER;
+          }
+        })
+        .nullish(),
+      auth: auth.nullish(),
+    },
+    { error: 'printed JSON that is not a CredentialProviderResponse object' },
+  );
+}
 
 interface AuthEntry {
   readonly key: string;
@@ -134,6 +179,7 @@ export class PluginProvider implements CredentialProvider {
   private latestRun: Run | undefined;
   /** The cacheKeyType of the plugin's last answer; undefined before its first. */
   private keyType: CacheKeyType | undefined;
+  private readonly responseSchema: ReturnType<typeof responseSchema>;
 
   constructor(
     private readonly config: PluginConfig,
@@ -144,6 +190,7 @@ export class PluginProvider implements CredentialProvider {
     this.now = options.now ?? Date.now;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS;
     this.lastPurge = this.now();
+    this.responseSchema = responseSchema(config.apiVersion);
   }
 
   matches(ref: ImageReference): boolean {
@@ -292,45 +339,16 @@ export class PluginProvider implements CredentialProvider {
     } catch {
       return invalid('printed no valid JSON response on stdout');
     }
-    if (!isRecord(body)) return invalid('printed JSON that is not a CredentialProviderResponse object');
-    const { apiVersion, kind, cacheKeyType, cacheDuration, auth } = body;
-    if (apiVersion !== this.config.apiVersion) {
-      // Only a known version is named: anything else the plugin printed could be a secret.
-      const actual = (PLUGIN_API_VERSIONS as readonly unknown[]).includes(apiVersion) ? `"${String(apiVersion)}"` : apiVersion === undefined ? 'none' : 'an unknown one';
-      return invalid(`answered with apiVersion ${actual}, expected "${this.config.apiVersion}"`);
-    }
-    if (kind !== RESPONSE_KIND) return invalid(`answered with a kind other than ${RESPONSE_KIND}`);
-    if (typeof cacheKeyType !== 'string' || !CACHE_KEY_TYPES.has(cacheKeyType)) {
-      return invalid(`answered with an invalid cacheKeyType (must be Image, Registry or Global)`);
-    }
-    let cacheDurationMs: number | undefined;
-    if (cacheDuration !== undefined && cacheDuration !== null) {
-      if (typeof cacheDuration !== 'string') return invalid('answered with an invalid cacheDuration (must be a duration string)');
-      try {
-        cacheDurationMs = Math.max(0, parseGoDuration(cacheDuration));
-      } catch {
-        return invalid('answered with an invalid cacheDuration (must be a duration such as "5m")');
-      }
-    }
+    const parsed = parseSchema(this.responseSchema, body, 'answered with an invalid CredentialProviderResponse');
+    if (!parsed.ok) return invalid(parsed.message);
+    const { cacheKeyType, cacheDuration, auth } = parsed.value;
     const entries: AuthEntry[] = [];
     let chars = ANSWER_BASE_CHARS;
-    if (auth !== undefined && auth !== null) {
-      if (!isRecord(auth)) return invalid('answered with an invalid auth (must map images to username and password)');
-      const pairs = Object.entries(auth);
-      if (pairs.length > MAX_AUTH_ENTRIES) return invalid(`answered with more than ${MAX_AUTH_ENTRIES} auth entries`);
-      for (const [key, value] of pairs) {
-        if (!isRecord(value)) return invalid('answered with an invalid auth entry (must hold username and password)');
-        const { username = '', password = '' } = value;
-        if (typeof username !== 'string' || typeof password !== 'string') return invalid('answered with an invalid auth entry (username and password must be strings)');
-        // Kept while cached, per image at worst: nothing longer than a registry token or an image pattern.
-        if (key.length > MAX_REASON_CHARS || username.length > MAX_SECRET_CHARS || password.length > MAX_SECRET_CHARS) {
-          return invalid(`answered with an auth entry too long (keys up to ${MAX_REASON_CHARS} characters, username and password up to ${MAX_SECRET_CHARS})`);
-        }
-        entries.push({ key, username, password });
-        chars += key.length + username.length + password.length;
-      }
+    for (const [key, { username = '', password = '' }] of Object.entries(auth ?? {})) {
+      entries.push({ key, username, password });
+      chars += key.length + username.length + password.length;
     }
-    return { keyType: cacheKeyType as CacheKeyType, cacheDurationMs, chars, auth: Keyring.of(entries) };
+    return { keyType: cacheKeyType, cacheDurationMs: cacheDuration ?? undefined, chars, auth: Keyring.of(entries) };
   }
 
   /** Runs the plugin once for the image: its stdout, or RunFailure. */

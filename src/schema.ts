@@ -1,0 +1,15 @@
+/**
+ * Reading a schema-shaped untrusted format (the web config, the plugin config, a plugin's response)
+ * with zod: every schema names its own messages (which say the field at fault and never quote a
+ * value), and a fault the schema did not word gets `fallback`, never zod's own message (which may
+ * quote the input). The first fault in the schema's order is the one reported, as the checks it
+ * replaced did.
+ */
+import type { z } from 'zod';
+
+/** The parsed value, or the message of its first fault. */
+export function parseSchema<S extends z.ZodType>(schema: S, input: unknown, fallback: string): { ok: true; value: z.output<S> } | { ok: false; message: string } {
+  const result = schema.safeParse(input, { error: () => fallback });
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, message: result.error.issues[0]?.message ?? fallback };
+}
