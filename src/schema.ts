@@ -7,9 +7,14 @@
  */
 import type { z } from 'zod';
 
-/** The parsed value, or the message of its first fault. */
-export function parseSchema<S extends z.ZodType>(schema: S, input: unknown, fallback: string): { ok: true; value: z.output<S> } | { ok: false; message: string } {
+/** The parsed value, or the message and path of its first fault. */
+export function parseSchema<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  fallback: string,
+): { ok: true; value: z.output<S> } | { ok: false; message: string; path: readonly PropertyKey[] } {
   const result = schema.safeParse(input, { error: () => fallback });
   if (result.success) return { ok: true, value: result.data };
-  return { ok: false, message: result.error.issues[0]?.message ?? fallback };
+  const first = result.error.issues[0];
+  return { ok: false, message: first?.message ?? fallback, path: first?.path ?? [] };
 }

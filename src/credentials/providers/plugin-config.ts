@@ -14,7 +14,9 @@ import { parse as parseYaml } from 'yaml';
 import { parseGoDuration } from '../../duration.js';
 import type { ImageReference } from '../../image/reference.js';
 import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
-import { isRecord, quoted } from '../../untrusted.js';
+import { z } from 'zod';
+import { parseSchema } from '../../schema.js';
+import { arrayOf, isRecord, quoted } from '../../untrusted.js';
 
 export const CONFIG_KIND = 'CredentialProviderConfig';
 /** apiVersions of the config file itself. */
@@ -98,103 +100,129 @@ export function parsePluginConfig(text: string, source = 'credential provider co
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
     fail(`not valid YAML or JSON: ${reason}`);
   }
-  if (!isRecord(document)) return fail('not a CredentialProviderConfig object');
-
-  const ignoredFields: string[] = [];
-  for (const key of Object.keys(document)) if (!TOP_FIELDS.has(key)) ignoredFields.push(key);
-
-  const { apiVersion, kind, providers } = document;
-  if (apiVersion === undefined) fail('is required', 'apiVersion');
-  if (typeof apiVersion !== 'string' || !(CONFIG_API_VERSIONS as readonly string[]).includes(apiVersion)) {
-    fail(`unsupported value ${shown(apiVersion)}; expected one of ${CONFIG_API_VERSIONS.join(', ')}`, 'apiVersion');
+  const read = parseSchema(configSchema, document, 'is not valid');
+  if (!read.ok) {
+    const { message, path } = read;
+    const index = path[0] === 'providers' && path.length > 2 ? path[1] : undefined;
+    const name = typeof index === 'number' && isRecord(document) ? arrayOf(document['providers'])[index] : undefined;
+    const provider = isRecord(name) && typeof name['name'] === 'string' && name['name'] !== '' ? name['name'] : undefined;
+    return fail(message, path.length === 0 ? undefined : fieldOf(path), provider);
   }
-  if (kind !== CONFIG_KIND) fail(`must be ${CONFIG_KIND}, not ${shown(kind)}`, 'kind');
-  if (providers === undefined || providers === null) fail('at least one provider is required', 'providers');
-  if (!Array.isArray(providers)) return fail('must be a list', 'providers');
-  if (providers.length === 0) fail('at least one provider is required', 'providers');
-
-  const parsed: PluginConfig[] = [];
+  const raw = document as Record<string, unknown>;
+  const ignoredFields = unknownFields(raw, TOP_FIELDS, '');
   const seen = new Set<string>();
-  providers.forEach((raw: unknown, index) => {
+  const providers = read.value.providers.map((provider, index): PluginConfig => {
     const at = `providers[${index}]`;
-    if (!isRecord(raw)) fail('must be an object', at);
-    const provider = raw as Record<string, unknown>;
-    for (const key of Object.keys(provider)) if (!PROVIDER_FIELDS.has(key)) ignoredFields.push(`${at}.${key}`);
-
     const { name } = provider;
-    if (name === undefined || name === null || name === '') fail('is required', `${at}.name`);
-    if (typeof name !== 'string') return fail(`must be a string, not ${shown(name)}`, `${at}.name`);
-    const bad = (field: string, message: string): never => fail(message, `${at}.${field}`, name);
-    if (name.includes('/')) bad('name', `${shown(name)} cannot contain '/'`);
-    if (/\s/.test(name)) bad('name', `${shown(name)} cannot contain spaces`);
-    if (name === '.' || name === '..') bad('name', `cannot be ${shown(name)}`);
-    if (name.includes('\0')) bad('name', 'cannot contain a NUL character');
-    if (seen.has(name)) bad('name', `duplicate provider name ${shown(name)}`);
+    if (seen.has(name)) fail(`duplicate provider name ${shown(name)}`, `${at}.name`, name);
     seen.add(name);
-
-    const version = provider['apiVersion'];
-    if (version === undefined || version === null || version === '') bad('apiVersion', 'is required');
-    if (typeof version !== 'string' || !(PLUGIN_API_VERSIONS as readonly string[]).includes(version)) {
-      bad('apiVersion', `unsupported value ${shown(version)}; expected one of ${PLUGIN_API_VERSIONS.join(', ')}`);
-    }
-
-    const match = provider['matchImages'];
-    if (match === undefined || match === null) bad('matchImages', 'at least one item is required');
-    if (!Array.isArray(match)) return bad('matchImages', 'must be a list of strings');
-    if (match.length === 0) bad('matchImages', 'at least one item is required');
-    const matchPatterns = match.map((item: unknown, i) => {
-      if (typeof item !== 'string') return bad(`matchImages[${i}]`, `must be a string, not ${shown(item)}`);
-      const pattern = parseKey(item);
-      if (!pattern) return bad(`matchImages[${i}]`, `${shown(item)} is not a valid image match (host[:port][/path], * per host label)`);
-      return pattern;
-    });
-
-    const duration = provider['defaultCacheDuration'];
-    if (duration === undefined || duration === null || duration === '') bad('defaultCacheDuration', 'is required');
-    if (typeof duration !== 'string') return bad('defaultCacheDuration', `must be a duration string such as "12h", not ${shown(duration)}`);
-    let defaultCacheDurationMs: number;
-    try {
-      defaultCacheDurationMs = parseGoDuration(duration);
-    } catch (error) {
-      return bad('defaultCacheDuration', error instanceof Error ? error.message : String(error));
-    }
-    if (defaultCacheDurationMs < 0) bad('defaultCacheDuration', 'must be greater than or equal to 0');
-
-    const args = provider['args'] ?? [];
-    if (!Array.isArray(args)) return bad('args', 'must be a list of strings');
-    args.forEach((arg: unknown, i) => {
-      if (typeof arg !== 'string') bad(`args[${i}]`, 'must be a string');
-    });
-
-    const envList = provider['env'] ?? [];
-    if (!Array.isArray(envList)) return bad('env', 'must be a list of {name, value}');
-    const env = envList.map((item: unknown, i): PluginEnvVar => {
-      if (!isRecord(item)) return bad(`env[${i}]`, 'must be an object with name and value');
-      for (const key of Object.keys(item)) if (!ENV_FIELDS.has(key)) ignoredFields.push(`${at}.env[${i}].${key}`);
-      const envName = item['name'];
-      if (typeof envName !== 'string' || envName === '') return bad(`env[${i}].name`, 'is required');
-      if (envName.includes('=') || envName.includes('\0')) bad(`env[${i}].name`, `${shown(envName)} is not a valid variable name`);
-      const value = item['value'] ?? '';
-      // The value is never shown: env often carries keys and tokens.
-      if (typeof value !== 'string') return bad(`env[${i}].value`, 'must be a string');
-      if (value.includes('\0')) bad(`env[${i}].value`, 'cannot contain a NUL character');
-      return { name: envName, value };
-    });
-
-    const tokenAttributes = provider['tokenAttributes'];
-    parsed.push({
+    const rawProvider = arrayOf(raw['providers'])[index] as Record<string, unknown>;
+    ignoredFields.push(...unknownFields(rawProvider, PROVIDER_FIELDS, `${at}.`));
+    arrayOf(rawProvider['env']).forEach((item, i) => ignoredFields.push(...unknownFields(item as Record<string, unknown>, ENV_FIELDS, `${at}.env[${i}].`)));
+    return {
       name,
-      matchImages: match as string[],
-      matchPatterns,
-      defaultCacheDurationMs,
-      apiVersion: version as PluginApiVersion,
-      args: args as string[],
-      env,
-      serviceAccountTokens: tokenAttributes !== undefined && tokenAttributes !== null,
-    });
+      matchImages: provider.matchImages.map(({ text }) => text),
+      matchPatterns: provider.matchImages.map(({ pattern }) => pattern),
+      defaultCacheDurationMs: provider.defaultCacheDuration,
+      apiVersion: provider.apiVersion,
+      args: provider.args ?? [],
+      env: (provider.env ?? []).map(({ name: envName, value }) => ({ name: envName, value: value ?? '' })),
+      serviceAccountTokens: provider.tokenAttributes !== undefined && provider.tokenAttributes !== null,
+    };
   });
-  return { providers: parsed, ignoredFields };
+  return { providers, ignoredFields };
 }
+
+function unknownFields(object: Record<string, unknown>, known: ReadonlySet<string>, prefix: string): string[] {
+  return Object.keys(object)
+    .filter((key) => !known.has(key))
+    .map((key) => `${prefix}${key}`);
+}
+
+/** `providers[0].env[1].name` for the path ['providers', 0, 'env', 1, 'name']. */
+function fieldOf(path: readonly PropertyKey[]): string {
+  return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`)).join('');
+}
+
+const absent = (value: unknown) => value === undefined || value === null || value === '';
+
+/** A string that passes the first of `rules` it breaks: [message if broken, test]. */
+function checked(schema: z.ZodString, rules: ReadonlyArray<readonly [(value: string) => boolean, (value: string) => string]>) {
+  return schema.superRefine((value, ctx) => {
+    const broken = rules.find(([breaks]) => breaks(value));
+    if (broken) ctx.addIssue({ code: 'custom', message: broken[1](value) });
+  });
+}
+
+const providerSchema = z.object(
+  {
+    name: checked(z.string({ error: ({ input }) => (absent(input) ? 'is required' : `must be a string, not ${shown(input)}`) }), [
+      [(name) => name === '', () => 'is required'],
+      [(name) => name.includes('/'), (name) => `${shown(name)} cannot contain '/'`],
+      [(name) => /\s/.test(name), (name) => `${shown(name)} cannot contain spaces`],
+      [(name) => name === '.' || name === '..', (name) => `cannot be ${shown(name)}`],
+      [(name) => name.includes('\0'), () => 'cannot contain a NUL character'],
+    ]),
+    apiVersion: z.enum(PLUGIN_API_VERSIONS, {
+      error: ({ input }) => (absent(input) ? 'is required' : `unsupported value ${shown(input)}; expected one of ${PLUGIN_API_VERSIONS.join(', ')}`),
+    }),
+    matchImages: z
+      .array(
+        z.string({ error: ({ input }) => `must be a string, not ${shown(input)}` }).transform((text, ctx) => {
+          const pattern = parseKey(text);
+          if (!pattern) ctx.addIssue({ code: 'custom', message: `${shown(text)} is not a valid image match (host[:port][/path], * per host label)` });
+          return { text, pattern: pattern as KeyPattern };
+        }),
+        { error: ({ input }) => (input === undefined || input === null ? 'at least one item is required' : 'must be a list of strings') },
+      )
+      .min(1, { error: 'at least one item is required' }),
+    defaultCacheDuration: z
+      .string({ error: ({ input }) => (absent(input) ? 'is required' : `must be a duration string such as "12h", not ${shown(input)}`) })
+      .transform((text, ctx) => {
+        let ms = 0;
+        try {
+          ms = text === '' ? Number.NaN : parseGoDuration(text);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+        }
+        if (Number.isNaN(ms)) ctx.addIssue({ code: 'custom', message: 'is required' });
+        else if (ms < 0) ctx.addIssue({ code: 'custom', message: 'must be greater than or equal to 0' });
+        return ms;
+      }),
+    args: z.array(z.string({ error: 'must be a string' }), { error: 'must be a list of strings' }).nullish(),
+    env: z
+      .array(
+        z.object(
+          {
+            name: checked(z.string({ error: 'is required' }), [
+              [(name) => name === '', () => 'is required'],
+              [(name) => name.includes('=') || name.includes('\0'), (name) => `${shown(name)} is not a valid variable name`],
+            ]),
+            // The value is never shown: env often carries keys and tokens.
+            value: checked(z.string({ error: 'must be a string' }), [[(value) => value.includes('\0'), () => 'cannot contain a NUL character']]).nullish(),
+          },
+          { error: 'must be an object with name and value' },
+        ),
+        { error: 'must be a list of {name, value}' },
+      )
+      .nullish(),
+    tokenAttributes: z.unknown().optional(),
+  },
+  { error: 'must be an object' },
+);
+
+const configSchema = z.object(
+  {
+    apiVersion: z.enum(CONFIG_API_VERSIONS, {
+      error: ({ input }) => (input === undefined ? 'is required' : `unsupported value ${shown(input)}; expected one of ${CONFIG_API_VERSIONS.join(', ')}`),
+    }),
+    kind: z.literal(CONFIG_KIND, { error: ({ input }) => `must be ${CONFIG_KIND}, not ${shown(input)}` }),
+    providers: z
+      .array(providerSchema, { error: ({ input }) => (input === undefined || input === null ? 'at least one provider is required' : 'must be a list') })
+      .min(1, { error: 'at least one provider is required' }),
+  },
+  { error: 'not a CredentialProviderConfig object' },
+);
 
 /**
  * Several files of a config directory, in the order read, as one config (the kubelet's merge):
