@@ -15,6 +15,8 @@ import { parseDocument } from 'yaml';
 import { FlagError } from '../config.js';
 import { parseGoDuration } from '../duration.js';
 import { pemCertificates } from '../pem-certificates.js';
+import { z } from 'zod';
+import { parseSchema } from '../schema.js';
 import { isRecord, quoted } from '../untrusted.js';
 
 export const CLIENT_AUTH_TYPES = [
@@ -62,14 +64,6 @@ const HEADERS: Readonly<Record<string, readonly string[] | undefined>> = {
   'X-XSS-Protection': undefined,
   'Content-Security-Policy': undefined,
 };
-
-const TOP_KEYS = ['tls_server_config', 'http_server_config', 'basic_auth_users', 'rate_limit'];
-const TLS_KEYS = [
-  'cert', 'key', 'client_ca', 'cert_file', 'key_file', 'client_auth_type', 'client_ca_file', 'client_allowed_sans',
-  'min_version', 'max_version', 'cipher_suites', 'prefer_server_cipher_suites', 'curve_preferences',
-];
-const HTTP_KEYS = ['http2', 'headers'];
-const RATE_KEYS = ['interval', 'burst'];
 
 /** A bcrypt hash as htpasswd (`$2y$`), Go and bcryptjs (`$2a$`, `$2b$`) write it: cost 4–31, 22 characters of salt, 31 of hash. */
 export const BCRYPT_HASH = /^\$2[aby]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
@@ -137,53 +131,83 @@ function quote(text: string): string {
   return quoted(text, 100);
 }
 
-function section(value: unknown, name: string, known: readonly string[], problem: Problem): Record<string, unknown> {
-  if (value === undefined || value === null) return {};
-  if (!isRecord(value)) problem(`${name} must be a mapping`);
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) problem(`${name}: unknown key ${quote(key)} (known: ${known.join(', ')})`);
-  }
-  return value;
+/** A string field, '' as absent. */
+const text = (field: string) =>
+  z
+    .string({ error: `${field} must be a string` })
+    .nullish()
+    .transform((value) => value || undefined);
+const strings = (field: string) => z.array(z.string({ error: `${field} must be a list of strings` }), { error: `${field} must be a list of strings` }).nullish();
+const bool = (field: string) => z.boolean({ error: `${field} must be true or false` }).nullish();
+
+/** A mapping of known keys (absent: empty); an unknown key is refused before any value is read. */
+function section<T extends z.ZodRawShape>(name: string, shape: T) {
+  const known = Object.keys(shape);
+  return z
+    .custom<Record<string, unknown>>(isRecord, { error: `${name} must be a mapping` })
+    .superRefine((value, ctx) => {
+      const unknown = Object.keys(value).find((key) => !known.includes(key));
+      if (unknown !== undefined) ctx.addIssue({ code: 'custom', message: `${name}: unknown key ${quote(unknown)} (known: ${known.join(', ')})` });
+    })
+    .pipe(z.object(shape))
+    .nullish();
 }
 
-function optionalString(object: Record<string, unknown>, key: string, where: string, problem: Problem): string | undefined {
-  const value = object[key];
-  if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string') problem(`${where}.${key} must be a string`);
-  return value;
+const tlsSchema = section('tls_server_config', {
+  cert: text('tls_server_config.cert'),
+  key: text('tls_server_config.key'),
+  client_ca: text('tls_server_config.client_ca'),
+  cert_file: text('tls_server_config.cert_file'),
+  key_file: text('tls_server_config.key_file'),
+  client_auth_type: text('tls_server_config.client_auth_type'),
+  client_ca_file: text('tls_server_config.client_ca_file'),
+  client_allowed_sans: strings('tls_server_config.client_allowed_sans'),
+  min_version: text('tls_server_config.min_version'),
+  max_version: text('tls_server_config.max_version'),
+  cipher_suites: strings('tls_server_config.cipher_suites'),
+  prefer_server_cipher_suites: bool('tls_server_config.prefer_server_cipher_suites'),
+  curve_preferences: strings('tls_server_config.curve_preferences'),
+});
+type TlsSection = NonNullable<z.output<typeof tlsSchema>>;
+
+const fileSchema = section('the file', {
+  tls_server_config: z.unknown().optional(),
+  http_server_config: z.unknown().optional(),
+  basic_auth_users: z.unknown().optional(),
+  rate_limit: z.unknown().optional(),
+});
+
+const httpSchema = section('http_server_config', {
+  http2: bool('http_server_config.http2'),
+  headers: z.custom<Record<string, unknown>>(isRecord, { error: 'http_server_config.headers must be a mapping' }).nullish(),
+});
+
+const rateSchema = section('rate_limit', {
+  interval: z.string({ error: 'rate_limit.interval must be a duration such as 1s or 100ms' }).nullish(),
+  burst: z
+    .number({ error: 'rate_limit.burst must be a whole number' })
+    .int({ error: 'rate_limit.burst must be a whole number' })
+    .min(0, { error: 'rate_limit.burst must be a whole number' })
+    .nullish(),
+});
+
+/** `value` read with `schema`, or the problem its first fault names. */
+function read<S extends z.ZodType>(schema: S, value: unknown, problem: Problem): z.output<S> {
+  const result = parseSchema(schema, value, 'is not valid');
+  return result.ok ? result.value : problem(result.message);
 }
 
-function stringList(object: Record<string, unknown>, key: string, where: string, problem: Problem): string[] | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) problem(`${where}.${key} must be a list of strings`);
-  return value as string[];
-}
-
-function optionalBool(object: Record<string, unknown>, key: string, where: string, problem: Problem): boolean | undefined {
-  const value = object[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') problem(`${where}.${key} must be true or false`);
-  return value;
-}
-
-function pemSource(
-  tls: Record<string, unknown>,
-  inlineKey: string,
-  fileKey: string,
-  dir: string,
-  problem: Problem,
-): PemSource | undefined {
-  const inline = optionalString(tls, inlineKey, 'tls_server_config', problem);
-  const file = optionalString(tls, fileKey, 'tls_server_config', problem);
+function pemSource(tls: TlsSection, inlineKey: 'cert' | 'key' | 'client_ca', dir: string, problem: Problem): PemSource | undefined {
+  const fileKey = `${inlineKey}_file` as const;
+  const inline = tls[inlineKey];
+  const file = tls[fileKey];
   if (inline !== undefined && file !== undefined) problem(`tls_server_config: give ${inlineKey} or ${fileKey}, not both`);
   if (file !== undefined) return { file: isAbsolute(file) ? file : resolve(dir, file), field: fileKey };
   if (inline !== undefined) return { inline, field: inlineKey };
   return undefined;
 }
 
-function tlsVersion(tls: Record<string, unknown>, key: string, fallback: SecureVersion, problem: Problem): SecureVersion {
-  const name = optionalString(tls, key, 'tls_server_config', problem);
+function tlsVersion(name: string | undefined, key: string, fallback: SecureVersion, problem: Problem): SecureVersion {
   if (name === undefined) return fallback;
   const version = TLS_VERSIONS[name];
   if (!version) problem(`tls_server_config.${key}: unknown TLS version ${quote(name)} (TLS10, TLS11, TLS12 or TLS13)`);
@@ -191,15 +215,18 @@ function tlsVersion(tls: Record<string, unknown>, key: string, fallback: SecureV
 }
 
 function parseTls(value: unknown, dir: string, problem: Problem): TlsSpec | undefined {
-  const tls = section(value, 'tls_server_config', TLS_KEYS, problem);
-  if (Object.values(tls).every((v) => v === undefined || v === null)) return undefined;
-  const cert = pemSource(tls, 'cert', 'cert_file', dir, problem);
-  const key = pemSource(tls, 'key', 'key_file', dir, problem);
-  const clientCa = pemSource(tls, 'client_ca', 'client_ca_file', dir, problem);
+  if (!isRecord(value) || Object.values(value).every((v) => v === undefined || v === null)) {
+    read(tlsSchema, value, problem);
+    return undefined;
+  }
+  const tls = read(tlsSchema, value, problem)!;
+  const cert = pemSource(tls, 'cert', dir, problem);
+  const key = pemSource(tls, 'key', dir, problem);
+  const clientCa = pemSource(tls, 'client_ca', dir, problem);
   if (!cert) problem('tls_server_config needs cert_file (or cert)');
   if (!key) problem('tls_server_config needs key_file (or key)');
 
-  const authName = optionalString(tls, 'client_auth_type', 'tls_server_config', problem) ?? 'NoClientCert';
+  const authName = tls.client_auth_type ?? 'NoClientCert';
   // exporter-toolkit still takes the old name of RequireAnyClientCert.
   const clientAuth = (authName === 'RequireClientCert' ? 'RequireAnyClientCert' : authName) as ClientAuthType;
   if (!CLIENT_AUTH_TYPES.includes(clientAuth)) {
@@ -211,16 +238,16 @@ function parseTls(value: unknown, dir: string, problem: Problem): TlsSpec | unde
   if (clientCa && clientAuth === 'NoClientCert') {
     problem(`tls_server_config: ${clientCa.field} is set but client_auth_type is NoClientCert (set client_auth_type, e.g. RequireAndVerifyClientCert)`);
   }
-  const allowedSans = stringList(tls, 'client_allowed_sans', 'tls_server_config', problem);
+  const allowedSans = tls.client_allowed_sans ?? undefined;
   if (allowedSans && clientAuth !== 'RequireAnyClientCert' && clientAuth !== 'RequireAndVerifyClientCert') {
     problem('tls_server_config.client_allowed_sans needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert');
   }
 
-  const minVersion = tlsVersion(tls, 'min_version', 'TLSv1.2', problem);
-  const maxVersion = tlsVersion(tls, 'max_version', 'TLSv1.3', problem);
+  const minVersion = tlsVersion(tls.min_version, 'min_version', 'TLSv1.2', problem);
+  const maxVersion = tlsVersion(tls.max_version, 'max_version', 'TLSv1.3', problem);
   if (VERSION_ORDER.indexOf(minVersion) > VERSION_ORDER.indexOf(maxVersion)) problem('tls_server_config: min_version is above max_version');
 
-  const suites = stringList(tls, 'cipher_suites', 'tls_server_config', problem);
+  const suites = tls.cipher_suites;
   const ciphers = suites?.length
     ? [
         ...suites.map((name) => {
@@ -231,13 +258,13 @@ function parseTls(value: unknown, dir: string, problem: Problem): TlsSpec | unde
         ...TLS13_SUITES,
       ].join(':')
     : undefined;
-  const curves = stringList(tls, 'curve_preferences', 'tls_server_config', problem);
+  const curves = tls.curve_preferences;
   const ecdhCurve = curves?.length
     ? curves.map((name) => CURVES[name] ?? problem(`tls_server_config.curve_preferences: unknown curve ${quote(name)} (${Object.keys(CURVES).join(', ')})`)).join(':')
     : undefined;
   return {
-    cert,
-    key,
+    cert: cert!,
+    key: key!,
     clientCa,
     clientAuth,
     allowedSans,
@@ -245,7 +272,7 @@ function parseTls(value: unknown, dir: string, problem: Problem): TlsSpec | unde
     maxVersion,
     ciphers,
     ecdhCurve,
-    honorCipherOrder: optionalBool(tls, 'prefer_server_cipher_suites', 'tls_server_config', problem) ?? true,
+    honorCipherOrder: tls.prefer_server_cipher_suites ?? true,
   };
 }
 
@@ -266,15 +293,10 @@ function parseUsers(value: unknown, problem: Problem): Map<string, string> {
 }
 
 function parseHttp(value: unknown, problem: Problem, warnings: string[]): Map<string, string> {
-  const http = section(value, 'http_server_config', HTTP_KEYS, problem);
-  if (optionalBool(http, 'http2', 'http_server_config', problem) === true) {
-    warnings.push('http_server_config.http2: HTTP/2 is not supported; serving HTTP/1.1');
-  }
+  const http = read(httpSchema, value, problem) ?? {};
+  if (http.http2 === true) warnings.push('http_server_config.http2: HTTP/2 is not supported; serving HTTP/1.1');
   const headers = new Map<string, string>();
-  const given = http.headers;
-  if (given === undefined || given === null) return headers;
-  if (!isRecord(given)) problem('http_server_config.headers must be a mapping');
-  for (const [name, text] of Object.entries(given)) {
+  for (const [name, text] of Object.entries(http.headers ?? {})) {
     if (!(name in HEADERS)) problem(`http_server_config.headers: header ${quote(name)} cannot be configured (${Object.keys(HEADERS).join(', ')})`);
     if (text === null || text === undefined || text === '') continue; // blank: unset
     if (typeof text !== 'string' || /[\r\n\0]/.test(text)) problem(`http_server_config.headers.${name} must be a one-line string`);
@@ -286,10 +308,9 @@ function parseHttp(value: unknown, problem: Problem, warnings: string[]): Map<st
 }
 
 function parseRateLimit(value: unknown, problem: Problem): WebConfigSpec['rateLimit'] {
-  const rate = section(value, 'rate_limit', RATE_KEYS, problem);
+  const rate = read(rateSchema, value, problem) ?? {};
   let intervalMs = 0;
   if (rate.interval !== undefined && rate.interval !== null) {
-    if (typeof rate.interval !== 'string') problem('rate_limit.interval must be a duration such as 1s or 100ms');
     try {
       intervalMs = parseGoDuration(rate.interval);
     } catch (error) {
@@ -298,7 +319,6 @@ function parseRateLimit(value: unknown, problem: Problem): WebConfigSpec['rateLi
     if (intervalMs < 0) problem('rate_limit.interval must not be negative');
   }
   const burst = rate.burst ?? 0;
-  if (typeof burst !== 'number' || !Number.isInteger(burst) || burst < 0) problem('rate_limit.burst must be a whole number');
   if (intervalMs === 0) return undefined; // exporter-toolkit: interval 0 turns the limiter off
   // A token bucket holding no token would refuse every request.
   if (burst < 1) problem('rate_limit.burst must be at least 1 when rate_limit.interval is set');
@@ -322,14 +342,14 @@ export function parseWebConfig(text: string, file: string): WebConfigSpec {
   } catch (e) {
     problem(`invalid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
-  const top = section(root, 'the file', TOP_KEYS, problem);
+  const top = read(fileSchema, root, problem);
   const warnings: string[] = [];
   const dir = dirname(resolve(file));
   return {
-    tls: parseTls(top.tls_server_config, dir, problem),
-    headers: parseHttp(top.http_server_config, problem, warnings),
-    users: parseUsers(top.basic_auth_users, problem),
-    rateLimit: parseRateLimit(top.rate_limit, problem),
+    tls: parseTls(top?.tls_server_config, dir, problem),
+    headers: parseHttp(top?.http_server_config, problem, warnings),
+    users: parseUsers(top?.basic_auth_users, problem),
+    rateLimit: parseRateLimit(top?.rate_limit, problem),
     warnings,
   };
 }
