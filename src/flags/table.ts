@@ -70,7 +70,7 @@ export const FLAGS = {
     default: '30s',
     help: 'A scrape answers from the newest workload listing; one older than this is listed anew for later scrapes.',
   },
-  'list-timeout': { for: BOTH, clusterOnly: true, value: duration, default: '60s', help: 'Timeout of one page of a workload or service-account list.' },
+  'list-timeout': { for: BOTH, clusterOnly: true, value: duration, default: '60s', help: 'Timeout of one page of a workload or service-account list, and of reading a pull secret.' },
   'max-concurrent-checks': { for: BOTH, value: count, default: '32', help: 'Registry requests running at once, over all registries (shared fairly between them).' },
   'max-concurrent-per-registry': { for: BOTH, value: count, default: '16', help: 'Registry requests running at once against one registry host.' },
   'allow-plain-http': {
