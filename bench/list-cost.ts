@@ -8,49 +8,14 @@
  *
  *   BENCH_WORKLOADS  Deployments (default 10000)
  */
-import { request as httpsRequest } from 'node:https';
 import { realisticDeployment } from '../test/support/objects.js';
-import { processCpuSeconds, processRssMiB, startRealApiServer } from './support/real-apiserver.js';
+import { getListPage, processCpuSeconds, processRssMiB, startRealApiServer } from './support/real-apiserver.js';
 
 const WORKLOADS = Number(process.env.BENCH_WORKLOADS ?? 10_000);
 const LISTS = 5;
 const PATH = '/apis/apps/v1/deployments';
 
-interface Page {
-  readonly status: number;
-  readonly wireBytes: number;
-  readonly items: number;
-  readonly continueToken: string | undefined;
-}
 
-/** One GET with gzip; counts wire bytes; finds `continue` and the item count without parsing the body. */
-function get(url: string, ca: string, token: string, gzip: boolean): Promise<Page> {
-  return new Promise((resolve, reject) => {
-    const encoding = gzip ? 'gzip' : 'identity';
-    const req = httpsRequest(url, { ca, headers: { authorization: `Bearer ${token}`, accept: 'application/json', 'accept-encoding': encoding } }, (res) => {
-      let wireBytes = 0;
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => {
-        wireBytes += chunk.length;
-        chunks.push(chunk);
-      });
-      res.on('end', async () => {
-        const { gunzipSync } = await import('node:zlib');
-        const raw = Buffer.concat(chunks);
-        const body = res.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
-        const head = body.subarray(0, 2000).toString('utf8');
-        const continueToken = /"continue":"([^"]*)"/.exec(head)?.[1] || undefined;
-        let items = 0;
-        const marker = Buffer.from('{"metadata":{"name":');
-        for (let at = body.indexOf(marker); at !== -1; at = body.indexOf(marker, at + 1)) items++;
-        resolve({ status: res.statusCode ?? 0, wireBytes, items, continueToken });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const paginated = (c: string | undefined) => `?limit=500${c ? `&continue=${encodeURIComponent(c)}` : ''}`;
 const MODES: Record<string, { query: (token: string | undefined) => string; gzip: boolean }> = {
@@ -84,7 +49,7 @@ try {
     for (let list = 0; list < LISTS; list++) {
       let token: string | undefined;
       do {
-        const page = await get(`${server.url}${PATH}${query(token)}`, server.caCertPem, server.exporterToken, gzip);
+        const page = await getListPage(`${server.url}${PATH}${query(token)}`, { ca: server.caCertPem, token: server.exporterToken, gzip });
         if (page.status !== 200) throw new Error(`${mode}: HTTP ${page.status}`);
         requests++;
         wireBytes += page.wireBytes;

@@ -24,7 +24,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { request as httpsRequest } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -36,7 +35,7 @@ import { realisticDeployment } from '../test/support/objects.js';
 import { pushImage } from '../test/support/push.js';
 import { startRegistry } from '../test/support/registry.js';
 import { realisticPod } from './support/realistic-pod.js';
-import { processCpuSeconds, processRssMiB, startRealApiServer, type RealApiServer } from './support/real-apiserver.js';
+import { getListPage, processCpuSeconds, processRssMiB, startRealApiServer, type RealApiServer } from './support/real-apiserver.js';
 
 const PODS = Number(process.env.BENCH_PODS ?? 50_000);
 const DEPLOYMENTS = Number(process.env.BENCH_DEPLOYMENTS ?? 5_000);
@@ -53,42 +52,7 @@ const DEPLOYED = deployedRuntime();
 const SELECTOR = '!pod-template-hash,!controller-revision-hash,!job-name,!controller-uid,!batch.kubernetes.io/job-name,!batch.kubernetes.io/controller-uid';
 const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 
-interface Page {
-  readonly status: number;
-  readonly wireBytes: number;
-  readonly items: number;
-  readonly continueToken: string | undefined;
-}
 
-/** One GET (gzip, as the exporter asks); counts wire bytes and items without parsing the body. */
-function get(server: RealApiServer, path: string, accept: string): Promise<Page> {
-  return new Promise((resolve, reject) => {
-    const headers = { authorization: `Bearer ${server.exporterToken}`, accept, 'accept-encoding': 'gzip' };
-    const req = httpsRequest(`${server.url}${path}`, { ca: server.caCertPem, headers }, (res) => {
-      let wireBytes = 0;
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => {
-        wireBytes += chunk.length;
-        chunks.push(chunk);
-      });
-      res.on('end', async () => {
-        const { gunzipSync } = await import('node:zlib');
-        const raw = Buffer.concat(chunks);
-        const body = res.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
-        // Not parsed: one body of every pod (resourceVersion=0) is longer than a string may be.
-        const head = body.subarray(0, 4000).toString('utf8');
-        const continueToken = /"continue":"([^"]*)"/.exec(head)?.[1] || undefined;
-        let items = 0;
-        const marker = Buffer.from('"metadata":{"name":');
-        for (let at = body.indexOf(marker); at !== -1; at = body.indexOf(marker, at + 1)) items++;
-        resolve({ status: res.statusCode ?? 0, wireBytes, items, continueToken });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const MODES: Record<string, { query: string; accept?: string; paginate: boolean }> = {
   'every pod, paginated from etcd (limit=500): what 05a8720 asks for': { query: '?limit=500', paginate: true },
@@ -112,7 +76,7 @@ async function listCosts(server: RealApiServer): Promise<void> {
     for (let list = 0; list < LISTS; list++) {
       let token: string | undefined;
       do {
-        const page = await get(server, `/api/v1/pods${token ? `?limit=500&continue=${encodeURIComponent(token)}` : query}`, accept ?? 'application/json');
+        const page = await getListPage(`${server.url}/api/v1/pods${token ? `?limit=500&continue=${encodeURIComponent(token)}` : query}`, { ca: server.caCertPem, token: server.exporterToken, accept });
         if (page.status !== 200) throw new Error(`${mode}: HTTP ${page.status}`);
         requests++;
         wireBytes += page.wireBytes;

@@ -10,6 +10,8 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { request as httpsRequest } from 'node:https';
+import { gunzipSync } from 'node:zlib';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -82,6 +84,45 @@ export interface RealApiServer {
 }
 
 /** utime + stime of a process from /proc/PID/stat, in seconds. */
+/** One page of a list as the benchmarks count it: status, bytes on the wire, items, continue token. */
+export interface ListPage {
+  readonly status: number;
+  readonly wireBytes: number;
+  readonly items: number;
+  readonly continueToken: string | undefined;
+}
+
+/**
+ * One GET of a list page; counts wire bytes and items without parsing the body (one body of every
+ * pod, resourceVersion=0, is longer than a string may be).
+ */
+export function getListPage(url: string, options: { ca: string; token: string; accept?: string; gzip?: boolean }): Promise<ListPage> {
+  return new Promise((resolve, reject) => {
+    const headers = { authorization: `Bearer ${options.token}`, accept: options.accept ?? 'application/json', 'accept-encoding': options.gzip === false ? 'identity' : 'gzip' };
+    const req = httpsRequest(url, { ca: options.ca, headers }, (res) => {
+      let wireBytes = 0;
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => {
+        wireBytes += chunk.length;
+        chunks.push(chunk);
+      });
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        const body = res.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+        const head = body.subarray(0, 4000).toString('utf8');
+        const continueToken = /"continue":"([^"]*)"/.exec(head)?.[1] || undefined;
+        let items = 0;
+        const marker = Buffer.from('"metadata":{"name":');
+        for (let at = body.indexOf(marker); at !== -1; at = body.indexOf(marker, at + 1)) items++;
+        resolve({ status: res.statusCode ?? 0, wireBytes, items, continueToken });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 export function processCpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) is in parentheses and may hold spaces; fields after it start at 3.
