@@ -9,7 +9,7 @@ import { describeApiError } from './kubernetes/api.js';
 import { ALL_NAMESPACES, type Namespaces } from './kubernetes/namespaces.js';
 import { keepUnchanged, type SourceId, type Workload, type WorkloadLister } from './kubernetes/workloads.js';
 import type { Logger } from './log.js';
-import { Refreshing } from './refreshing.js';
+import { Refreshing } from './utils/refreshing.js';
 
 export interface ListingsOptions {
   readonly lister: Pick<WorkloadLister, 'list' | 'kindOf'>;
@@ -52,7 +52,7 @@ export class Listings {
         return keepUnchanged(previous ?? [], await options.lister.list(source, namespace === '' ? undefined : namespace));
       },
       {
-        maxAgeMs: options.maxAgeMs,
+        freshMs: options.maxAgeMs,
         now: options.now,
         onError: (key, error) => {
           const [source, namespace] = String(key).split('\n') as [SourceId, string];

@@ -18,7 +18,7 @@ import { chainsPerSecretSet, type CredentialChain } from './credential-chain.js'
 import { DockerConfigError, namesCredentialHelpers, parseDockerConfig, type DockerConfigEntry } from './docker-config.js';
 import { Keyring } from './keyring.js';
 import { CredentialProviders } from './providers/providers.js';
-import { Refreshing } from '../refreshing.js';
+import { Refreshing } from '../utils/refreshing.js';
 
 /** Secrets change rarely; a minute keeps API load flat and picks up rotations soon enough. */
 export const SECRET_CACHE_MS = 60_000;
@@ -101,8 +101,9 @@ export class PullSecretCredentials implements CredentialSource {
       pageSize: SERVICE_ACCOUNT_PAGE_SIZE,
       requestTimeoutMs: options.apiTimeoutMs,
     });
-    const refresh = { maxAgeMs: SECRET_CACHE_MS, now: options.now };
-    this.secrets = new Refreshing((id: string, previous) => this.limit(() => this.readSecret(id, previous)), refresh);
+    const refresh = { freshMs: SECRET_CACHE_MS, now: options.now };
+    // Secrets no workload named for a few minutes are forgotten: memory follows the cluster.
+    this.secrets = new Refreshing((id: string, previous) => this.limit(() => this.readSecret(id, previous)), { ...refresh, idleMs: SECRET_IDLE_MS });
     this.serviceAccounts = new Refreshing((namespace) => this.readServiceAccounts(namespace), {
       ...refresh,
       onError: (key, error) => {
@@ -116,8 +117,7 @@ export class PullSecretCredentials implements CredentialSource {
   async prepare(workloads: readonly Workload[]): Promise<CredentialLookup> {
     await this.refreshNodeConfig();
     const accounts = await this.accounts(workloads);
-    // Secrets no workload named for a few minutes are forgotten: memory follows the cluster.
-    this.secrets.prune(SECRET_IDLE_MS);
+    this.secrets.prune();
 
     const secretNames = new Map<Workload, { names: string[]; problem?: string }>();
     const wanted = new Set<string>();

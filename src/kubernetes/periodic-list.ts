@@ -5,7 +5,7 @@
  * ends, not once a minute.
  */
 import type { Logger, LogFields } from '../log.js';
-import { Refreshing, type Loaded } from '../refreshing.js';
+import { Refreshing, type Loaded } from '../utils/refreshing.js';
 import { describeApiError } from './api.js';
 
 export interface PeriodicListOptions<T> {
@@ -27,9 +27,9 @@ export class PeriodicList<T> {
 
   constructor(private readonly options: PeriodicListOptions<T>) {
     this.list = new Refreshing(() => this.load(), {
-      maxAgeMs: options.maxAgeMs,
+      freshMs: options.maxAgeMs,
       // A list that fails (no RBAC, say) is not tried again on every scrape either.
-      retryFailedAfterMs: options.maxAgeMs,
+      holdFailureMs: options.maxAgeMs,
       now: options.now,
       onError: (_key, error) => {
         const reason = describeApiError(error);

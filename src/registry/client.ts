@@ -16,7 +16,7 @@ import {
   type Classification,
 } from './status.js';
 import { requestToken, tokenCacheKey, TokenError, tokenLifetimeMs, DEFAULT_TOKEN_LIFETIME_MS } from './tokens.js';
-import { ExpiringMap } from '../expiring-map.js';
+import { ExpiringMap } from '../utils/expiring-map.js';
 import { boundedText, digestOf, MAX_CODE_CHARS } from '../untrusted.js';
 import type { HttpAnswer, Transport } from './transport.js';
 

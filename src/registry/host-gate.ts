@@ -6,7 +6,7 @@
  *   then one probe goes through; its answer closes or reopens the circuit.
  * Checks of a closed host fail fast instead of holding concurrency slots for a whole timeout.
  */
-import { ExpiringMap } from '../expiring-map.js';
+import { ExpiringMap } from '../utils/expiring-map.js';
 import type { Classification } from './status.js';
 
 /** A 429 without Retry-After backs the host off this long. */

@@ -10,6 +10,7 @@
  */
 import { isUnknowable, platformOfConfig, platformsOfIndex, type Platform, type Unknowable } from '../platform/platform.js';
 import { digestOf } from '../untrusted.js';
+import { Refreshing } from '../utils/refreshing.js';
 
 /** Reads a JSON document of the image's repository (`manifests/<digest>`, `blobs/<digest>`); undefined when it cannot. */
 export type DocumentReader = (path: string) => Promise<unknown>;
@@ -27,31 +28,29 @@ const MAX_PLATFORMS = 50_000;
 type Fact = readonly Platform[] | Unknowable;
 
 export class PlatformFacts {
-  private readonly known = new Map<string, Fact>();
-  /** Digests being read: concurrent checks of images with one digest start one read. */
-  private readonly reading = new Set<string>();
-  /** Platforms in `known`, summed. */
-  private platforms = 0;
+  /** Read once per digest (concurrent checks of images with one digest start one read), kept until a bound drops them. */
+  private readonly facts: Refreshing<string, Fact>;
 
-  constructor(
-    private readonly maxDigests = MAX_DIGESTS,
-    private readonly maxPlatforms = MAX_PLATFORMS,
-  ) {}
+  constructor(maxDigests = MAX_DIGESTS, maxPlatforms = MAX_PLATFORMS) {
+    this.facts = new Refreshing<string, Fact>((digest) => Promise.reject(new Error(`no reader for ${digest}`)), {
+      // Content addressed by digest never changes.
+      freshMs: Infinity,
+      maxEntries: maxDigests,
+      maxWeight: maxPlatforms,
+      weigh: (_digest, fact) => (isUnknowable(fact) ? 0 : fact.length),
+    });
+  }
 
   /** The platforms of the manifest with this digest, when they have been read and can be known. */
   of(digest: string): readonly Platform[] | undefined {
-    const known = this.known.get(digest);
-    if (known) {
-      // Most recently used last: the first entry is the one to drop.
-      this.known.delete(digest);
-      this.known.set(digest, known);
-    }
+    const known = this.facts.held(digest)?.value;
     return isUnknowable(known) ? undefined : known;
   }
 
   /** How much is kept: digests and platforms (summed over digests). */
   kept(): { digests: number; platforms: number } {
-    return { digests: this.known.size, platforms: this.platforms };
+    const { keys, weight } = this.facts.kept();
+    return { digests: keys, platforms: weight };
   }
 
   /**
@@ -59,32 +58,15 @@ export class PlatformFacts {
    * to why they cannot be known when this read found out, else undefined.
    */
   async learn(digest: string, read: DocumentReader): Promise<string | undefined> {
-    if (this.known.has(digest) || this.reading.has(digest)) return undefined;
-    this.reading.add(digest);
-    try {
-      const fact = await readPlatforms(digest, read).catch(() => undefined);
-      if (fact) this.keep(digest, fact);
-      return isUnknowable(fact) ? fact.unknowable : undefined;
-    } finally {
-      this.reading.delete(digest);
-    }
-  }
-
-  private keep(digest: string, fact: Fact): void {
-    this.known.set(digest, fact);
-    this.platforms += weight(fact);
-    while (this.known.size > this.maxDigests || this.platforms > this.maxPlatforms) {
-      const [oldest, dropped] = this.known.entries().next().value as [string, Fact];
-      this.known.delete(oldest);
-      this.platforms -= weight(dropped);
-    }
+    if (this.facts.held(digest) || this.facts.isLoading(digest)) return undefined;
+    // What cannot be read now is not kept: asked again at the next check.
+    const load = async () => (await readPlatforms(digest, read)) ?? Promise.reject(new Error('not readable now'));
+    const fact = (await this.facts.get(digest, undefined, load))?.value;
+    return isUnknowable(fact) ? fact.unknowable : undefined;
   }
 }
 
-function weight(fact: Fact): number {
-  return isUnknowable(fact) ? 0 : fact.length;
-}
-
+/** The fact, or undefined when it cannot be read now. */
 async function readPlatforms(digest: string, read: DocumentReader): Promise<Fact | undefined> {
   // Only a digest (of the spec's grammar and a digest's length) goes into a URL path.
   if (digestOf(digest) === undefined) return undefined;

@@ -19,6 +19,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { bcryptWorker } from './bcrypt-worker.js';
+import { ExpiringMap } from '../utils/expiring-map.js';
 
 export interface Credentials {
   readonly user: string;
@@ -99,37 +100,27 @@ interface Job {
   readonly settle: (verdict: AuthVerdict | Error) => void;
 }
 
-/** A verified pair: whose it is (kept across a reload while that user's hash is unchanged) and when it expires. */
-interface Verified {
-  readonly user: string;
-  readonly expires: number;
-}
-
 /** One set of users (one loaded web config); a reload makes a new one from the previous (see carriedOver). */
 export class BasicAuth {
-  /** HMAC of a verified pair → whose and when it expires; in order of last use. */
-  private readonly verified = new Map<string, Verified>();
+  /** HMAC of a verified pair → whose it is (kept across a reload while that user's hash is unchanged); lives while used. */
+  private readonly verified: ExpiringMap<string, string>;
   private hmacKey = randomBytes(32);
   private readonly waiting: Job[] = [];
   private running = false;
   /** Jobs waiting or running, per client. */
   private readonly perClient = new Map<string, number>();
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
   private readonly queueMax: number;
   private readonly perClientMax: number;
-  private readonly now: () => number;
   private readonly compare: (password: string, hash: string) => Promise<boolean>;
 
   constructor(
     private readonly users: ReadonlyMap<string, string>,
     options: BasicAuthOptions = {},
   ) {
-    this.ttlMs = options.ttlMs ?? AUTH_CACHE_TTL_MS;
-    this.maxEntries = options.maxEntries ?? AUTH_CACHE_MAX;
     this.queueMax = options.queueMax ?? AUTH_QUEUE_MAX;
     this.perClientMax = options.perClientMax ?? AUTH_PER_CLIENT_MAX;
-    this.now = options.now ?? Date.now;
+    const { ttlMs = AUTH_CACHE_TTL_MS, maxEntries = AUTH_CACHE_MAX, now } = options;
+    this.verified = new ExpiringMap({ ttlMs, onRead: 'extend', maxEntries, now });
     this.compare = options.compare ?? ((password, hash) => bcryptWorker().compare(password, hash));
   }
 
@@ -140,11 +131,10 @@ export class BasicAuth {
   carriedOver(previous: BasicAuth | undefined): this {
     if (!previous) return this;
     this.hmacKey = previous.hmacKey;
-    for (const [key, entry] of previous.verified) {
-      const hash = this.users.get(entry.user);
-      if (hash !== undefined && hash === previous.users.get(entry.user)) this.verified.set(key, entry);
+    for (const [key, user, leftMs] of previous.verified.live()) {
+      const hash = this.users.get(user);
+      if (hash !== undefined && hash === previous.users.get(user)) this.verified.set(key, user, leftMs);
     }
-    while (this.verified.size > this.maxEntries) this.verified.delete(this.verified.keys().next().value as string);
     return this;
   }
 
@@ -202,21 +192,7 @@ export class BasicAuth {
 
   /** Whether the pair was verified and is still in use; a use keeps it for another ttlMs. */
   private cached(key: string): boolean {
-    const entry = this.verified.get(key);
-    if (entry === undefined) return false;
-    this.verified.delete(key);
-    if (entry.expires <= this.now()) return false;
-    this.verified.set(key, { user: entry.user, expires: this.now() + this.ttlMs });
-    return true;
-  }
-
-  private remember(key: string, user: string): void {
-    this.verified.delete(key);
-    this.verified.set(key, { user, expires: this.now() + this.ttlMs });
-    while (this.verified.size > this.maxEntries) {
-      const oldest = this.verified.keys().next().value as string;
-      this.verified.delete(oldest);
-    }
+    return this.verified.get(key) !== undefined;
   }
 
   private release(job: Job): void {
@@ -237,7 +213,7 @@ export class BasicAuth {
       if (this.cached(job.key)) return 'ok';
       const ok = await this.compare(job.password, job.against);
       if (!ok || !job.known) return 'denied';
-      this.remember(job.key, job.user);
+      this.verified.set(job.key, job.user);
       return 'ok';
     };
     run().then(job.settle, (error: unknown) => job.settle(error instanceof Error ? error : new Error(String(error)))).finally(() => {

@@ -4,7 +4,7 @@ import { parseImageReference } from '../../src/image/reference.js';
 import { RecheckRounds } from '../../src/rechecks.js';
 import { CheckStates, FAILURE_RETRY_MS, PROVEN_FRESH_INTERVALS, timeToLive } from '../../src/check-state.js';
 import { MAX_BACKOFF_MS } from '../../src/registry/host-gate.js';
-import { ExpiringMap } from '../../src/expiring-map.js';
+import { ExpiringMap } from '../../src/utils/expiring-map.js';
 import { tokenCacheKey, tokenLifetimeMs } from '../../src/registry/tokens.js';
 import type { CheckResult } from '../../src/registry/status.js';
 
@@ -128,6 +128,27 @@ test('ExpiringMap: entries live their TTL (fixed, per value, or per set), prune 
   expect(map.get('long')).toBe(100);
 });
 
+test("ExpiringMap: 'touch' drops the least recently read first; 'extend' keeps an entry while it is read", () => {
+  let now = 0;
+  const touched = new ExpiringMap<string, number>({ ttlMs: Infinity, onRead: 'touch', maxEntries: 2 });
+  touched.set('a', 1).set('b', 2);
+  expect(touched.get('a')).toBe(1);
+  touched.set('c', 3);
+  expect([...touched.live()].map(([k]) => k)).toEqual(['a', 'c']);
+  const kept = new ExpiringMap<string, number>({ ttlMs: Infinity, maxEntries: 2 });
+  kept.set('a', 1).set('b', 2);
+  kept.get('a');
+  kept.set('c', 3); // 'keep': set first, gone first
+  expect([...kept.live()].map(([k]) => k)).toEqual(['b', 'c']);
+  const sliding = new ExpiringMap<string, number>({ ttlMs: 100, onRead: 'extend', now: () => now });
+  sliding.set('used', 1).set('idle', 2);
+  for (now = 90; now < 500; now += 90) expect(sliding.get('used')).toBe(1);
+  expect(sliding.peek('idle')).toBeUndefined();
+  expect(sliding.peek('used')).toBe(1);
+  now += 100; // peek is not a use
+  expect(sliding.get('used')).toBeUndefined();
+});
+
 test('RecheckRounds completes when every referenced image was checked since the round began', () => {
   let latest = 0;
   const finished = new Map<string, number>();
@@ -172,7 +193,7 @@ test('token cache: tokens live a little less than expires_in; keys name the cred
 
 describe('Refreshing: stale-while-revalidate', () => {
   test('serves the newest value; reloads once when too old; waits only for the first load; keeps the last good value on failure', async () => {
-    const { Refreshing } = await import('../../src/refreshing.js');
+    const { Refreshing } = await import('../../src/utils/refreshing.js');
     let now = 0;
     let loads = 0;
     let fail = false;
@@ -185,7 +206,7 @@ describe('Refreshing: stale-while-revalidate', () => {
         if (fail) throw new Error('down');
         return `${key}@${now}`;
       },
-      { maxAgeMs: 1000, now: () => now, onError: (_key, error) => errors.push(error) },
+      { freshMs: 1000, now: () => now, onError: (_key, error) => errors.push(error) },
     );
     // First load: waited for.
     const first = refreshing.get('a');
@@ -218,19 +239,68 @@ describe('Refreshing: stale-while-revalidate', () => {
     expect(refreshing.isLoading('b')).toBe(true);
   });
 
-  test('prune forgets keys nobody asked for', async () => {
-    const { Refreshing } = await import('../../src/refreshing.js');
+  test('prune forgets keys nobody asked for in idleMs', async () => {
+    const { Refreshing } = await import('../../src/utils/refreshing.js');
     let now = 0;
     const loaded: string[] = [];
-    const refreshing = new Refreshing(async (key: string) => (loaded.push(key), key), { maxAgeMs: 100_000, now: () => now });
+    const refreshing = new Refreshing(async (key: string) => (loaded.push(key), key), { freshMs: 100_000, idleMs: 5000, now: () => now });
     await refreshing.get('old');
     now = 10_000;
     await refreshing.get('recent');
     now = 12_000;
-    refreshing.prune(5000);
+    refreshing.prune();
     // 'recent' is still held (fresh, no load); 'old' was forgotten and is loaded again.
     await refreshing.get('recent');
     await refreshing.get('old');
     expect(loaded).toEqual(['old', 'recent', 'old']);
+  });
+
+  test('bounded: past maxEntries or maxWeight the least recently asked for go, however fresh', async () => {
+    const { Refreshing } = await import('../../src/utils/refreshing.js');
+    const loaded: string[] = [];
+    const refreshing = new Refreshing(async (key: string) => (loaded.push(key), key.repeat(2)), {
+      freshMs: Infinity,
+      maxEntries: 3,
+      maxWeight: 10,
+      weigh: (_key, value) => value.length,
+    });
+    for (const key of ['a', 'b', 'c']) await refreshing.get(key);
+    expect(refreshing.held('a')?.value).toBe('aa'); // asked for: now the most recent
+    await refreshing.get('d'); // a fourth key: 'b' goes
+    expect(refreshing.kept()).toEqual({ keys: 3, weight: 6 });
+    expect(refreshing.held('b')).toBeUndefined();
+    await refreshing.get('eeee'); // weighs 8: 'c' and 'a' go (10 is the bound), however recent
+    expect(refreshing.kept()).toEqual({ keys: 2, weight: 10 });
+    expect(refreshing.held('a')).toBeUndefined();
+    expect(refreshing.held('d')?.value).toBe('dd');
+    expect(loaded).toEqual(['a', 'b', 'c', 'd', 'eeee']);
+  });
+
+  test("'wait': callers wait for a due value's reload, fall back on it while usable when the reload fails, and a failure is held", async () => {
+    const { Refreshing } = await import('../../src/utils/refreshing.js');
+    let now = 0;
+    let fail = false;
+    let loads = 0;
+    const refreshing = new Refreshing(
+      async (key: string) => {
+        loads++;
+        if (fail) throw new Error('down');
+        return `${key}@${now}`;
+      },
+      { whenDue: 'wait', freshMs: 100, usableMs: () => 400, holdFailureMs: 50, now: () => now },
+    );
+    expect((await refreshing.get('a'))?.value).toBe('a@0');
+    now = 100;
+    expect((await refreshing.get('a'))?.value).toBe('a@100'); // waited for: the new value, not the due one
+    fail = true;
+    now = 200;
+    expect(await refreshing.get('a')).toMatchObject({ value: 'a@100', failed: true });
+    now = 249;
+    expect(await refreshing.get('a')).toMatchObject({ value: 'a@100', failed: true });
+    expect(loads).toBe(3); // held: no load in the 50 ms after a failure
+    now = 500; // past usable: the failure is all there is
+    expect(await refreshing.get('a')).toBeUndefined();
+    expect(refreshing.failure('a')).toMatchObject({ message: 'down' });
+    expect(loads).toBe(4);
   });
 });

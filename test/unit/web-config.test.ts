@@ -15,6 +15,7 @@ import { checkWebConfigFile, CLIENT_AUTH_TYPES, loadWebConfig, parseWebConfig, W
 import { clientCertRefusal, subjectAltNames, TokenBucket } from '../../src/web/web-server.js';
 import { createPki, type Pki } from '../support/pki.js';
 import { makeTempDir } from '../support/tmp.js';
+import type { ExpiringMap } from '../../src/utils/expiring-map.js';
 
 const FILE = '/etc/exporter/web.yml';
 const HASH = bcrypt.hashSync('s3cret', 4);
@@ -372,7 +373,8 @@ describe('BasicAuth', () => {
     expect(await auth.check(header('alice', 's3cret'))).toBe('ok');
     expect(calls).toHaveLength(4);
     // The cache holds keyed digests only: not even a plain SHA-256 of the pair, which is fast to guess.
-    const entries = [...(auth as unknown as { verified: Map<string, number> }).verified.keys()];
+    const entries = [...(auth as unknown as { verified: ExpiringMap<string, string> }).verified.live()].map(([key]) => key);
+    expect(entries).toHaveLength(1);
     expect(entries.every((k) => /^[0-9a-f]{64}$/.test(k))).toBe(true);
     expect(entries).not.toContain(createHash('sha256').update(JSON.stringify(['alice', 's3cret'])).digest('hex'));
   });

@@ -28,6 +28,7 @@ import { Keyring } from '../keyring.js';
 import { z } from 'zod';
 import { parseSchema } from '../../schema.js';
 import { boundedText, MAX_REASON_CHARS, MAX_SECRET_CHARS } from '../../untrusted.js';
+import { ExpiringMap } from '../../utils/expiring-map.js';
 import type { CredentialProvider } from './providers.js';
 import {
   imageMatches,
@@ -166,10 +167,8 @@ export class PluginProvider implements CredentialProvider {
   readonly name: string;
   private readonly now: () => number;
   private readonly timeoutMs: number;
-  /** Answers by `image <image>`, `registry <host>` or `global`, with when they expire. */
-  private readonly cache = new Map<string, { answer: Answer; expiresAt: number }>();
-  /** Sum of the cached answers' chars. */
-  private cachedChars = 0;
+  /** Answers by `image <image>`, `registry <host>` or `global`, for the duration each says; least recently used go first. */
+  private readonly cache: ExpiringMap<string, Answer>;
   private lastPurge: number;
   /** Runs in flight, by the image they were started for. */
   private readonly runsByImage = new Map<string, Run>();
@@ -190,6 +189,7 @@ export class PluginProvider implements CredentialProvider {
     this.now = options.now ?? Date.now;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS;
     this.lastPurge = this.now();
+    this.cache = new ExpiringMap({ ttlMs: 0, onRead: 'touch', maxWeight: MAX_CACHED_CHARS, weigh: (_key, answer) => answer.chars, now: this.now });
     this.responseSchema = responseSchema(config.apiVersion);
   }
 
@@ -237,39 +237,13 @@ export class PluginProvider implements CredentialProvider {
     const now = this.now();
     if (now - this.lastPurge > CACHE_PURGE_INTERVAL_MS) {
       this.lastPurge = now;
-      for (const [key, entry] of this.cache) if (now > entry.expiresAt) this.uncache(key);
+      this.cache.prune();
     }
     for (const key of [`image ${image}`, `registry ${host}`, 'global']) {
-      const entry = this.cache.get(key);
-      if (!entry) continue;
-      if (now > entry.expiresAt) {
-        this.uncache(key);
-        continue;
-      }
-      // Most recently used last: the first entry is the one to drop.
-      this.cache.delete(key);
-      this.cache.set(key, entry);
-      return entry.answer;
+      const answer = this.cache.get(key);
+      if (answer) return answer;
     }
     return undefined;
-  }
-
-  /** Caches an answer, dropping the least recently used past MAX_CACHED_CHARS. */
-  private store(key: string, answer: Answer, expiresAt: number): void {
-    this.uncache(key);
-    this.cache.set(key, { answer, expiresAt });
-    this.cachedChars += answer.chars;
-    while (this.cachedChars > MAX_CACHED_CHARS) {
-      const oldest = this.cache.keys().next().value as string;
-      this.uncache(oldest);
-    }
-  }
-
-  private uncache(key: string): void {
-    const entry = this.cache.get(key);
-    if (!entry) return;
-    this.cache.delete(key);
-    this.cachedChars -= entry.answer.chars;
   }
 
   private start(image: string, host: string): Run {
@@ -317,7 +291,7 @@ export class PluginProvider implements CredentialProvider {
     this.keyType = parsed.keyType;
     const durationMs = parsed.cacheDurationMs ?? this.config.defaultCacheDurationMs;
     const key = parsed.keyType === 'Image' ? `image ${image}` : parsed.keyType === 'Registry' ? `registry ${host}` : 'global';
-    if (durationMs > 0) this.store(key, answer, this.now() + durationMs);
+    if (durationMs > 0) this.cache.set(key, answer, durationMs);
     logger.debug('credential provider plugin answered', {
       provider: this.name,
       image,

@@ -1,10 +1,12 @@
 /**
- * The one cache of the cloud providers' tokens: a token is reused until it is due for renewal,
- * callers asking at the same time share one fetch, and a failure is handed to every caller for a
- * while instead of asking a failing endpoint again at once. A token that is due but not yet expired
- * stays in use when its renewal fails (where the provider says how long it lasts).
+ * The cloud providers' tokens, kept with the one refresh mechanism (utils/refreshing.ts) as tokens
+ * need: reused until due for renewal, callers asking at the same time share one fetch and wait for
+ * it, a failure is handed to every caller for a while instead of asking a failing endpoint again at
+ * once, and a token that is due but not yet expired stays in use when its renewal fails (where the
+ * provider says how long it lasts). What is written here is only what a provider's failure means.
  */
 import { CredentialProviderError } from '../../registry/credentials.js';
+import { Refreshing } from '../../utils/refreshing.js';
 
 /** A fetched token: renewed from `refreshAt` on; usable, if renewing fails, until `expiresAt`. */
 export interface Issued<T> {
@@ -25,53 +27,39 @@ export interface TokenCacheOptions<K, T> {
   readonly now?: () => number;
 }
 
-type Known<T> = { readonly issued: Issued<T> } | { readonly error: CredentialProviderError; readonly at: number };
+/** Keys (registries, accounts) are few; a bound all the same, as tenants name the registries. */
+const MAX_KEYS = 1_000;
 
 export class TokenCache<K, T> {
-  private readonly known = new Map<K, Known<T>>();
-  private readonly fetching = new Map<K, Promise<T>>();
-  private readonly now: () => number;
-  /** The reason of each key's last failure, to tell a new failure from the same one again. */
-  private readonly lastReason = new Map<K, string>();
+  private readonly tokens: Refreshing<K, Issued<T>>;
 
   constructor(private readonly options: TokenCacheOptions<K, T>) {
-    this.now = options.now ?? Date.now;
-  }
-
-  get(key: K): Promise<T> {
-    const known = this.known.get(key);
-    if (known && 'issued' in known && this.now() < known.issued.refreshAt) return Promise.resolve(known.issued.value);
-    const running = this.fetching.get(key);
-    if (running) return running;
-    if (known && 'error' in known && this.now() - known.at < this.options.retryFailedAfterMs) return Promise.reject(known.error);
-    const started = this.options.fetch(key).then(
-      (issued) => {
-        this.known.set(key, { issued });
-        this.lastReason.delete(key);
-        return issued.value;
+    const now = options.now ?? Date.now;
+    this.tokens = new Refreshing(
+      (key) => options.fetch(key).catch((error: unknown) => Promise.reject(this.providerError(key, error))),
+      {
+        whenDue: 'wait',
+        freshMs: (issued) => issued.refreshAt - now(),
+        usableMs: (issued) => (issued.expiresAt ?? issued.refreshAt) - now(),
+        holdFailureMs: options.retryFailedAfterMs,
+        maxEntries: MAX_KEYS,
+        now,
+        onError: (key, error, { kept, previousError }) => {
+          const failure = error as CredentialProviderError;
+          const changed = !(previousError instanceof Error) || previousError.message !== failure.message;
+          options.onFailure?.(key, failure, { changed, kept });
+        },
       },
-      (error: unknown) => this.failed(key, error),
     );
-    const shared = started.finally(() => this.fetching.delete(key));
-    this.fetching.set(key, shared);
-    return shared;
   }
 
-  private failed(key: K, error: unknown): T {
-    const failure = error instanceof CredentialProviderError ? error : new CredentialProviderError(this.options.unexpected(key, error));
-    const now = this.now();
-    const changed = this.lastReason.get(key) !== failure.message;
-    this.lastReason.set(key, failure.message);
-    const previous = this.known.get(key);
-    if (previous && 'issued' in previous && previous.issued.expiresAt !== undefined && now < previous.issued.expiresAt) {
-      // The token in hand still works for a while: keep using it, and ask again later.
-      const { expiresAt } = previous.issued;
-      this.known.set(key, { issued: { ...previous.issued, refreshAt: Math.min(now + this.options.retryFailedAfterMs, expiresAt) } });
-      this.options.onFailure?.(key, failure, { changed, kept: true });
-      return previous.issued.value;
-    }
-    this.known.set(key, { error: failure, at: now });
-    this.options.onFailure?.(key, failure, { changed, kept: false });
-    throw failure;
+  async get(key: K): Promise<T> {
+    const token = await this.tokens.get(key);
+    if (token) return token.value.value;
+    throw this.tokens.failure(key) ?? new CredentialProviderError(this.options.unexpected(key, undefined));
+  }
+
+  private providerError(key: K, error: unknown): CredentialProviderError {
+    return error instanceof CredentialProviderError ? error : new CredentialProviderError(this.options.unexpected(key, error));
   }
 }
