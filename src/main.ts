@@ -2,14 +2,14 @@
 /** Entry point: flags, Kubernetes config, start the server, stop gracefully on SIGTERM/SIGINT. */
 import { constants as osConstants } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createExporter } from './app.js';
-import { startUp, type Started } from './engine.js';
-import { helpText, parseFlags, UsageError, type ParseOutcome } from './config.js';
+import { createExporter } from './exporter/app.js';
+import { startUp, type Started } from './engine/engine.js';
+import { helpText, parseFlags, UsageError, type ParseOutcome } from './flags/config.js';
 import { loadKubeConfig } from './kubernetes/kubeconfig.js';
 import { runCheck } from './check/run.js';
-import { checkWebConfigFile } from './web/web-config.js';
-import { createLogger } from './log.js';
-import { VERSION } from './version.js';
+import { checkWebConfigFile } from './exporter/web/web-config.js';
+import { createLogger } from './utils/log.js';
+import { VERSION } from './utils/version.js';
 
 /** `check`'s exit code when it crashed: distinct from every verdict (0, 1, 3) and from usage errors (2). */
 const CHECK_CRASHED = 4;

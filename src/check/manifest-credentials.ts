@@ -3,7 +3,7 @@
  * workloads that name them (on the template, or through a ServiceAccount of the manifests) in the
  * same namespace, then the CI job's docker config, then anonymous, as a node would.
  */
-import type { CredentialLookup, CredentialSource } from '../collector.js';
+import type { CredentialLookup, CredentialSource } from '../credentials/source.js';
 import { chainsPerSecretSet } from '../credentials/credential-chain.js';
 import { Keyring } from '../credentials/keyring.js';
 import { CredentialProviders } from '../credentials/providers/providers.js';

@@ -9,7 +9,7 @@
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
 import { Composer, CST, LineCounter, Parser, isMap, isNode, isSeq, type Document, type ErrorCode, type YAMLError } from 'yaml';
 import { toWorkload, type Workload, type WorkloadObject } from '../kubernetes/workloads.js';
-import { arrayOf, isRecord, nonEmptyString, stringOf } from '../untrusted.js';
+import { arrayOf, isRecord, nonEmptyString, stringOf } from '../utils/untrusted.js';
 import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
 import { jsonItemOffsets, linesOfOffsets } from './json-items.js';
 import { firstContentLine, yamlDocuments, type YamlDocumentText } from './yaml-documents.js';

@@ -2,8 +2,8 @@
  * What `check` says: one line per container, problems first, as a table for people or one JSON
  * document for programs, and the exit code that sums it up. Pure.
  */
-import type { ContainerRow } from '../collector.js';
-import type { FailOn } from '../config.js';
+import type { ContainerRow } from '../engine/collector.js';
+import type { FailOn } from '../flags/config.js';
 import type { Workload } from '../kubernetes/workloads.js';
 import { statusRank, type CheckStatus } from '../registry/status.js';
 

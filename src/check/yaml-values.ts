@@ -7,7 +7,7 @@
  * anchors cannot make a reader of the value walk gigabytes.
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, Scalar, type Node } from 'yaml';
-import { isRecord } from '../untrusted.js';
+import { isRecord } from '../utils/untrusted.js';
 
 /** A reason a document cannot be read; the caller adds the place. */
 export class YamlValueError extends Error {

@@ -5,7 +5,7 @@
  * (--docker-config), most specific first, as the kubelet merges them. Pure: providers' credentials
  * are fetched only when a check uses them.
  */
-import type { CredentialLookup, FoundCredentials, PullCredentials } from '../collector.js';
+import type { CredentialLookup, FoundCredentials, PullCredentials } from './source.js';
 import type { ImageReference } from '../image/reference.js';
 import type { Workload } from '../kubernetes/workloads.js';
 import type { PullCredential, RegistryCredential } from '../registry/credentials.js';

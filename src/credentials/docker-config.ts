@@ -2,7 +2,7 @@
  * Reading docker config documents: `.dockerconfigjson` (`{"auths": {...}}`), legacy `.dockercfg`
  * (the auths map itself) and a docker `config.json`. Pure: text in, entries or an error out.
  */
-import { isRecord } from '../untrusted.js';
+import { isRecord } from '../utils/untrusted.js';
 
 /** One registry key of a docker config with its username and password. */
 export interface DockerConfigEntry {

@@ -5,7 +5,7 @@
  * images once per lookup (targetOf); matching then never backtracks (see glob.ts). Pure.
  */
 import { DOCKER_HUB, type ImageReference } from '../image/reference.js';
-import { compileGlob, globMatches, hasWildcard, type Glob } from './glob.js';
+import { compileGlob, globMatches, hasWildcard, type Glob } from '../utils/glob.js';
 
 /** A parsed config key, ready to match. */
 export interface KeyPattern {

@@ -8,11 +8,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { CoreV1Api, type KubeConfig, type V1LocalObjectReference, type V1Secret } from '@kubernetes/client-node';
 import pLimit from 'p-limit';
-import type { CredentialLookup, CredentialSource } from '../collector.js';
+import type { CredentialLookup, CredentialSource } from './source.js';
 import { apiStatus, describeApiError, withTimeout } from '../kubernetes/api.js';
 import { ListReader } from '../kubernetes/list-reader.js';
 import type { Workload } from '../kubernetes/workloads.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../utils/log.js';
 import type { RegistryCredential } from '../registry/credentials.js';
 import { chainsPerSecretSet, type CredentialChain } from './credential-chain.js';
 import { DockerConfigError, namesCredentialHelpers, parseDockerConfig, type DockerConfigEntry } from './docker-config.js';

@@ -2,7 +2,7 @@
  * Go's flag syntax (`--flag=value`, `--flag value`, `-flag`, `--` ends the flags), the value types
  * the flag table is written in, and the help's flag lines. Pure: knows no flag by name.
  */
-import { formatDuration, parseGoDuration } from '../duration.js';
+import { formatDuration, parseGoDuration } from '../utils/duration.js';
 
 /** The command line is wrong: exit code 2, and this one-line message. */
 export class UsageError extends Error {

@@ -1,4 +1,4 @@
-import { compileGlob, globMatches } from '../credentials/glob.js';
+import { patternsMatcher } from '../utils/glob.js';
 import { parseImageReference, type ImageReference } from './reference.js';
 
 /**
@@ -10,18 +10,15 @@ import { parseImageReference, type ImageReference } from './reference.js';
 export type IgnoreMatcher = (image: string, ref?: ImageReference) => boolean;
 
 export function ignoreMatcher(patterns: readonly string[]): IgnoreMatcher {
-  const exact = new Set<string>();
+  // `nginx` in the flag also matches `docker.io/library/nginx:latest` in a spec, and vice versa.
+  const canonical: string[] = [];
   for (const pattern of patterns.filter((p) => !p.includes('*'))) {
-    exact.add(pattern);
-    // `nginx` in the flag also matches `docker.io/library/nginx:latest` in a spec, and vice versa.
     try {
-      exact.add(parseImageReference(pattern).canonical);
+      canonical.push(parseImageReference(pattern).canonical);
     } catch {
       // Not a valid reference: it can still match an equally invalid spec string verbatim.
     }
   }
-  const globs = patterns.filter((p) => p.includes('*')).map(compileGlob);
-  if (exact.size === 0 && globs.length === 0) return () => false;
-  const matches = (candidate: string) => exact.has(candidate) || globs.some((glob) => globMatches(glob, candidate));
+  const matches = patternsMatcher([...patterns, ...canonical]);
   return (image, ref) => matches(image) || (ref !== undefined && matches(ref.canonical));
 }

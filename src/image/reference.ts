@@ -2,7 +2,7 @@
  * Image reference parsing and normalization, following the grammar of the distribution project's
  * `reference` package (what the kubelet and containerd accept). Pure: no I/O.
  */
-import { boundedText, MAX_REASON_CHARS } from '../untrusted.js';
+import { boundedText, MAX_REASON_CHARS } from '../utils/untrusted.js';
 
 export const DOCKER_HUB = 'docker.io';
 

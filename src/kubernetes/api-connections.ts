@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, type AgentOptions as HttpAgentOptions } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { FairLimiter } from '../fair-limiter.js';
+import { FairLimiter } from '../utils/fair-limiter.js';
 
 /** Lists in flight against one API server, over all resources and namespaces. */
 export const LISTS_IN_FLIGHT = 6;

@@ -11,7 +11,7 @@
  *
  * Pure: no I/O.
  */
-import { quoted } from '../untrusted.js';
+import { quoted } from '../utils/untrusted.js';
 
 /** A selector that apimachinery would reject; `message` says what was found where (0-based). */
 export class SelectorError extends Error {

@@ -8,15 +8,15 @@
  * exec plugins, client certificates), so every kubeconfig that worked with its generated API works
  * here.
  */
-import { foregroundFinished } from '../yield.js';
+import { foregroundFinished } from '../utils/yield.js';
 import type { IncomingMessage } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { isRecord, readBounded } from '../untrusted.js';
-import { VERSION } from '../version.js';
+import { isRecord, readBounded } from '../utils/untrusted.js';
+import { VERSION } from '../utils/version.js';
 import { apiStatus } from './api.js';
 import { apiConnections, type ApiConnections } from './api-connections.js';
 import { ListFormatError, ListScanner } from './list-scanner.js';
@@ -138,7 +138,7 @@ export class ListReader {
       // pipeline() destroys the response if decoding fails (a broken gzip stream is an error, never a short list).
       const body = gzipped ? pipeline(response, createGunzip(), () => undefined) : response;
       for await (const chunk of body) {
-        // A listing is for later scrapes: it waits while an answer is being finished (src/yield.ts).
+        // A listing is for later scrapes: it waits while an answer is being finished (src/utils/yield.ts).
         const answering = foregroundFinished();
         if (answering) await answering;
         scanner.push(chunk as Buffer);

@@ -3,8 +3,8 @@
  * names, or those whose labels match --namespace-selector, listed at most once a minute (also when
  * the list fails), served stale while listed anew, and waited for only up to the scrape's deadline.
  */
-import type { Logger } from '../log.js';
-import { isRecord } from '../untrusted.js';
+import type { Logger } from '../utils/log.js';
+import { isRecord } from '../utils/untrusted.js';
 import type { LabelSelector } from './label-selector.js';
 import type { ListReader } from './list-reader.js';
 import { PeriodicList } from './periodic-list.js';

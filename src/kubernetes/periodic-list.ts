@@ -4,7 +4,7 @@
  * to the scrape's deadline. A failure is logged when it starts (or its reason changes) and when it
  * ends, not once a minute.
  */
-import type { Logger, LogFields } from '../log.js';
+import type { Logger, LogFields } from '../utils/log.js';
 import { Refreshing, type Loaded } from '../utils/refreshing.js';
 import { describeApiError } from './api.js';
 

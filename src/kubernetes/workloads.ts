@@ -6,7 +6,7 @@
  */
 import type { KubeConfig, V1PodSpec } from '@kubernetes/client-node';
 import { NO_PLACEMENT, placementKey, placementOf, type Placement } from '../platform/placement.js';
-import { isRecord } from '../untrusted.js';
+import { isRecord } from '../utils/untrusted.js';
 import { ListReader } from './list-reader.js';
 
 /** The kinds of the original contract: their metrics and alerts are the public interface. */

@@ -5,7 +5,7 @@
  */
 import { formatPlatform, normalizePlatform } from './platform.js';
 import { parseInt64 } from '../kubernetes/label-selector.js';
-import { arrayOf, isRecord, stringOf } from '../untrusted.js';
+import { arrayOf, isRecord, stringOf } from '../utils/untrusted.js';
 
 export interface NodeSelectorRequirement {
   readonly key: string;

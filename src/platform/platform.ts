@@ -4,7 +4,7 @@
  * platforms.Default() does). Also reads the platforms an image provides out of an index or a config
  * blob. Pure: no I/O.
  */
-import { isRecord, nonEmptyString } from '../untrusted.js';
+import { isRecord, nonEmptyString } from '../utils/untrusted.js';
 
 /** An OCI platform: what an image was built for, or what a node is. */
 export interface Platform {

@@ -1,5 +1,5 @@
 /** Parsing of `WWW-Authenticate` challenges (RFC 7235 auth-params). Pure. */
-import { boundedText, MAX_CODE_CHARS, MAX_REASON_CHARS } from '../untrusted.js';
+import { boundedText, MAX_CODE_CHARS, MAX_REASON_CHARS } from '../utils/untrusted.js';
 
 export interface Challenge {
   /** Lower-cased scheme: `bearer`, `basic`, … */

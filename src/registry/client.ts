@@ -17,7 +17,7 @@ import {
 } from './status.js';
 import { requestToken, tokenCacheKey, TokenError, tokenLifetimeMs, DEFAULT_TOKEN_LIFETIME_MS } from './tokens.js';
 import { ExpiringMap } from '../utils/expiring-map.js';
-import { boundedText, digestOf, MAX_CODE_CHARS } from '../untrusted.js';
+import { boundedText, digestOf, MAX_CODE_CHARS } from '../utils/untrusted.js';
 import type { HttpAnswer, Transport } from './transport.js';
 
 /** All four manifest types: without the OCI ones the registry answers 404 for OCI images. */

@@ -4,7 +4,7 @@
  * X unreachable: first error …"), a summary at most once a minute while the number of images
  * affected grows, and one line when it answers again. Each image's failure is a debug line.
  */
-import type { Logger } from '../log.js';
+import type { Logger } from '../utils/log.js';
 import { isProven, type CheckResult, type CheckStatus } from './status.js';
 
 /** What the lines are about: a registry, or (host '') the image references that name none. */

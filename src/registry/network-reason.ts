@@ -3,7 +3,7 @@
  * operator reads in a status reason or a log line instead of an OpenSSL or libuv string. Pure.
  * The error code stays at the end, in parentheses, for searching and bug reports.
  */
-import { boundedText, MAX_CODE_CHARS, MAX_REASON_CHARS } from '../untrusted.js';
+import { boundedText, MAX_CODE_CHARS, MAX_REASON_CHARS } from '../utils/untrusted.js';
 
 /** The failure as Node, undici or OpenSSL report it. */
 export interface NetworkFailure {

@@ -9,7 +9,7 @@
  * stays unknown without being read again.
  */
 import { isUnknowable, platformOfConfig, platformsOfIndex, type Platform, type Unknowable } from '../platform/platform.js';
-import { digestOf } from '../untrusted.js';
+import { digestOf } from '../utils/untrusted.js';
 import { Refreshing } from '../utils/refreshing.js';
 
 /** Reads a JSON document of the image's repository (`manifests/<digest>`, `blobs/<digest>`); undefined when it cannot. */

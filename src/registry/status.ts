@@ -4,7 +4,7 @@
  * `absent`; everything else is some kind of "could not tell".
  */
 import { networkReason } from './network-reason.js';
-import { boundedText, MAX_REASON_CHARS } from '../untrusted.js';
+import { boundedText, MAX_REASON_CHARS } from '../utils/untrusted.js';
 
 export const CHECK_STATUSES = [
   'present',

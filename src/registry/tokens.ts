@@ -3,7 +3,7 @@ import type { Challenge } from './challenge.js';
 import { basicAuthorization, type RegistryCredential } from './credentials.js';
 import { classifyTransportError, type Classification } from './status.js';
 import type { Transport } from './transport.js';
-import { boundedText, MAX_CODE_CHARS, MAX_SECRET_CHARS } from '../untrusted.js';
+import { boundedText, MAX_CODE_CHARS, MAX_SECRET_CHARS } from '../utils/untrusted.js';
 
 /** Raised when no token could be had; carries the status to report (never `absent`). */
 export class TokenError extends Error {

@@ -4,7 +4,7 @@
  */
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
-import { readBounded } from '../untrusted.js';
+import { readBounded } from '../utils/untrusted.js';
 
 export interface TransportOptions {
   /** Extra PEM CA certificates trusted in addition to the system roots. */

@@ -12,7 +12,7 @@
  *   holdFailureMs (no load starts meanwhile: a failing endpoint is not asked on every scrape);
  * - size: states live in an ExpiringMap (idle keys expire; entries and weight are bounded).
  */
-import { beforeDeadline, TIMED_OUT } from '../deadline.js';
+import { beforeDeadline, TIMED_OUT } from './deadline.js';
 import { ExpiringMap } from './expiring-map.js';
 
 export interface Loaded<V> {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadPluginProviders } from '../../src/credentials/providers/plugin.js';
 import { parseImageReference } from '../../src/image/reference.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/utils/log.js';
 import { platformsOfIndex } from '../../src/platform/platform.js';
 import { parseChallenges } from '../../src/registry/challenge.js';
 import { PlatformFacts } from '../../src/registry/platforms.js';
@@ -18,7 +18,7 @@ import { Transport } from '../../src/registry/transport.js';
 import { DISTRIBUTION, startHostileHttp, type Hostile } from '../support/hostile.js';
 import { makeTempDir } from '../support/tmp.js';
 
-/** The bounds README states (src/untrusted.ts, src/credentials/providers/plugin.ts). */
+/** The bounds README states (src/utils/untrusted.ts, src/credentials/providers/plugin.ts). */
 const MAX_REASON_CHARS = 1000;
 const MAX_SECRET_CHARS = 16 * 1024;
 const MAX_CACHED_CHARS = 8 * 1024 * 1024;

@@ -1,5 +1,5 @@
 /**
- * A reload of the web config during a flood of wrong passwords (src/web/basic-auth.ts): the
+ * A reload of the web config during a flood of wrong passwords (src/exporter/web/basic-auth.ts): the
  * scraper's verified password must stay verified when the reload did not change its user (a user
  * added here; a rotated certificate or a header does the same). A reload used to start with no
  * verified pairs, so the scraper had to queue for bcrypt again behind the flood and got 429 until

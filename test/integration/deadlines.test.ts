@@ -13,7 +13,7 @@ import { PREFIX, startExporter } from '../support/exporter.js';
 import { startRecordingProxy, type RecordingProxy } from '../support/proxy.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { REUSE_MS } from '../../src/shared-answer.js';
+import { REUSE_MS } from '../../src/exporter/shared-answer.js';
 
 const STATUS = `${PREFIX}_image_check_status`;
 const EXISTS = `${PREFIX}_deployment_image_exists`;

@@ -7,7 +7,7 @@
  * machine's speed or load; one made in slices lets one through every few slices.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Snapshot } from '../../src/collector.js';
+import type { Snapshot } from '../../src/engine/collector.js';
 import { startExporter, PREFIX, type RunningExporter } from '../support/exporter.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { deployment } from '../support/objects.js';

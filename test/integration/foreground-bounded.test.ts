@@ -1,5 +1,5 @@
 /**
- * Background listings give way to answers being finished, but not forever (src/yield.ts): scrapes
+ * Background listings give way to answers being finished, but not forever (src/utils/yield.ts): scrapes
  * arriving back to back keep an answer in the making almost all the time, with only a turn of the
  * event loop between two. A listing that waited for every one of them read one chunk per answer,
  * and a page of a few hundred realistic Deployments (hundreds of gunzipped chunks) outlived its
@@ -9,7 +9,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ListReader } from '../../src/kubernetes/list-reader.js';
-import { asForeground, BACKGROUND_WAIT_MAX_MS, yieldToEventLoop } from '../../src/yield.js';
+import { asForeground, BACKGROUND_WAIT_MAX_MS, yieldToEventLoop } from '../../src/utils/yield.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { realisticDeployment } from '../support/objects.js';
 

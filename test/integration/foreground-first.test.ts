@@ -1,12 +1,12 @@
 /**
- * An answer being finished comes before a listing being refreshed (src/yield.ts): on a loaded
+ * An answer being finished comes before a listing being refreshed (src/utils/yield.ts): on a loaded
  * machine the two would otherwise take turns chunk by chunk, and the answer would be late by the
  * listing's share of the CPU. Counted in items read, not timed.
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ListReader } from '../../src/kubernetes/list-reader.js';
-import { asForeground, BACKGROUND_WAIT_MAX_MS, yieldToEventLoop } from '../../src/yield.js';
+import { asForeground, BACKGROUND_WAIT_MAX_MS, yieldToEventLoop } from '../../src/utils/yield.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { realisticDeployment } from '../support/objects.js';
 
@@ -29,7 +29,7 @@ test('a listing reads nothing while an answer is being finished, and all of it a
   const finishing = asForeground(() => new Promise<void>((resolve) => (release = resolve)));
   const listing = reader.list('/apis/apps/v1/deployments', () => ++read);
   // Long enough for the server to answer the first page (~5 MB) many times over, but shorter than
-  // a listing's longest wait (after which it has a turn, src/yield.ts): timers never fire early.
+  // a listing's longest wait (after which it has a turn, src/utils/yield.ts): timers never fire early.
   while (!kube.requests.some((r) => r.path === '/apis/apps/v1/deployments')) await yieldToEventLoop();
   const asked = performance.now();
   for (let turn = 0; turn < 2000 && performance.now() - asked < BACKGROUND_WAIT_MAX_MS / 2; turn++) await yieldToEventLoop();

@@ -11,7 +11,7 @@ import { describeApiError } from '../../src/kubernetes/api.js';
 import { ListReader } from '../../src/kubernetes/list-reader.js';
 import type { Workload } from '../../src/kubernetes/workloads.js';
 import { NO_PLACEMENT } from '../../src/platform/placement.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/utils/log.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { deployment, dockerConfigSecret, realisticDeployment, serviceAccount } from '../support/objects.js';
 import { PREFIX, startExporter } from '../support/exporter.js';

@@ -9,12 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { loadPluginProviders } from '../../src/credentials/providers/plugin.js';
 import { parseImageReference } from '../../src/image/reference.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/utils/log.js';
 import { makeTempDir } from '../support/tmp.js';
 
 const FAKE = fileURLToPath(new URL('../fixtures/credential-plugins/fake-plugin.cjs', import.meta.url));
 const REGISTRY = 'registry.example:5000';
-/** The bounds README states (MAX_REASON_CHARS, MAX_SECRET_CHARS in src/untrusted.ts). */
+/** The bounds README states (MAX_REASON_CHARS, MAX_SECRET_CHARS in src/utils/untrusted.ts). */
 const MAX_REASON_CHARS = 1000;
 const MAX_SECRET_CHARS = 16 * 1024;
 

@@ -15,7 +15,7 @@ import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 
 const STATUS = `${PREFIX}_image_check_status`;
-/** The bound on a reason that README states (MAX_REASON_CHARS in src/untrusted.ts). */
+/** The bound on a reason that README states (MAX_REASON_CHARS in src/utils/untrusted.ts). */
 const MAX_REASON_CHARS = 1000;
 const HUGE = 60_000;
 /** Images per kind of hostile answer. */

@@ -16,7 +16,7 @@ import { startExporterProcess, type ExporterProcess } from '../support/process.j
 
 const IMAGES = 3000;
 const HUGE = 60_000;
-/** The bound on a reason that README states (MAX_REASON_CHARS in src/untrusted.ts), and some words of the exporter's own. */
+/** The bound on a reason that README states (MAX_REASON_CHARS in src/utils/untrusted.ts), and some words of the exporter's own. */
 const MAX_KEPT = 1000 + 200;
 
 let kube: KubeApi;

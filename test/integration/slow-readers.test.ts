@@ -1,6 +1,6 @@
 /**
  * A client that reads an answer slowly or not at all is cut once writing it has taken
- * answerWriteMaxMs (src/server.ts): each one held the whole answer it was given, and every scrape
+ * answerWriteMaxMs (src/exporter/server.ts): each one held the whole answer it was given, and every scrape
  * after the reuse window makes a new one, so a few scrapers that never read, sent a few seconds
  * apart, held one answer each (tens of MB at 50,000 workloads) for as long as they liked.
  * Real HTTP on loopback, a client that stops reading after its request.
@@ -9,10 +9,10 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
-import type { Snapshot } from '../../src/collector.js';
-import { createLogger } from '../../src/log.js';
-import type { ExporterMetrics } from '../../src/metrics.js';
-import { createApp } from '../../src/server.js';
+import type { Snapshot } from '../../src/engine/collector.js';
+import { createLogger } from '../../src/utils/log.js';
+import type { ExporterMetrics } from '../../src/exporter/metrics.js';
+import { createApp } from '../../src/exporter/server.js';
 
 /** Larger than what loopback's socket buffers take, so a client that reads nothing leaves most unwritten. */
 const ANSWER_MB = 64;

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { StatusModel } from '../../src/status/status-model.js';
+import type { StatusModel } from '../../src/exporter/status/status-model.js';
 import { deployedRuntime } from '../support/deployed.js';
 import { PREFIX, scrapeUrl } from '../support/exporter.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';

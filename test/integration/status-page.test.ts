@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parse, type DefaultTreeAdapterTypes, type ParserError } from 'parse5';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { StatusContainer, StatusImage, StatusModel } from '../../src/status/status-model.js';
+import type { StatusContainer, StatusImage, StatusModel } from '../../src/exporter/status/status-model.js';
 
 /** A container with its image's fields, as listed in a group. */
 type StatusEntry = Omit<StatusImage, 'containers'> & StatusContainer;

@@ -3,11 +3,11 @@
  * Kubernetes API, and scrapes it over HTTP like Prometheus does.
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { createExporter, type Exporter, type ExporterDeps } from '../../src/app.js';
-import { parseFlags, type Config } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
-import { startUp } from '../../src/engine.js';
-import { REUSE_MS } from '../../src/shared-answer.js';
+import { createExporter, type Exporter, type ExporterDeps } from '../../src/exporter/app.js';
+import { parseFlags, type Config } from '../../src/flags/config.js';
+import { createLogger } from '../../src/utils/log.js';
+import { startUp } from '../../src/engine/engine.js';
+import { REUSE_MS } from '../../src/exporter/shared-answer.js';
 
 export interface RunningExporter {
   readonly exporter: Exporter;

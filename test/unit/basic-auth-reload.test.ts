@@ -1,7 +1,7 @@
-/** Verified pairs across a reload of the web config (src/web/basic-auth.ts carriedOver): kept while the user's hash is the same, never after it changed. */
+/** Verified pairs across a reload of the web config (src/exporter/web/basic-auth.ts carriedOver): kept while the user's hash is the same, never after it changed. */
 import bcrypt from 'bcryptjs';
 import { expect, test } from 'vitest';
-import { BasicAuth } from '../../src/web/basic-auth.js';
+import { BasicAuth } from '../../src/exporter/web/basic-auth.js';
 
 const OLD = bcrypt.hashSync('old', 4);
 const NEW = bcrypt.hashSync('new', 4);

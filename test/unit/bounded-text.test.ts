@@ -10,7 +10,7 @@ import { parseChallenges } from '../../src/registry/challenge.js';
 import { errorCodes } from '../../src/registry/client.js';
 import { networkReason } from '../../src/registry/network-reason.js';
 import { classifyManifestAnswer, classifyTransportError } from '../../src/registry/status.js';
-import { boundedText, digestOf, MAX_CODE_CHARS, MAX_REASON_CHARS, readBounded, redactSecrets } from '../../src/untrusted.js';
+import { boundedText, digestOf, MAX_CODE_CHARS, MAX_REASON_CHARS, readBounded, redactSecrets } from '../../src/utils/untrusted.js';
 
 const HUGE = 60_000;
 

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { ignoreMatcher } from '../../src/image/ignore.js';
 import { parseImageReference } from '../../src/image/reference.js';
-import { RecheckRounds } from '../../src/rechecks.js';
-import { CheckStates, FAILURE_RETRY_MS, PROVEN_FRESH_INTERVALS, timeToLive } from '../../src/check-state.js';
+import { RecheckRounds } from '../../src/engine/rechecks.js';
+import { CheckStates, FAILURE_RETRY_MS, PROVEN_FRESH_INTERVALS, timeToLive } from '../../src/engine/check-states.js';
 import { MAX_BACKOFF_MS } from '../../src/registry/host-gate.js';
 import { ExpiringMap } from '../../src/utils/expiring-map.js';
 import { tokenCacheKey, tokenLifetimeMs } from '../../src/registry/tokens.js';

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import type { ContainerRow } from '../../src/collector.js';
-import { FlagError, parseCheckFlags, UsageError } from '../../src/config.js';
+import type { ContainerRow } from '../../src/engine/collector.js';
+import { FlagError, parseCheckFlags, UsageError } from '../../src/flags/config.js';
 import type { Workload } from '../../src/kubernetes/workloads.js';
 import { NO_PLACEMENT } from '../../src/platform/placement.js';
 import type { CheckStatus } from '../../src/registry/status.js';

@@ -12,14 +12,14 @@ import {
   DEFAULT_METADATA_HOST,
   GCP_USERNAME,
   createGcpProvider,
-  errorDetail,
   gcpAvailable,
   isGcpRegistry,
   metadataHostFrom,
 } from '../../src/credentials/providers/gcp.js';
+import { errorDetail } from '../../src/credentials/providers/endpoint-errors.js';
 import { CredentialProviders } from '../../src/credentials/providers/providers.js';
 import { parseImageReference } from '../../src/image/reference.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/utils/log.js';
 import { CredentialProviderError, resolveCredential } from '../../src/registry/credentials.js';
 import { acrRefreshToken } from '../support/fake-azure.js';
 import { googleLikeToken } from '../support/fake-gcp.js';

@@ -15,7 +15,7 @@ import {
 } from '../../src/credentials/providers/plugin-config.js';
 import { loadPluginProviders, pluginImageOf } from '../../src/credentials/providers/plugin.js';
 import { parseImageReference } from '../../src/image/reference.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/utils/log.js';
 import { makeTempDir } from '../support/tmp.js';
 
 const ref = (image: string) => parseImageReference(image);

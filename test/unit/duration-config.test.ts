@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { FlagError, parseBindAddress, parseFlags, type Config } from '../../src/config.js';
-import { formatDuration, parseGoDuration } from '../../src/duration.js';
+import { FlagError, parseBindAddress, parseFlags, type Config } from '../../src/flags/config.js';
+import { formatDuration, parseGoDuration } from '../../src/utils/duration.js';
 
 describe('parseGoDuration', () => {
   test.each([

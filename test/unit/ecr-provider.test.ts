@@ -18,7 +18,7 @@ import {
 } from '../../src/credentials/providers/ecr.js';
 import { CredentialProviders } from '../../src/credentials/providers/providers.js';
 import { parseImageReference } from '../../src/image/reference.js';
-import type { Logger } from '../../src/log.js';
+import type { Logger } from '../../src/utils/log.js';
 import { CredentialProviderError, resolveCredential } from '../../src/registry/credentials.js';
 
 const run = promisify(execFile);

@@ -6,12 +6,12 @@
  * speed or load.
  */
 import { describe, expect, test } from 'vitest';
-import type { ContainerRow, Snapshot } from '../../src/collector.js';
-import { parseFlags } from '../../src/config.js';
-import { createEngine } from '../../src/engine.js';
+import type { ContainerRow, Snapshot } from '../../src/engine/collector.js';
+import { parseFlags } from '../../src/flags/config.js';
+import { createEngine } from '../../src/engine/engine.js';
 import { toWorkload, type Workload } from '../../src/kubernetes/workloads.js';
-import { createLogger } from '../../src/log.js';
-import { ExporterMetrics } from '../../src/metrics.js';
+import { createLogger } from '../../src/utils/log.js';
+import { ExporterMetrics } from '../../src/exporter/metrics.js';
 import { deployment } from '../support/objects.js';
 
 const WORKLOADS = 10_000;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/utils/log.js';
 import { FailureLog, SUMMARY_EVERY_MS } from '../../src/registry/failure-log.js';
 import { networkReason } from '../../src/registry/network-reason.js';
 import { classifyTransportError, type CheckResult, type CheckStatus } from '../../src/registry/status.js';

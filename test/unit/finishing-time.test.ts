@@ -4,8 +4,8 @@
  * they do on a loaded machine, within the bounds the exporter always kept.
  */
 import { describe, expect, test } from 'vitest';
-import { FINISHING_SAFETY, FinishingTime } from '../../src/finishing-time.js';
-import { collectionBudgetMs } from '../../src/server.js';
+import { FINISHING_SAFETY, FinishingTime } from '../../src/exporter/finishing-time.js';
+import { collectionBudgetMs } from '../../src/exporter/server.js';
 
 describe('the collection budget of a scrape', () => {
   test('on an idle exporter: the timeout minus 10 %, at least 500 ms', () => {

@@ -1,6 +1,6 @@
 /** The flag table is the one place a flag is declared: each command's help and parser follow it. */
 import { describe, expect, test } from 'vitest';
-import { checkHelpText, FLAGS, helpText, parseCheckFlags, parseFlags } from '../../src/config.js';
+import { checkHelpText, FLAGS, helpText, parseCheckFlags, parseFlags } from '../../src/flags/config.js';
 
 const listed = (help: string): string[] => [...help.matchAll(/^ {2}--([a-z-]+)/gm)].map((match) => match[1] as string);
 const flagsFor = (command: string): string[] =>

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { FlagError, FLAGS, parseFlags } from '../../src/config.js';
+import { FlagError, FLAGS, parseFlags } from '../../src/flags/config.js';
 import { BadReferenceError, parseImageReference } from '../../src/image/reference.js';
 
 const flagNames = Object.keys(FLAGS);

@@ -1,6 +1,6 @@
 /** FairLimiter (fair shares of the concurrency bound) and HostGate (429 back-off, circuit breaker). */
 import { describe, expect, test } from 'vitest';
-import { FairLimiter } from '../../src/fair-limiter.js';
+import { FairLimiter } from '../../src/utils/fair-limiter.js';
 import { BASE_COOLDOWN_MS, FAILURES_TO_OPEN, HostGate, MAX_COOLDOWN_MS } from '../../src/registry/host-gate.js';
 
 /** A task that runs until released, recording how many of its key run at once. */

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { CredentialChain, MAX_CREDENTIALS_PER_IMAGE } from '../../src/credentials/credential-chain.js';
-import { compileGlob, globMatches } from '../../src/credentials/glob.js';
+import { compileGlob, globMatches } from '../../src/utils/glob.js';
 import { Keyring, matchInOrder } from '../../src/credentials/keyring.js';
 import { bySpecificity, keyMatches, MAX_KEY_LENGTH, parseKey, targetOf } from '../../src/credentials/matching.js';
 import { parseImageReference } from '../../src/image/reference.js';

@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import type { ContainerRow, Snapshot } from '../../src/collector.js';
+import type { ContainerRow, Snapshot } from '../../src/engine/collector.js';
 import type { Workload } from '../../src/kubernetes/workloads.js';
 import { Gauge, Registry } from 'prom-client';
 import { BUILTIN_KINDS } from '../../src/kubernetes/workloads.js';
-import { ExporterMetrics, existsMetric } from '../../src/metrics.js';
+import { ExporterMetrics, existsMetric } from '../../src/exporter/metrics.js';
 import { NO_PLACEMENT } from '../../src/platform/placement.js';
 
 const PREFIX = 'k8s_image_existence_exporter';

@@ -6,9 +6,9 @@ import { X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { FlagError } from '../../src/config.js';
-import { pemCertificates } from '../../src/pem-certificates.js';
-import { readCaFiles } from '../../src/startup-files.js';
+import { FlagError } from '../../src/flags/config.js';
+import { pemCertificates } from '../../src/utils/pem-certificates.js';
+import { readCaFiles } from '../../src/engine/startup-files.js';
 import { createPki, type Pki } from '../support/pki.js';
 import { makeTempDir } from '../support/tmp.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { FlagError, parseCheckFlags, parseFlags, parseWorkloadResource, type Config } from '../../src/config.js';
+import { FlagError, parseCheckFlags, parseFlags, parseWorkloadResource, type Config } from '../../src/flags/config.js';
 
 const config = (argv: string[]): Config => {
   const outcome = parseFlags(argv);

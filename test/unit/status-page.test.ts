@@ -3,16 +3,16 @@ import { createServer } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, test } from 'vitest';
-import type { ContainerRow, Snapshot } from '../../src/collector.js';
+import type { ContainerRow, Snapshot } from '../../src/engine/collector.js';
 import type { Workload } from '../../src/kubernetes/workloads.js';
-import { createLogger } from '../../src/log.js';
-import type { ExporterMetrics } from '../../src/metrics.js';
+import { createLogger } from '../../src/utils/log.js';
+import type { ExporterMetrics } from '../../src/exporter/metrics.js';
 import { NO_PLACEMENT } from '../../src/platform/placement.js';
 import type { CheckStatus } from '../../src/registry/status.js';
-import { createApp } from '../../src/server.js';
-import { escapeHtml, renderStatusHtml, STATUS_PAGE_CSP, type RenderOptions } from '../../src/status/status-html.js';
-import { statusJsonBody, statusJsonHead } from '../../src/status/status-json.js';
-import { GROUP_ADVICE, GROUP_IDS, indexStatus, type CollectedSnapshot, type StatusModel } from '../../src/status/status-model.js';
+import { createApp } from '../../src/exporter/server.js';
+import { escapeHtml, renderStatusHtml, STATUS_PAGE_CSP, type RenderOptions } from '../../src/exporter/status/status-html.js';
+import { statusJsonBody, statusJsonHead } from '../../src/exporter/status/status-json.js';
+import { GROUP_ADVICE, GROUP_IDS, indexStatus, type CollectedSnapshot, type StatusModel } from '../../src/exporter/status/status-model.js';
 
 const NOW = Date.parse('2026-03-04T05:06:07.000Z');
 

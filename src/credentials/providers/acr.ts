@@ -14,14 +14,14 @@ import { request, type Dispatcher } from 'undici';
 import { registryDispatcher } from '../../registry/transport.js';
 import type { TokenCredential, WorkloadIdentityCredentialOptions } from '@azure/identity';
 import type { ImageReference } from '../../image/reference.js';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../utils/log.js';
 import { CredentialProviderError, type RegistryCredential } from '../../registry/credentials.js';
 import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
-import { errorDetail, reachReason } from './gcp.js';
+import { errorDetail, reachReason } from './endpoint-errors.js';
 import type { CredentialProvider } from './providers.js';
 import { TokenCache, type Issued } from './token-cache.js';
-import { within } from '../../deadline.js';
-import { errorCodeOf, readBounded } from '../../untrusted.js';
+import { within } from '../../utils/deadline.js';
+import { errorCodeOf, readBounded } from '../../utils/untrusted.js';
 
 /** ACR's login servers in the public cloud and the sovereign ones (as the kubelet's Azure provider matches). */
 export const ACR_REGISTRY_PATTERNS: readonly string[] = ['*.azurecr.io', '*.azurecr.cn', '*.azurecr.de', '*.azurecr.us'];

@@ -15,12 +15,12 @@
  */
 import type { ECRClient, GetAuthorizationTokenCommandOutput } from '@aws-sdk/client-ecr';
 import type { ImageReference } from '../../image/reference.js';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../utils/log.js';
 import { CredentialProviderError } from '../../registry/credentials.js';
 import type { CredentialProvider } from './providers.js';
 import { TokenCache } from './token-cache.js';
-import { within } from '../../deadline.js';
-import { boundedText, redactSecrets } from '../../untrusted.js';
+import { within } from '../../utils/deadline.js';
+import { boundedText, redactSecrets } from '../../utils/untrusted.js';
 
 /** Private ECR registry hosts, as the kubelet's ecr-credential-provider recognizes them. */
 const ECR_HOST =

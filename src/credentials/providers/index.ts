@@ -3,7 +3,7 @@
  * (--image-credential-provider-config/-bin-dir), then the built-in cloud providers
  * (--cloud-credentials: `auto` enables each where its environment is present). Says which are active.
  */
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../utils/log.js';
 import { acrEnvironment, createAcrProvider } from './acr.js';
 import type { Cloud, CloudChoice } from './clouds.js';
 import { createEcrProvider, ecrEnvironment } from './ecr.js';

@@ -11,12 +11,12 @@
  *   pulling pod's service account) is parsed but marked, and the loader skips it.
  */
 import { parse as parseYaml } from 'yaml';
-import { parseGoDuration } from '../../duration.js';
+import { parseGoDuration } from '../../utils/duration.js';
 import type { ImageReference } from '../../image/reference.js';
 import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
 import { z } from 'zod';
-import { parseSchema } from '../../schema.js';
-import { arrayOf, isRecord, quoted } from '../../untrusted.js';
+import { parseSchema } from '../../utils/schema.js';
+import { arrayOf, isRecord, quoted } from '../../utils/untrusted.js';
 
 export const CONFIG_KIND = 'CredentialProviderConfig';
 /** apiVersions of the config file itself. */

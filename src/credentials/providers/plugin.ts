@@ -20,14 +20,14 @@ import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { parseGoDuration } from '../../duration.js';
+import { parseGoDuration } from '../../utils/duration.js';
 import type { ImageReference } from '../../image/reference.js';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../utils/log.js';
 import { CredentialProviderError } from '../../registry/credentials.js';
 import { Keyring } from '../keyring.js';
 import { z } from 'zod';
-import { parseSchema } from '../../schema.js';
-import { boundedText, MAX_REASON_CHARS, MAX_SECRET_CHARS } from '../../untrusted.js';
+import { parseSchema } from '../../utils/schema.js';
+import { boundedText, MAX_REASON_CHARS, MAX_SECRET_CHARS } from '../../utils/untrusted.js';
 import { ExpiringMap } from '../../utils/expiring-map.js';
 import type { CredentialProvider } from './providers.js';
 import {

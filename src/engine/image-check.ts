@@ -8,18 +8,18 @@
  * digest and in the background.
  */
 import pMemoize from 'p-memoize';
-import { CheckStates, type ExpiryPolicy } from './check-state.js';
-import { FairLimiter } from './fair-limiter.js';
-import type { ImageReference } from './image/reference.js';
-import type { Logger } from './log.js';
-import type { RegistryClient } from './registry/client.js';
-import type { PullCredential } from './registry/credentials.js';
-import { FailureLog } from './registry/failure-log.js';
-import { HostGate } from './registry/host-gate.js';
-import type { Platform } from './platform/platform.js';
-import { PlatformFacts } from './registry/platforms.js';
-import { isProven, type CheckResult } from './registry/status.js';
-import { ANONYMOUS, decideVerdict, type Attempt } from './registry/verdict.js';
+import { CheckStates, type ExpiryPolicy } from './check-states.js';
+import { FairLimiter } from '../utils/fair-limiter.js';
+import type { ImageReference } from '../image/reference.js';
+import type { Logger } from '../utils/log.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { PullCredential } from '../registry/credentials.js';
+import { FailureLog } from '../registry/failure-log.js';
+import { HostGate } from '../registry/host-gate.js';
+import type { Platform } from '../platform/platform.js';
+import { PlatformFacts } from '../registry/platforms.js';
+import { isProven, type CheckResult } from '../registry/status.js';
+import { ANONYMOUS, decideVerdict, type Attempt } from '../registry/verdict.js';
 
 /** One place a node pulls the image from, with the credentials it would use there (kubelet order). */
 export interface CheckLocation {

@@ -6,8 +6,8 @@
  * them, written once per snapshot (in chunks, yielding to the event loop) and shared.
  */
 import { createHash } from 'node:crypto';
-import type { ContainerRow } from '../collector.js';
-import { yieldToEventLoop } from '../yield.js';
+import type { ContainerRow } from '../../engine/collector.js';
+import { yieldToEventLoop } from '../../utils/yield.js';
 import { ChunkedText } from './chunked-text.js';
 import type { IndexedGroup, IndexedImage, StatusIndex } from './status-model.js';
 import { seconds } from './status-model.js';

@@ -12,12 +12,12 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { createSecureContext, type SecureContextOptions, type SecureVersion } from 'node:tls';
 import { parseDocument } from 'yaml';
-import { FlagError } from '../config.js';
-import { parseGoDuration } from '../duration.js';
-import { pemCertificates } from '../pem-certificates.js';
+import { FlagError } from '../../flags/config.js';
+import { parseGoDuration } from '../../utils/duration.js';
+import { pemCertificates } from '../../utils/pem-certificates.js';
 import { z } from 'zod';
-import { parseSchema } from '../schema.js';
-import { isRecord, quoted } from '../untrusted.js';
+import { parseSchema } from '../../utils/schema.js';
+import { isRecord, quoted } from '../../utils/untrusted.js';
 
 export const CLIENT_AUTH_TYPES = [
   'NoClientCert',

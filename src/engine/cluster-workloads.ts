@@ -3,13 +3,13 @@
  * inactive ones or not), listed as the exporter lists them: for the exporter and `check --cluster`.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { ClusterScope } from './config.js';
+import type { ClusterScope } from '../flags/config.js';
 import type { CollectorParts } from './engine.js';
-import { ListReader } from './kubernetes/list-reader.js';
-import { Namespaces } from './kubernetes/namespaces.js';
-import { customSourceId, WorkloadLister } from './kubernetes/workloads.js';
+import { ListReader } from '../kubernetes/list-reader.js';
+import { Namespaces } from '../kubernetes/namespaces.js';
+import { customSourceId, WorkloadLister } from '../kubernetes/workloads.js';
 import { Listings } from './listings.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../utils/log.js';
 
 /** Lists page size: big enough for few round trips, small enough for bounded responses. */
 export const LIST_PAGE_SIZE = 500;

@@ -2,10 +2,10 @@
 import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import Koa from 'koa';
-import type { Snapshot } from './collector.js';
-import type { Logger } from './log.js';
+import type { Snapshot } from '../engine/collector.js';
+import type { Logger } from '../utils/log.js';
 import { FINISHING_SAFETY, FinishingTime } from './finishing-time.js';
-import { asForeground } from './yield.js';
+import { asForeground } from '../utils/yield.js';
 import { AnswersWriting } from './answers-writing.js';
 import type { ExporterMetrics } from './metrics.js';
 import { SharedAnswer, type AnswerBody } from './shared-answer.js';
@@ -84,7 +84,7 @@ export function createApp(deps: ServerDeps): Koa {
     lastCollected = { snapshot, at: collectedAt };
     statusPages.collected();
     const rendering = now();
-    // Rendering finishes an answer: background listings give way to it (src/yield.ts).
+    // Rendering finishes an answer: background listings give way to it (src/utils/yield.ts).
     const body = await asForeground(() => deps.metrics.render(snapshot));
     // From the deadline, or from the end of a collection that did not need all of its time.
     finishing.record(now() - Math.min(deadline, collectedAt));
@@ -103,8 +103,8 @@ export function createApp(deps: ServerDeps): Koa {
     ctx.body = 'ok\n';
   });
 
-  // The status page: HTML, or the same as JSON with ?format=json (fields: src/status/status-model.ts).
-  // Made once per collection and shared by every request until the next (src/status/status-pages.ts).
+  // The status page: HTML, or the same as JSON with ?format=json (fields: src/exporter/status/status-model.ts).
+  // Made once per collection and shared by every request until the next (src/exporter/status/status-pages.ts).
   router.get(['/', '/status'], async (ctx) => {
     const format = ctx.query.format ?? 'html';
     if (format !== 'html' && format !== 'json') {

@@ -3,17 +3,17 @@
  * flags, as the original exporter took them; the flags are in flags/table.ts). Pure: turns argv
  * into a Config (or a CheckConfig) or a UsageError; a FlagError names the flag.
  */
-import type { CloudChoice } from './credentials/providers/clouds.js';
-import { FlagError, flagLines, UsageError } from './flags/syntax.js';
-import { CommandLine, flagsOf, type FlagOf, type FlagReader } from './flags/table.js';
-import type { Location, MirrorRule } from './image/mirror.js';
-import type { Level } from './log.js';
-import type { NamespaceScope } from './kubernetes/namespaces.js';
-import type { BuiltinKind, CustomResource } from './kubernetes/workloads.js';
+import type { CloudChoice } from '../credentials/providers/clouds.js';
+import { FlagError, flagLines, UsageError } from './syntax.js';
+import { CommandLine, flagsOf, type FlagOf, type FlagReader } from './table.js';
+import type { Location, MirrorRule } from '../image/mirror.js';
+import type { Level } from '../utils/log.js';
+import type { NamespaceScope } from '../kubernetes/namespaces.js';
+import type { BuiltinKind, CustomResource } from '../kubernetes/workloads.js';
 
-export { FlagError, UsageError } from './flags/syntax.js';
-export { FLAGS, parseBindAddress } from './flags/table.js';
-export { parseWorkloadResource } from './kubernetes/workloads.js';
+export { FlagError, UsageError } from './syntax.js';
+export { FLAGS, parseBindAddress } from './table.js';
+export { parseWorkloadResource } from '../kubernetes/workloads.js';
 
 /** How images are checked and workloads listed: the same for the exporter and for `check`. */
 export interface EngineSettings extends ClusterScope {

@@ -6,12 +6,12 @@
  * metrics live in one long-lived registry, rendered last.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { ContainerRow, Snapshot } from './collector.js';
-import type { ListState } from './listings.js';
+import type { ContainerRow, Snapshot } from '../engine/collector.js';
+import type { ListState } from '../engine/listings.js';
 import type { AnswerBody } from './shared-answer.js';
-import { BUILTIN_KINDS } from './kubernetes/workloads.js';
-import { VERSION } from './version.js';
-import { forEachSlice } from './yield.js';
+import { BUILTIN_KINDS } from '../kubernetes/workloads.js';
+import { VERSION } from '../utils/version.js';
+import { forEachSlice } from '../utils/yield.js';
 
 const PREFIX = 'k8s_image_existence_exporter';
 
@@ -94,7 +94,7 @@ interface ContainerFamily {
 /**
  * The per-container series, written straight from the rows in the text format prom-client writes
  * (families apart by a blank line, label values escaped alike), a slice of rows at a time with a
- * turn of the event loop between slices (src/yield.ts): at 100,000s of series one pass would
+ * turn of the event loop between slices (src/utils/yield.ts): at 100,000s of series one pass would
  * hold the event loop for long. No `set()` per series either, so no label hashing and no second
  * map of 10,000s of entries per answer.
  */

@@ -10,7 +10,7 @@
  *   scrapes read meanwhile would otherwise make fifty answers in a row. Such an answer is no older
  *   than a new one would take to make.
  */
-import { beforeDeadline, TIMED_OUT } from './deadline.js';
+import { beforeDeadline, TIMED_OUT } from '../utils/deadline.js';
 
 /** An answer's bytes, in the chunks they were made in (written one after another, never copied). */
 export type AnswerBody = readonly Buffer[];

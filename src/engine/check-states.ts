@@ -7,8 +7,8 @@
  * thousands of entries do not all expire on the same scrape; a failed check is retried sooner.
  */
 import type { CacheStorage } from 'p-memoize';
-import { MAX_BACKOFF_MS } from './registry/host-gate.js';
-import { isProven, type CheckResult } from './registry/status.js';
+import { MAX_BACKOFF_MS } from '../registry/host-gate.js';
+import { isProven, type CheckResult } from '../registry/status.js';
 
 export interface ExpiryPolicy {
   readonly checkIntervalMs: number;

@@ -9,7 +9,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../utils/log.js';
 import { BasicAuth } from './basic-auth.js';
 import { buildWebConfig, loadWebConfig, readWebConfigSources, WebConfigError, type ClientAuthType, type WebConfig } from './web-config.js';
 

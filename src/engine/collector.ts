@@ -3,42 +3,23 @@
  * snapshot of what is known when the deadline arrives. Checks still running then go on and land in
  * the cache for the next scrape.
  */
-import { beforeDeadline, TIMED_OUT } from './deadline.js';
+import { beforeDeadline, TIMED_OUT } from '../utils/deadline.js';
 import type { KindListing, ListState } from './listings.js';
-import type { CheckLocation, CheckRequest, ImageChecker } from './checker.js';
-import type { PullSource } from './image/mirror.js';
-import { ignoreMatcher, type IgnoreMatcher } from './image/ignore.js';
-import { BadReferenceError, parseImageReference, type ImageReference } from './image/reference.js';
-import { describeApiError } from './kubernetes/api.js';
-import { OWNER_KINDS, type ContainerImage, type SourceId, type Workload } from './kubernetes/workloads.js';
-import type { Logger } from './log.js';
+import type { CheckLocation, CheckRequest, ImageChecker } from './image-check.js';
+import type { PullSource } from '../image/mirror.js';
+import { ignoreMatcher, type IgnoreMatcher } from '../image/ignore.js';
+import { BadReferenceError, parseImageReference, type ImageReference } from '../image/reference.js';
+import { describeApiError } from '../kubernetes/api.js';
+import { OWNER_KINDS, type ContainerImage, type SourceId, type Workload } from '../kubernetes/workloads.js';
+import type { Logger } from '../utils/log.js';
 import type { Nodes } from './nodes.js';
-import { MissingPlatforms } from './platform/missing.js';
-import type { NodeFacts } from './platform/placement.js';
-import type { Platform } from './platform/platform.js';
+import { MissingPlatforms } from '../platform/missing.js';
+import type { NodeFacts } from '../platform/placement.js';
+import type { Platform } from '../platform/platform.js';
 import { RecheckRounds } from './rechecks.js';
-import type { PullCredential } from './registry/credentials.js';
-import { isProven, type CheckResult, type CheckStatus } from './registry/status.js';
-import { asForeground, forEachSlice, mapSliced } from './yield.js';
-
-/** Finds the credentials a workload's pods would pull an image with (most specific first). */
-export interface CredentialSource {
-  /** Prepares for one scrape (e.g. reads pull secrets once); returns the lookup for that scrape. */
-  prepare(workloads: readonly Workload[]): Promise<CredentialLookup>;
-}
-/**
- * The credentials a workload's pods pull with. Workloads naming the same secrets share one object,
- * kept from scrape to scrape while those secrets are unchanged: what is planned with it is reused.
- */
-export type CredentialLookup = (workload: Workload) => PullCredentials;
-export interface PullCredentials {
-  lookup(ref: ImageReference): FoundCredentials;
-}
-export interface FoundCredentials {
-  readonly credentials: readonly PullCredential[];
-  /** A pull secret the workload names could not be read: only "present" then proves anything. */
-  readonly problem?: string;
-}
+import type { CredentialLookup, CredentialSource, PullCredentials } from '../credentials/source.js';
+import { isProven, type CheckResult, type CheckStatus } from '../registry/status.js';
+import { asForeground, forEachSlice, mapSliced } from '../utils/yield.js';
 
 /** One container of one workload, with what is known about its image. */
 export interface ContainerRow {
@@ -132,7 +113,7 @@ export class Collector {
     const planned: Array<{ workload: Workload; container: ContainerImage; key: string }> = [];
     const placesOf = memoized((image: string) => this.placesOf(image)); // each image string parsed once a scrape, if at all
     const plans = new Plans(this.plans, (image, credentials) => this.plan(placesOf(image), image, credentials));
-    // In slices (src/yield.ts), as every loop over the workloads or their rows: at 10,000s of
+    // In slices (src/utils/yield.ts), as every loop over the workloads or their rows: at 10,000s of
     // workloads one pass would hold the event loop for long, more so on a loaded machine.
     await forEachSlice(workloads, (from, to) => {
       for (let i = from; i < to; i++) {
@@ -166,7 +147,7 @@ export class Collector {
       }
     });
     await beforeDeadline(Promise.all(firstChecks), deadline, this.now);
-    // From here on the answer is being finished: it comes before background listings (src/yield.ts).
+    // From here on the answer is being finished: it comes before background listings (src/utils/yield.ts).
     return asForeground(async () => {
       // Platforms by digest for this scrape: many containers share an image.
       const platformsOf = memoized((digest: string) => checker.platformsOf(digest));

@@ -3,10 +3,10 @@
  * once a minute (see PeriodicList). Without a listing (no RBAC for nodes, say) there are no platform
  * series at all; that is logged when it starts and when it ends, not once a minute.
  */
-import type { ListReader } from './kubernetes/list-reader.js';
-import { PeriodicList } from './kubernetes/periodic-list.js';
-import type { Logger } from './log.js';
-import { nodeFactsOf, type NodeFacts } from './platform/placement.js';
+import type { ListReader } from '../kubernetes/list-reader.js';
+import { PeriodicList } from '../kubernetes/periodic-list.js';
+import type { Logger } from '../utils/log.js';
+import { nodeFactsOf, type NodeFacts } from '../platform/placement.js';
 
 /** Nodes come and go slowly, and their platform never changes. */
 export const NODES_MAX_AGE_MS = 60_000;

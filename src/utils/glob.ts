@@ -1,7 +1,7 @@
 /**
  * Globs where `*` matches any run of characters (possibly none) and every other character is
  * literal: the kubelet's per-label host matching (filepath.Match on one label, which holds no
- * separator), and --ignored-images / --allow-plain-http (image/ignore.ts). No RegExp: a backtracking
+ * separator), --ignored-images (image/ignore.ts) and --allow-plain-http (patternsMatcher). No RegExp: a backtracking
  * engine takes time exponential in the number of `*` on a failing match, and the patterns come from
  * any tenant's pull secrets (the images from any tenant's specs). Pure.
  */
@@ -41,4 +41,12 @@ export function globMatches(glob: Glob, text: string): boolean {
     at = found + piece.length;
   }
   return true;
+}
+
+/** Whether a text equals one of the patterns without `*`, or matches one with (--allow-plain-http's hosts). */
+export function patternsMatcher(patterns: readonly string[]): (text: string) => boolean {
+  const exact = new Set(patterns.filter((p) => !p.includes('*')));
+  const globs = patterns.filter((p) => p.includes('*')).map(compileGlob);
+  if (exact.size === 0 && globs.length === 0) return () => false;
+  return (text) => exact.has(text) || globs.some((glob) => globMatches(glob, text));
 }

@@ -2,7 +2,7 @@
  * bcrypt comparisons off the event loop: bcryptjs is plain JavaScript (~50-100 ms of CPU per
  * comparison at cost 10), so on the main thread every comparison delays /healthz, scrapes and the
  * accepting of new connections. One worker thread runs them, one at a time (the caller queues and
- * bounds them, src/web/basic-auth.ts): at most one core goes to password checks, the other stays
+ * bounds them, src/exporter/web/basic-auth.ts): at most one core goes to password checks, the other stays
  * with the exporter. The worker is started on the first comparison, shared by every web config
  * (a reload does not start another) and keeps the process alive only while a comparison is pending.
  */

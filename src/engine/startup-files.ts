@@ -1,11 +1,11 @@
 /** Files named by flags, read once at start-up; problems are FlagErrors naming the flag. */
 import { readFile } from 'node:fs/promises';
-import { FlagError } from './config.js';
-import { readDockerConfigFile, type DockerConfigFile } from './credentials/pull-secrets.js';
-import { createCredentialProviders, type ProviderDeps, type ProviderSettings } from './credentials/providers/index.js';
-import { PluginConfigError } from './credentials/providers/plugin-config.js';
-import type { CredentialProviders } from './credentials/providers/providers.js';
-import { pemCertificates } from './pem-certificates.js';
+import { FlagError } from '../flags/config.js';
+import { readDockerConfigFile, type DockerConfigFile } from '../credentials/pull-secrets.js';
+import { createCredentialProviders, type ProviderDeps, type ProviderSettings } from '../credentials/providers/index.js';
+import { PluginConfigError } from '../credentials/providers/plugin-config.js';
+import type { CredentialProviders } from '../credentials/providers/providers.js';
+import { pemCertificates } from '../utils/pem-certificates.js';
 
 /** Reads --registry-ca-file bundles; a file that is unreadable or holds no certificate is a flag error. */
 export async function readCaFiles(paths: readonly string[]): Promise<string[]> {

@@ -5,7 +5,7 @@
  * between a small head and foot that say how old things are as of that request. So the memory and
  * the work of the page do not grow with the number of people (or scripts) loading it at once.
  */
-import type { Logger } from '../log.js';
+import type { Logger } from '../../utils/log.js';
 import { AnswerPerKey, type AnswerBody } from '../shared-answer.js';
 import { statusHtmlBody, statusHtmlFoot, statusHtmlHead } from './status-html.js';
 import { statusJsonBody, statusJsonHead } from './status-json.js';

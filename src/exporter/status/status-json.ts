@@ -5,7 +5,7 @@
  * and name only: the image, its reason and check time are written once per image, so the answer
  * is smaller than the series /metrics writes for the same containers.
  */
-import { yieldToEventLoop } from '../yield.js';
+import { yieldToEventLoop } from '../../utils/yield.js';
 import { ChunkedText } from './chunked-text.js';
 import { seconds, type IndexedImage, type StatusIndex } from './status-model.js';
 

@@ -6,18 +6,18 @@
  * images with exactly this; each adds only where its workloads come from and how it answers.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ImageChecker } from './checker.js';
+import { ImageChecker } from './image-check.js';
 import { Collector, type CollectorOptions } from './collector.js';
-import type { EngineSettings } from './config.js';
-import type { CredentialProviders } from './credentials/providers/providers.js';
-import type { ProviderDeps } from './credentials/providers/index.js';
-import { PullSecretCredentials, type DockerConfigFile } from './credentials/pull-secrets.js';
-import { ignoreMatcher } from './image/ignore.js';
-import { resolveLocations } from './image/mirror.js';
-import type { Logger } from './log.js';
-import { RegistryClient } from './registry/client.js';
-import type { CheckResult } from './registry/status.js';
-import { Transport } from './registry/transport.js';
+import type { EngineSettings } from '../flags/config.js';
+import type { CredentialProviders } from '../credentials/providers/providers.js';
+import type { ProviderDeps } from '../credentials/providers/index.js';
+import { PullSecretCredentials, type DockerConfigFile } from '../credentials/pull-secrets.js';
+import { patternsMatcher } from '../utils/glob.js';
+import { resolveLocations } from '../image/mirror.js';
+import type { Logger } from '../utils/log.js';
+import { RegistryClient } from '../registry/client.js';
+import type { CheckResult } from '../registry/status.js';
+import { Transport } from '../registry/transport.js';
 import { checkDockerConfig, readCaFiles, startCredentialProviders } from './startup-files.js';
 
 /** The files the shared flags name, read at start-up. */
@@ -110,7 +110,7 @@ export function createEngine(settings: EngineSettings, options: EngineOptions, d
     extraCaPems: deps.registryCaPems,
     skipCertVerification: settings.skipRegistryCertVerification,
   });
-  const plainHttp = ignoreMatcher(settings.allowPlainHttp);
+  const plainHttp = patternsMatcher(settings.allowPlainHttp);
   const client = new RegistryClient({
     transport,
     isPlainHttpHost: (host) => plainHttp(host),

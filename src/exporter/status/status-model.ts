@@ -34,10 +34,10 @@
  *   - `containers` (array, all of them, sorted by namespace, kind, name, container), each:
  *     `namespace`, `kind`, `name` (the workload), `container`, `init` (boolean: an init container).
  */
-import type { ContainerRow, Snapshot } from '../collector.js';
-import { parseImageReference } from '../image/reference.js';
-import { CHECK_STATUSES, statusRank, type CheckStatus } from '../registry/status.js';
-import { yieldToEventLoop } from '../yield.js';
+import type { ContainerRow, Snapshot } from '../../engine/collector.js';
+import { parseImageReference } from '../../image/reference.js';
+import { CHECK_STATUSES, statusRank, type CheckStatus } from '../../registry/status.js';
+import { yieldToEventLoop } from '../../utils/yield.js';
 
 /**
  * Every status but `present`, problems first (statusRank, CHECK_STATUSES' order within a rank); then

@@ -1,9 +1,9 @@
 /**
  * Text written piece by piece and kept as Buffers of about CHUNK_CHARS characters: an answer of
  * 100,000 rows is never one giant string (nor a string and its copy as bytes at once), and whoever
- * writes it gives the event loop a turn every ITEMS_PER_SLICE items (src/yield.ts).
+ * writes it gives the event loop a turn every ITEMS_PER_SLICE items (src/utils/yield.ts).
  */
-import { ITEMS_PER_SLICE } from '../yield.js';
+import { ITEMS_PER_SLICE } from '../../utils/yield.js';
 
 const CHUNK_CHARS = 64 * 1024;
 

@@ -19,7 +19,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { bcryptWorker } from './bcrypt-worker.js';
-import { ExpiringMap } from '../utils/expiring-map.js';
+import { ExpiringMap } from '../../utils/expiring-map.js';
 
 export interface Credentials {
   readonly user: string;

@@ -5,11 +5,11 @@
  * namespace, and no more than LISTS_IN_FLIGHT against the API server: see api-connections.ts) that
  * later scrapes use. Only before the first listing does a scrape wait, up to its deadline.
  */
-import { describeApiError } from './kubernetes/api.js';
-import { ALL_NAMESPACES, type Namespaces } from './kubernetes/namespaces.js';
-import { keepUnchanged, type SourceId, type Workload, type WorkloadLister } from './kubernetes/workloads.js';
-import type { Logger } from './log.js';
-import { Refreshing } from './utils/refreshing.js';
+import { describeApiError } from '../kubernetes/api.js';
+import { ALL_NAMESPACES, type Namespaces } from '../kubernetes/namespaces.js';
+import { keepUnchanged, type SourceId, type Workload, type WorkloadLister } from '../kubernetes/workloads.js';
+import type { Logger } from '../utils/log.js';
+import { Refreshing } from '../utils/refreshing.js';
 
 export interface ListingsOptions {
   readonly lister: Pick<WorkloadLister, 'list' | 'kindOf'>;
