@@ -16,30 +16,18 @@
  * Secrets: the plugin's stdout is never logged nor quoted, its stderr is logged (bounded) only when
  * the run failed, and no error message holds anything the plugin printed.
  */
-import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { parseGoDuration } from '../../utils/duration.js';
 import type { ImageReference } from '../../image/reference.js';
 import type { Logger } from '../../utils/log.js';
 import { CredentialProviderError } from '../../registry/credentials.js';
-import { Keyring } from '../keyring.js';
-import { z } from 'zod';
-import { parseSchema } from '../../utils/schema.js';
-import { boundedText, MAX_REASON_CHARS, MAX_SECRET_CHARS } from '../../utils/untrusted.js';
+import type { Keyring } from '../keyring.js';
 import { ExpiringMap } from '../../utils/expiring-map.js';
 import type { CredentialProvider } from './providers.js';
-import {
-  imageMatches,
-  MAX_CONFIG_BYTES,
-  mergePluginConfigs,
-  parsePluginConfig,
-  PLUGIN_API_VERSIONS,
-  PluginConfigError,
-  type ParsedPluginConfig,
-  type PluginConfig,
-} from './plugin-config.js';
+import { imageMatches, MAX_CONFIG_BYTES, mergePluginConfigs, parsePluginConfig, PluginConfigError, type ParsedPluginConfig, type PluginConfig } from './plugin-config.js';
+import { codeOf, RunFailure, runPlugin } from './plugin-process.js';
+import { parseResponse, responseSchema, type AuthEntry, type CacheKeyType, type ParsedResponse, type ResponseSchema } from './plugin-response.js';
 
 export { PluginConfigError } from './plugin-config.js';
 
@@ -51,22 +39,6 @@ export interface PluginOptions {
 }
 
 export const DEFAULT_PLUGIN_TIMEOUT_MS = 30_000;
-/** More stdout than this is not a response: the run fails (and is killed). */
-export const MAX_RESPONSE_BYTES = 1024 * 1024;
-/**
- * After the plugin exits, how long what it wrote may take to be read when a process outside its
- * group (one that left it with setsid) still holds its pipes.
- */
-export const EXIT_GRACE_MS = 500;
-/** How much of a failed run's stderr is read to be logged (the log line holds MAX_REASON_CHARS of it). */
-export const MAX_LOGGED_STDERR_BYTES = 2048;
-/**
- * The most auth entries one answer may hold: real plugins answer one to a handful (ECR one, GCP's
- * about five). A longer answer is refused, not cut (another entry could be the one the kubelet
- * would pick): 65,000 entries fit in MAX_RESPONSE_BYTES, and parsed and indexed they held 39 MB and
- * took 2.5-9 s of the event loop each (measured, Node 20).
- */
-export const MAX_AUTH_ENTRIES = 64;
 /**
  * Characters of cached answers kept in all (keys, usernames, passwords; each answer counts at least
  * ANSWER_BASE_CHARS): Image-keyed answers are one per repository, each up to MAX_RESPONSE_BYTES,
@@ -74,63 +46,9 @@ export const MAX_AUTH_ENTRIES = 64;
  * is run again when they are next needed).
  */
 export const MAX_CACHED_CHARS = 8 * 1024 * 1024;
-const ANSWER_BASE_CHARS = 256;
 /** Expired cache entries nobody asked for again are dropped this often (the kubelet's interval). */
 const CACHE_PURGE_INTERVAL_MS = 15 * 60_000;
-const RESPONSE_KIND = 'CredentialProviderResponse';
 const REQUEST_KIND = 'CredentialProviderRequest';
-
-type CacheKeyType = z.output<ReturnType<typeof responseSchema>>['cacheKeyType'];
-
-/**
- * A CredentialProviderResponse for a plugin configured with `apiVersion`. Its messages quote none of
- * what the plugin printed: only a known apiVersion is named (anything else could be a secret).
- */
-function responseSchema(apiVersion: string) {
-  const entryTooLong = `answered with an auth entry too long (keys up to ${MAX_REASON_CHARS} characters, username and password up to ${MAX_SECRET_CHARS})`;
-  const credential = z
-    .string({ error: 'answered with an invalid auth entry (username and password must be strings)' })
-    // Kept while cached, per image at worst: nothing longer than a registry token or an image pattern.
-    .max(MAX_SECRET_CHARS, { error: entryTooLong })
-    .optional();
-  const entry = z.object({ username: credential, password: credential }, { error: 'answered with an invalid auth entry (must hold username and password)' });
-  const auth = z
-    .record(z.string(), z.unknown(), { error: 'answered with an invalid auth (must map images to username and password)' })
-    // Counted before any entry is read (see MAX_AUTH_ENTRIES).
-    .refine((pairs) => Object.keys(pairs).length <= MAX_AUTH_ENTRIES, { error: `answered with more than ${MAX_AUTH_ENTRIES} auth entries`, abort: true })
-    .pipe(z.record(z.string().max(MAX_REASON_CHARS), entry, { error: entryTooLong }));
-  return z.object(
-    {
-      apiVersion: z.literal(apiVersion, {
-        error: ({ input }) => {
-          const actual = (PLUGIN_API_VERSIONS as readonly unknown[]).includes(input) ? `"${String(input)}"` : input === undefined ? 'none' : 'an unknown one';
-          return `answered with apiVersion ${actual}, expected "${apiVersion}"`;
-        },
-      }),
-      kind: z.literal(RESPONSE_KIND, { error: `answered with a kind other than ${RESPONSE_KIND}` }),
-      cacheKeyType: z.enum(['Image', 'Registry', 'Global'], { error: 'answered with an invalid cacheKeyType (must be Image, Registry or Global)' }),
-      cacheDuration: z
-        .string({ error: 'answered with an invalid cacheDuration (must be a duration string)' })
-        .transform((text, ctx) => {
-          try {
-            return Math.max(0, parseGoDuration(text));
-          } catch {
-            ctx.issues.push({ code: 'custom', input: text, message: 'answered with an invalid cacheDuration (must be a duration such as "5m")' });
-            return z.NEVER;
-          }
-        })
-        .nullish(),
-      auth: auth.nullish(),
-    },
-    { error: 'printed JSON that is not a CredentialProviderResponse object' },
-  );
-}
-
-interface AuthEntry {
-  readonly key: string;
-  readonly username: string;
-  readonly password: string;
-}
 
 /** A plugin's valid response. */
 interface Answer {
@@ -152,16 +70,6 @@ export function pluginImageOf(ref: ImageReference): string {
   return `${ref.registry}/${ref.repository}`;
 }
 
-/** A run failed: `reason` goes into the error, `stderr` (already bounded) into the log only. */
-class RunFailure extends Error {
-  constructor(
-    readonly reason: string,
-    readonly stderr: string,
-  ) {
-    super(reason);
-  }
-}
-
 /** One configured plugin as a credential provider. */
 export class PluginProvider implements CredentialProvider {
   readonly name: string;
@@ -178,7 +86,7 @@ export class PluginProvider implements CredentialProvider {
   private latestRun: Run | undefined;
   /** The cacheKeyType of the plugin's last answer; undefined before its first. */
   private keyType: CacheKeyType | undefined;
-  private readonly responseSchema: ReturnType<typeof responseSchema>;
+  private readonly responseSchema: ResponseSchema;
 
   constructor(
     private readonly config: PluginConfig,
@@ -266,7 +174,9 @@ export class PluginProvider implements CredentialProvider {
     const started = this.now();
     let stdout: Buffer;
     try {
-      stdout = await this.exec(image);
+      const { config, executable, timeoutMs } = this;
+      const request = `${JSON.stringify({ apiVersion: config.apiVersion, kind: REQUEST_KIND, image })}\n`;
+      stdout = await runPlugin({ executable, args: config.args, env: config.env, request, timeoutMs });
     } catch (error) {
       const failure = error instanceof RunFailure ? error : new RunFailure('failed unexpectedly', '');
       const message = `credential provider ${this.name} ${failure.reason}`;
@@ -278,9 +188,9 @@ export class PluginProvider implements CredentialProvider {
       });
       throw new CredentialProviderError(message);
     }
-    let parsed: { keyType: CacheKeyType; cacheDurationMs: number | undefined; chars: number; auth: Keyring<AuthEntry> };
+    let parsed: ParsedResponse;
     try {
-      parsed = this.parseResponse(stdout);
+      parsed = parseResponse(stdout, this.responseSchema);
     } catch (error) {
       const reason = error instanceof RunFailure ? error.reason : 'printed an invalid response';
       const message = `credential provider ${this.name} ${reason}`;
@@ -302,148 +212,7 @@ export class PluginProvider implements CredentialProvider {
     return answer;
   }
 
-  /** Validates stdout as a CredentialProviderResponse; RunFailure with a reason that quotes none of it. */
-  private parseResponse(stdout: Buffer): { keyType: CacheKeyType; cacheDurationMs: number | undefined; chars: number; auth: Keyring<AuthEntry> } {
-    const invalid = (reason: string): never => {
-      throw new RunFailure(reason, '');
-    };
-    let body: unknown;
-    try {
-      body = JSON.parse(stdout.toString('utf8'));
-    } catch {
-      return invalid('printed no valid JSON response on stdout');
-    }
-    const parsed = parseSchema(this.responseSchema, body, 'answered with an invalid CredentialProviderResponse');
-    if (!parsed.ok) return invalid(parsed.message);
-    const { cacheKeyType, cacheDuration, auth } = parsed.value;
-    const entries: AuthEntry[] = [];
-    let chars = ANSWER_BASE_CHARS;
-    for (const [key, { username = '', password = '' }] of Object.entries(auth ?? {})) {
-      entries.push({ key, username, password });
-      chars += key.length + username.length + password.length;
-    }
-    return { keyType: cacheKeyType, cacheDurationMs: cacheDuration ?? undefined, chars, auth: Keyring.of(entries) };
-  }
 
-  /** Runs the plugin once for the image: its stdout, or RunFailure. */
-  private exec(image: string): Promise<Buffer> {
-    const { config, executable, timeoutMs } = this;
-    const request = `${JSON.stringify({ apiVersion: config.apiVersion, kind: REQUEST_KIND, image })}\n`;
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const { name, value } of config.env) env[name] = value;
-
-    return new Promise<Buffer>((resolve, reject) => {
-      let settled = false;
-      let grace: NodeJS.Timeout | undefined;
-      const stdout: Buffer[] = [];
-      let stdoutBytes = 0;
-      const stderr: Buffer[] = [];
-      let stderrBytes = 0;
-      const stderrText = () => boundedText(Buffer.concat(stderr).toString('utf8'), MAX_REASON_CHARS);
-
-      let child: ReturnType<typeof spawn>;
-      try {
-        // Its own process group, so that a timeout kills whatever it started too.
-        child = spawn(executable, [...config.args], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true, windowsHide: true });
-      } catch (error) {
-        reject(new RunFailure(`could not be started (${codeOf(error)})`, ''));
-        return;
-      }
-      const killGroup = () => {
-        const pid = child.pid;
-        if (pid === undefined) return;
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {
-          try {
-            child.kill('SIGKILL');
-          } catch {
-            // Already gone.
-          }
-        }
-      };
-      const finish = (outcome: { stdout: Buffer } | { failure: RunFailure }) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        clearTimeout(grace);
-        // Our ends of its pipes are let go whatever still holds theirs: open, they would keep this
-        // process (a `check` run) alive.
-        child.stdin?.destroy();
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-        if ('failure' in outcome) reject(outcome.failure);
-        else resolve(outcome.stdout);
-      };
-      const timer = setTimeout(() => {
-        killGroup();
-        finish({ failure: new RunFailure(`timed out after ${formatSeconds(timeoutMs)} s`, stderrText()) });
-      }, timeoutMs);
-      timer.unref?.();
-
-      child.on('error', (error) => {
-        killGroup();
-        finish({ failure: new RunFailure(`could not be run (${codeOf(error)})`, stderrText()) });
-      });
-      child.stdout?.on('data', (chunk: Buffer) => {
-        if (settled) return;
-        stdoutBytes += chunk.length;
-        if (stdoutBytes > MAX_RESPONSE_BYTES) {
-          killGroup();
-          finish({ failure: new RunFailure(`printed more than ${MAX_RESPONSE_BYTES} bytes on stdout`, stderrText()) });
-          return;
-        }
-        stdout.push(chunk);
-      });
-      child.stderr?.on('data', (chunk: Buffer) => {
-        // Kept up to the logged size (copied: a slice would keep the whole chunk); the rest is read
-        // and dropped so the plugin never blocks.
-        if (stderrBytes < MAX_LOGGED_STDERR_BYTES) stderr.push(Buffer.from(chunk.subarray(0, MAX_LOGGED_STDERR_BYTES - stderrBytes)));
-        stderrBytes += chunk.length;
-      });
-      child.stdout?.on('error', () => {});
-      child.stderr?.on('error', () => {});
-      // A plugin that exits without reading its stdin makes this write fail (EPIPE): that is its
-      // business; its exit status says whether it answered.
-      child.stdin?.on('error', () => {});
-      child.stdin?.end(request);
-
-      // The answer is complete when the plugin exits, as for the kubelet (which waits for the
-      // process, not for its pipes): a child it left behind may hold stdout open for ever. So at
-      // exit what it started is killed (its process group), and what it wrote is read once both
-      // pipes are drained, or after a short grace when something outside the group still holds them.
-      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-      let openPipes = (child.stdout ? 1 : 0) + (child.stderr ? 1 : 0);
-      const answer = () => {
-        if (!exit || settled) return;
-        const { code, signal } = exit;
-        if (code === 0) finish({ stdout: Buffer.concat(stdout) });
-        else if (signal) finish({ failure: new RunFailure(`was killed by ${signal}`, stderrText()) });
-        else finish({ failure: new RunFailure(`exited with status ${code ?? 'unknown'}`, stderrText()) });
-      };
-      const pipeClosed = () => {
-        if (--openPipes === 0) answer();
-      };
-      child.stdout?.on('close', pipeClosed);
-      child.stderr?.on('close', pipeClosed);
-      child.on('exit', (code, signal) => {
-        exit = { code, signal };
-        if (settled) return;
-        killGroup();
-        if (openPipes === 0) answer();
-        else grace = setTimeout(answer, EXIT_GRACE_MS);
-      });
-    });
-  }
-}
-
-function codeOf(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === 'string' ? code : 'error';
-}
-
-function formatSeconds(ms: number): string {
-  return String(Number((ms / 1000).toFixed(3)));
 }
 
 async function readConfig(configPath: string): Promise<ParsedPluginConfig> {
