@@ -7,7 +7,7 @@ import { startUp, type Started } from './engine/engine.js';
 import { helpText, parseFlags, UsageError, type ParseOutcome } from './flags/config.js';
 import { loadKubeConfig } from './kubernetes/kubeconfig.js';
 import { runCheck } from './check/run.js';
-import { checkWebConfigFile } from './exporter/web/web-config.js';
+import { checkWebConfigFile } from './exporter/web/web-config-load.js';
 import { createLogger } from './utils/log.js';
 import { VERSION } from './utils/version.js';
 

@@ -11,7 +11,8 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../utils/log.js';
 import { BasicAuth } from './basic-auth.js';
-import { buildWebConfig, loadWebConfig, readWebConfigSources, WebConfigError, type ClientAuthType, type WebConfig } from './web-config.js';
+import { WebConfigError, type ClientAuthType } from './web-config.js';
+import { buildWebConfig, loadWebConfig, readWebConfigSources, type WebConfig } from './web-config-load.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
