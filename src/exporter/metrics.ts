@@ -11,7 +11,8 @@ import type { ListState } from '../engine/listings.js';
 import type { AnswerBody } from './shared-answer.js';
 import { BUILTIN_KINDS } from '../kubernetes/workloads.js';
 import { VERSION } from '../utils/version.js';
-import { forEachSlice } from '../utils/yield.js';
+import { ChunkedText } from '../utils/chunked-text.js';
+import { yieldToEventLoop } from '../utils/yield.js';
 
 const PREFIX = 'k8s_image_existence_exporter';
 
@@ -93,25 +94,23 @@ interface ContainerFamily {
 
 /**
  * The per-container series, written straight from the rows in the text format prom-client writes
- * (families apart by a blank line, label values escaped alike), a slice of rows at a time with a
- * turn of the event loop between slices (src/utils/yield.ts): at 100,000s of series one pass would
+ * (families apart by a blank line, label values escaped alike) into ChunkedText, with a turn of the
+ * event loop every ITEMS_PER_SLICE rows (src/utils/yield.ts): at 100,000s of series one pass would
  * hold the event loop for long. No `set()` per series either, so no label hashing and no second
  * map of 10,000s of entries per answer.
  */
 async function containerText(rows: readonly ContainerRow[]): Promise<Buffer[]> {
-  const chunks: Buffer[] = [];
+  const out = new ChunkedText();
   for (const [index, family] of containerFamilies(rows).entries()) {
     const { name, linesOf } = family;
-    let text = `${index === 0 ? '' : '\n\n'}# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} gauge`;
-    await forEachSlice(family.rows, (from, to) => {
-      for (let i = from; i < to; i++) text += linesOf(family.rows[i] as ContainerRow);
-      chunks.push(Buffer.from(text));
-      text = '';
-    });
-    if (text !== '') chunks.push(Buffer.from(text));
+    out.write(`${index === 0 ? '' : '\n\n'}# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} gauge`);
+    for (const row of family.rows) {
+      out.write(linesOf(row));
+      if (out.item()) await yieldToEventLoop();
+    }
   }
-  chunks.push(Buffer.from('\n'));
-  return chunks;
+  out.write('\n');
+  return out.end();
 }
 
 function containerFamilies(rows: readonly ContainerRow[]): ContainerFamily[] {

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { ContainerRow } from '../../engine/collector.js';
 import { yieldToEventLoop } from '../../utils/yield.js';
-import { ChunkedText } from './chunked-text.js';
+import { ChunkedText } from '../../utils/chunked-text.js';
 import type { IndexedGroup, IndexedImage, StatusIndex } from './status-model.js';
 import { seconds } from './status-model.js';
 

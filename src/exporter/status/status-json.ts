@@ -6,7 +6,7 @@
  * is smaller than the series /metrics writes for the same containers.
  */
 import { yieldToEventLoop } from '../../utils/yield.js';
-import { ChunkedText } from './chunked-text.js';
+import { ChunkedText } from '../../utils/chunked-text.js';
 import { seconds, type IndexedImage, type StatusIndex } from './status-model.js';
 
 const str = JSON.stringify;

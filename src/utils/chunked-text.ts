@@ -1,9 +1,10 @@
 /**
  * Text written piece by piece and kept as Buffers of about CHUNK_CHARS characters: an answer of
  * 100,000 rows is never one giant string (nor a string and its copy as bytes at once), and whoever
- * writes it gives the event loop a turn every ITEMS_PER_SLICE items (src/utils/yield.ts).
+ * writes it gives the event loop a turn every ITEMS_PER_SLICE items (yield.ts). Used by /metrics
+ * and the status pages alike.
  */
-import { ITEMS_PER_SLICE } from '../../utils/yield.js';
+import { ITEMS_PER_SLICE } from './yield.js';
 
 const CHUNK_CHARS = 64 * 1024;
 
