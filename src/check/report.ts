@@ -22,6 +22,16 @@ export interface CheckedContainer {
   readonly reason: string | null;
   /** `file:line` of the object in the manifests; null for a cluster's workloads. */
   readonly source: string | null;
+  /** Where the object is, for outputs that point at a place (SARIF, JUnit, annotations); null for a cluster's workloads. */
+  readonly location: SourceLocation | null;
+}
+
+/** Where a manifest object was read: the file and 1-based line of its document or item. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  /** The template a `helm template` stream says the document came from (`# Source:`), when it says. */
+  readonly template?: string;
 }
 
 /** How a status counts for the exit code. */
@@ -38,8 +48,10 @@ function rank(status: CheckedContainer['status']): number {
 }
 
 /** The rows as reported, problems first; the order of the input otherwise (the manifests' order). */
-export function checkedContainers(rows: readonly ContainerRow[], sourceOf: (workload: Workload) => string | undefined = () => undefined): CheckedContainer[] {
-  const containers = rows.map(({ workload, container, status, detail }): CheckedContainer => ({
+export function checkedContainers(rows: readonly ContainerRow[], locationOf: (workload: Workload) => SourceLocation | undefined = () => undefined): CheckedContainer[] {
+  const containers = rows.map(({ workload, container, status, detail }): CheckedContainer => {
+    const location = locationOf(workload) ?? null;
+    return {
     kind: workload.kind,
     namespace: workload.namespace,
     name: workload.name,
@@ -48,8 +60,10 @@ export function checkedContainers(rows: readonly ContainerRow[], sourceOf: (work
     image: container.image,
     status: status ?? NOT_CHECKED,
     reason: status ? (detail ?? null) : 'the check did not finish',
-    source: sourceOf(workload) ?? null,
-  }));
+    source: location ? `${location.file}:${location.line}` : null,
+    location,
+    };
+  });
   return containers.sort((a, b) => rank(a.status) - rank(b.status)); // stable: manifest order within a rank
 }
 
@@ -81,7 +95,9 @@ export function exitCodeOf(summary: CheckSummary, failOn: FailOn): 0 | 1 | 3 {
 
 /** The one JSON document of `--output json`. */
 export function renderJson(containers: readonly CheckedContainer[], summary: CheckSummary, exitCode: number, warnings: readonly string[]): string {
-  return `${JSON.stringify({ exitCode, summary, warnings, containers }, null, 2)}\n`;
+  // `source` says where in JSON (as it always has); the structured location is for the other outputs.
+  const listed = containers.map(({ location: _location, ...container }) => container);
+  return `${JSON.stringify({ exitCode, summary, warnings, containers: listed }, null, 2)}\n`;
 }
 
 const COLOURS: Record<Outcome, string> = { failed: '\x1b[31m', unknown: '\x1b[33m', present: '\x1b[32m' };

@@ -22,7 +22,7 @@ import { InputError, readInputs } from './inputs.js';
 import { ManifestCredentials } from './manifest-credentials.js';
 import { ManifestError, readManifests, type ManifestContents, type ManifestSource, type ManifestWorkload } from './manifests.js';
 import { showProgress } from './progress.js';
-import { checkedContainers, exitCodeOf, renderJson, summarize, tableText } from './report.js';
+import { checkedContainers, exitCodeOf, renderJson, summarize, tableText, type SourceLocation } from './report.js';
 
 /** Where the process talks to: the real ones, or a test's. */
 export interface CheckIo {
@@ -47,7 +47,7 @@ interface Subject {
   readonly kinds?: readonly string[];
   readonly skipInactive?: boolean;
   readonly credentials: CredentialSource;
-  readonly sourceOf: (workload: Workload) => string | undefined;
+  readonly locationOf: (workload: Workload) => SourceLocation | undefined;
   readonly warnings: readonly string[];
 }
 
@@ -97,7 +97,7 @@ export async function runCheck(argv: readonly string[], io: CheckIo = process, d
   }
 
   const unlisted = snapshot.lists.filter((list) => !list.up).map((list) => (list.namespace === undefined ? list.kind : `${list.kind} in ${list.namespace}`));
-  const containers = checkedContainers(snapshot.rows, subject.sourceOf);
+  const containers = checkedContainers(snapshot.rows, subject.locationOf);
   snapshot = undefined; // its rows are copied out: not kept while the report is written
   const summary = summarize(containers, unlisted);
   const code = exitCodeOf(summary, config.failOn);
@@ -156,7 +156,7 @@ async function manifestSubject(
     kinds: [...byKind.keys()],
     credentials: new ManifestCredentials(manifests, node, providers),
     // Only workloads of the manifests are ever asked about here.
-    sourceOf: (workload) => `${(workload as ManifestWorkload).source}:${(workload as ManifestWorkload).line}`,
+    locationOf: (workload) => ({ file: (workload as ManifestWorkload).source, line: (workload as ManifestWorkload).line }),
     warnings: manifests.warnings,
   };
 }
@@ -191,7 +191,7 @@ function clusterSubject(config: CheckConfig, logger: Logger, dockerConfigPath: s
   return {
     ...clusterWorkloads(config, kubeConfig, { logger, maxAgeMs: ONE_DAY_MS }),
     credentials: clusterCredentials(config, kubeConfig, { logger, providers, dockerConfigPath }),
-    sourceOf: () => undefined,
+    locationOf: () => undefined,
     warnings: [],
   };
 }

@@ -12,6 +12,7 @@ test('the table of 150,001 containers is written (column widths without spreadin
     status: 'present',
     reason: null,
     source: null,
+    location: null,
   }));
   const table = renderTable(containers, summarize(containers), { colour: false });
   const lines = table.split('\n');
