@@ -346,7 +346,9 @@ function readWorkload(kind: string, object: Record<string, unknown>, line: numbe
   const spec = podSpecOf(kind, object);
   if (spec === undefined) return; // Services, ConfigMaps, CRDs…: nothing to pull
   const metadata = recordAt(object, 'metadata');
-  const owner: WorkloadObject = { metadata: { namespace: stringOf(metadata?.['namespace']), name: stringOf(metadata?.['name']) } };
+  const owner: WorkloadObject = {
+    metadata: { namespace: stringOf(metadata?.['namespace']), name: stringOf(metadata?.['name']), generateName: stringOf(metadata?.['generateName']) },
+  };
   const w = toWorkload(kind, owner, sanitizedPodSpec(spec));
   const { intern } = into;
   // Written out field by field (a spread gives each object a shape of its own, ~360 bytes), with

@@ -81,7 +81,7 @@ export function customSourceId(custom: CustomResource): SourceId {
  */
 export interface WorkloadObject {
   kind?: unknown;
-  metadata?: { namespace?: string; name?: string; ownerReferences?: unknown };
+  metadata?: { namespace?: string; name?: string; generateName?: string; ownerReferences?: unknown };
   spec?: {
     replicas?: unknown;
     suspend?: unknown;
@@ -272,7 +272,9 @@ export function toWorkload(kind: string, object: WorkloadObject, spec: V1PodSpec
   return {
     kind,
     namespace: object.metadata?.namespace ?? '',
-    name: object.metadata?.name ?? '',
+    // A manifest may name an object only by the prefix the API server completes (kubectl create):
+    // the prefix says which object it is; a blank says nothing.
+    name: object.metadata?.name || object.metadata?.generateName || '',
     containers,
     imagePullSecrets: (spec?.imagePullSecrets ?? []).map((s) => s.name ?? '').filter((n) => n !== ''),
     serviceAccountName: spec?.serviceAccountName || 'default',

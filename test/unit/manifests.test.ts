@@ -170,6 +170,13 @@ data: {a: b}
     ]);
   });
 
+  test('an object named only by metadata.generateName (kubectl create) shows its prefix, not a blank name', () => {
+    const text = 'apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: build-, namespace: ci}\nspec: {template: {spec: {containers: [{name: c, image: "b:1"}]}}}\n';
+    expect(read(text).workloads[0]).toMatchObject({ kind: 'Job', namespace: 'ci', name: 'build-' });
+    // A name, when there is one, is the name.
+    expect(read(text.replace('generateName: build-', 'name: build-1, generateName: build-')).workloads[0]?.name).toBe('build-1');
+  });
+
   test('a namespace that the manifest does not give stays empty', () => {
     const text = 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: "p:1"}]}\n';
     expect(read(text).workloads[0]).toMatchObject({ namespace: '', name: 'p' });
