@@ -27,8 +27,9 @@ export class BadReferenceError extends Error {
     readonly image: string,
     reason: string,
   ) {
-    // The image is a tenant's text, kept as a reason per container: quoted, but bounded.
-    super(`invalid image reference ${boundedText(JSON.stringify(image), MAX_REASON_CHARS)}: ${reason}`);
+    // The image is a tenant's text, kept as a reason per container: quoted, but bounded. No image at
+    // all is said so: `invalid image reference ""` reads as a parser's riddle.
+    super(image === '' ? `no image: ${reason}` : `invalid image reference ${boundedText(JSON.stringify(image), MAX_REASON_CHARS)}: ${reason}`);
     this.name = 'BadReferenceError';
   }
 }
@@ -71,7 +72,7 @@ export function parseImageReference(image: string): ImageReference {
   const fail = (reason: string): never => {
     throw new BadReferenceError(image, reason);
   };
-  if (image === '') fail('empty');
+  if (image === '') fail('the container names none (its image field is missing or empty)');
   if (image !== image.trim() || /\s/.test(image)) fail('contains whitespace');
 
   let rest = image;

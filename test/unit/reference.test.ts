@@ -26,7 +26,6 @@ describe('parseImageReference', () => {
   });
 
   test.each([
-    ['', 'empty'],
     [' nginx', 'whitespace'],
     ['nginx latest', 'whitespace'],
     ['docker.io/Library/nginx', 'lowercase'],
@@ -48,6 +47,11 @@ describe('parseImageReference', () => {
   ])('rejects %#', (image, reason) => {
     expect(() => parseImageReference(image)).toThrow(BadReferenceError);
     expect(() => parseImageReference(image)).toThrow(reason);
+  });
+
+  test('a container without an image says "no image", not an invalid reference ""', () => {
+    expect(() => parseImageReference('')).toThrow(BadReferenceError);
+    expect(() => parseImageReference('')).toThrow(/^no image: the container names none \(its image field is missing or empty\)$/);
   });
 
   test('the message quotes a bounded part of a long reference (it is kept per container)', () => {
