@@ -88,11 +88,16 @@ export function classifyManifestAnswer(answer: ManifestAnswer): Classification {
   }
   if (code === 404) {
     const known = answer.errorCodes.find((c) => ABSENCE_CODES.has(c));
+    // A pinned digest is what was asked (and what nodes pull): "MANIFEST_UNKNOWN" alone reads as a missing tag.
+    const pinned = answer.expectedDigest;
+    if (known === 'MANIFEST_UNKNOWN' && pinned) {
+      return { status: 'absent', detail: `the registry has no manifest with the pinned digest ${pinned}; nodes pull by digest, whatever the tag (${known})` };
+    }
     if (known) return { status: 'absent', detail: `registry says ${known}` };
     // Codes unread are not "no codes": the error may say anything.
     if (answer.bodyTruncated) return { status: 'registry_unavailable', detail: 'registry answered 404 with an error document too large to read' };
     if (answer.speaksDistribution && answer.errorCodes.length === 0) {
-      return { status: 'absent', detail: 'registry answered 404 for the manifest' };
+      return { status: 'absent', detail: pinned ? `registry answered 404 for the pinned digest ${pinned}` : 'registry answered 404 for the manifest' };
     }
     return {
       status: 'registry_unavailable',

@@ -74,6 +74,22 @@ describe('classifyManifestAnswer: only the registry saying so is absence', () =>
   });
 });
 
+describe('classifyManifestAnswer: what an absence is said as', () => {
+  const digest = `sha256:${'d'.repeat(64)}`;
+
+  test('a pinned digest the registry does not have is said to be the digest, not a tag', () => {
+    const missing = classifyManifestAnswer({ ...base, httpStatus: 404, errorCodes: ['MANIFEST_UNKNOWN'], expectedDigest: digest });
+    expect(missing).toEqual({ status: 'absent', detail: `the registry has no manifest with the pinned digest ${digest}; nodes pull by digest, whatever the tag (MANIFEST_UNKNOWN)` });
+    const bare = classifyManifestAnswer({ ...base, httpStatus: 404, errorCodes: [], expectedDigest: digest });
+    expect(bare).toEqual({ status: 'absent', detail: `registry answered 404 for the pinned digest ${digest}` });
+  });
+
+  test('a missing repository is still the repository; a tag is still the registry\'s code', () => {
+    expect(classifyManifestAnswer({ ...base, httpStatus: 404, errorCodes: ['NAME_UNKNOWN'], expectedDigest: digest }).detail).toBe('registry says NAME_UNKNOWN');
+    expect(classifyManifestAnswer({ ...base, httpStatus: 404, errorCodes: ['MANIFEST_UNKNOWN'] }).detail).toBe('registry says MANIFEST_UNKNOWN');
+  });
+});
+
 describe('classifyTransportError never says absent', () => {
   test.each([
     [Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'registry_unavailable'],
