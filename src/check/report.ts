@@ -1,6 +1,6 @@
 /**
- * What `check` says: one line per container, problems first, as a table for people or one JSON
- * document for programs, and the exit code that sums it up. Pure.
+ * What `check` found: one entry per container, problems first, their summary, and the exit code that
+ * sums it up. Pure. How it is written is output/'s (table, JSON, SARIF, JUnit, GitHub annotations).
  */
 import type { ContainerRow } from '../engine/collector.js';
 import type { FailOn } from '../flags/config.js';
@@ -93,58 +93,7 @@ export function exitCodeOf(summary: CheckSummary, failOn: FailOn): 0 | 1 | 3 {
   return 0;
 }
 
-/** The one JSON document of `--output json`. */
-export function renderJson(containers: readonly CheckedContainer[], summary: CheckSummary, exitCode: number, warnings: readonly string[]): string {
-  // `source` says where in JSON (as it always has); the structured location is for the other outputs.
-  const listed = containers.map(({ location: _location, ...container }) => container);
-  return `${JSON.stringify({ exitCode, summary, warnings, containers: listed }, null, 2)}\n`;
-}
-
-const COLOURS: Record<Outcome, string> = { failed: '\x1b[31m', unknown: '\x1b[33m', present: '\x1b[32m' };
-const RESET = '\x1b[0m';
-
-/** Manifests may hold anything: control characters would rewrite the reader's terminal. */
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-}
-
-/** The table of `--output table`, then a summary line; colours only when asked (a TTY). */
-export function renderTable(containers: readonly CheckedContainer[], summary: CheckSummary, options: { readonly colour: boolean }): string {
-  return [...tableText(containers, summary, options)].join('');
-}
-
-/** Rows written per piece of tableText. */
-const ROWS_PER_PIECE = 1_000;
-
-/**
- * The text of renderTable in pieces of a thousand rows, to be written as they are made: at 100,000s
- * of rows the whole text, its lines and their cells would be the largest things in memory.
- */
-export function* tableText(containers: readonly CheckedContainer[], summary: CheckSummary, options: { readonly colour: boolean }): Generator<string> {
-  const header = ['KIND', 'NAMESPACE', 'NAME', 'CONTAINER', 'IMAGE', 'STATUS', 'REASON'];
-  const cellsOf = (c: CheckedContainer) =>
-    [c.kind, c.namespace || '-', c.name, c.init ? `${c.container} (init)` : c.container, c.image || '""', c.status, c.status === 'present' ? '' : (c.reason ?? '')].map(printable);
-  // A loop, not Math.max(...column): spreading 150,000 cells as arguments overflows the stack.
-  const widths = header.map((h) => h.length);
-  for (const c of containers) cellsOf(c).forEach((cell, i) => (widths[i] = Math.max(widths[i] as number, cell.length)));
-  const line = (row: readonly string[], outcome?: Outcome) =>
-    row
-      .map((cell, i) => {
-        const padded = i === row.length - 1 ? cell : cell.padEnd(widths[i] as number);
-        return options.colour && outcome && i === 5 ? `${COLOURS[outcome]}${padded}${RESET}` : padded;
-      })
-      .join('  ')
-      .trimEnd();
-  let piece = `${line(header)}\n`;
-  for (let from = 0; from < containers.length; from += ROWS_PER_PIECE) {
-    const lines: string[] = [];
-    for (const c of containers.slice(from, from + ROWS_PER_PIECE)) lines.push(line(cellsOf(c), outcomeOf(c.status)));
-    yield `${piece}${lines.join('\n')}\n`;
-    piece = '';
-  }
-  yield `${piece}\n${summaryLine(summary)}\n`;
-}
-
+/** The summary in one line: counts problems first, and the kinds not listed. */
 export function summaryLine(summary: CheckSummary): string {
   const counts = Object.entries(summary.statuses)
     .sort(([a], [b]) => rank(a as CheckedContainer['status']) - rank(b as CheckedContainer['status']) || a.localeCompare(b))

@@ -22,7 +22,9 @@ import { InputError, readInputs } from './inputs.js';
 import { ManifestCredentials } from './manifest-credentials.js';
 import { ManifestError, readManifests, type ManifestContents, type ManifestSource, type ManifestWorkload } from './manifests.js';
 import { showProgress } from './progress.js';
-import { checkedContainers, exitCodeOf, renderJson, summarize, tableText, type SourceLocation } from './report.js';
+import { checkedContainers, exitCodeOf, summarize, type SourceLocation } from './report.js';
+import { OUTPUTS } from './output/index.js';
+import { VERSION } from '../utils/version.js';
 
 /** Where the process talks to: the real ones, or a test's. */
 export interface CheckIo {
@@ -102,8 +104,9 @@ export async function runCheck(argv: readonly string[], io: CheckIo = process, d
   const summary = summarize(containers, unlisted);
   const code = exitCodeOf(summary, config.failOn);
   const colour = io.stdout.isTTY === true && !('NO_COLOR' in io.env);
-  if (config.output === 'json') await say(io.stdout, renderJson(containers, summary, code, subject.warnings));
-  else for (const piece of tableText(containers, summary, { colour })) await say(io.stdout, piece);
+  const report = { containers, summary, exitCode: code, warnings: subject.warnings, failOn: config.failOn };
+  const context = { colour, cwd: process.cwd(), tool: { name: 'k8s-image-existence-exporter', version: VERSION, informationUri: undefined } };
+  for (const piece of OUTPUTS[config.output](report, context)) await say(io.stdout, piece);
   return code;
 }
 

@@ -62,12 +62,15 @@ export interface Config extends EngineSettings {
 /** What `check` reports as a failure besides absent images and bad references. */
 export type FailOn = 'absent' | 'unknown';
 
+/** How `check` writes its report (--output). */
+export type OutputFormat = 'table' | 'json';
+
 /** The settings of `check`. */
 export interface CheckConfig extends EngineSettings {
   /** Files, directories and `-` (stdin); empty with --cluster. */
   readonly inputs: readonly string[];
   readonly cluster: boolean;
-  readonly output: 'table' | 'json';
+  readonly output: OutputFormat;
   readonly failOn: FailOn;
 }
 

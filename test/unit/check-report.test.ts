@@ -4,7 +4,18 @@ import { FlagError, parseCheckFlags, UsageError } from '../../src/flags/config.j
 import type { Workload } from '../../src/kubernetes/workloads.js';
 import { NO_PLACEMENT } from '../../src/platform/placement.js';
 import type { CheckStatus } from '../../src/registry/status.js';
-import { checkedContainers, exitCodeOf, renderJson, renderTable, summarize, summaryLine } from '../../src/check/report.js';
+import { checkedContainers, exitCodeOf, summarize, summaryLine, type CheckedContainer } from '../../src/check/report.js';
+import { json } from '../../src/check/output/json.js';
+import { table } from '../../src/check/output/table.js';
+import type { Render } from '../../src/check/output/output.js';
+
+/** The whole text an output writes for these containers. */
+function rendered(render: Render, containers: readonly CheckedContainer[], options: { colour: boolean } = { colour: false }): string {
+  const summary = summarize(containers);
+  const report = { containers, summary, exitCode: exitCodeOf(summary, 'unknown'), warnings: [], failOn: 'unknown' as const };
+  return [...render(report, { colour: options.colour, cwd: '/work', tool: { name: 'tool', version: '0', informationUri: undefined } })].join('');
+}
+const renderTable = (containers: readonly CheckedContainer[], _summary: unknown, options: { colour: boolean }) => rendered(table, containers, options);
 
 function row(name: string, status: CheckStatus | undefined, image = `registry.test/${name}:1`, kind = 'Deployment'): ContainerRow {
   const workload: Workload = {
@@ -92,8 +103,9 @@ describe('report', () => {
     const text = renderTable(containers, summarize(containers), { colour: false });
     expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
     expect(text.split('\n')).toHaveLength(5); // header, one row, blank, summary, final newline
-    const json = JSON.parse(renderJson(containers, summarize(containers), 1, []));
-    expect(json.containers[0].image).toBe(hostile);
+    const document = JSON.parse(rendered(json, containers));
+    expect(document.exitCode).toBe(1);
+    expect(document.containers[0].image).toBe(hostile);
   });
 });
 
