@@ -24,7 +24,7 @@ import { ManifestError, readManifests, type ManifestContents, type ManifestSourc
 import { showProgress } from './progress.js';
 import { checkedContainers, exitCodeOf, summarize, type SourceLocation } from './report.js';
 import { OUTPUTS } from './output/index.js';
-import { VERSION } from '../utils/version.js';
+import { HOMEPAGE, NAME, VERSION } from '../utils/version.js';
 
 /** Where the process talks to: the real ones, or a test's. */
 export interface CheckIo {
@@ -105,7 +105,7 @@ export async function runCheck(argv: readonly string[], io: CheckIo = process, d
   const code = exitCodeOf(summary, config.failOn);
   const colour = io.stdout.isTTY === true && !('NO_COLOR' in io.env);
   const report = { containers, summary, exitCode: code, warnings: subject.warnings, failOn: config.failOn };
-  const context = { colour, cwd: process.cwd(), tool: { name: 'k8s-image-existence-exporter', version: VERSION, informationUri: undefined } };
+  const context = { colour, cwd: process.cwd(), tool: { name: NAME, version: VERSION, informationUri: HOMEPAGE } };
   for (const piece of OUTPUTS[config.output](report, context)) await say(io.stdout, piece);
   return code;
 }

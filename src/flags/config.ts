@@ -63,7 +63,7 @@ export interface Config extends EngineSettings {
 export type FailOn = 'absent' | 'unknown';
 
 /** How `check` writes its report (--output). */
-export type OutputFormat = 'table' | 'json';
+export type OutputFormat = 'table' | 'json' | 'sarif' | 'junit' | 'github';
 
 /** The settings of `check`. */
 export interface CheckConfig extends EngineSettings {

@@ -174,7 +174,12 @@ export const FLAGS = {
   version: { for: EXPORTER, value: bool, help: 'Print the version and exit.' },
   // check's own
   cluster: { for: CHECK, value: bool, help: 'Check the workloads of the cluster (kubeconfig as for the exporter) instead of manifests.' },
-  output: { for: CHECK, value: choice('table', 'json'), default: 'table', help: 'table (for people) or json (one document, for programs).' },
+  output: {
+    for: CHECK,
+    value: choice('table', 'json', 'sarif', 'junit', 'github'),
+    default: 'table',
+    help: 'table (for people), json (one document, for programs), sarif (SARIF 2.1.0, for code scanning), junit (JUnit XML, for test reports) or github (GitHub Actions annotations).',
+  },
   'fail-on': {
     for: CHECK,
     value: choice('absent', 'unknown'),

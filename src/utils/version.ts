@@ -1,11 +1,25 @@
 import { readFileSync } from 'node:fs';
 
-/** The package version, read from package.json next to src/ or dist/. */
-export const VERSION: string = (() => {
+interface PackageJson {
+  readonly name?: unknown;
+  readonly version?: unknown;
+  readonly homepage?: unknown;
+}
+
+/** package.json next to src/ or dist/; nothing when it cannot be read. */
+const PACKAGE: PackageJson = (() => {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
+    return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as PackageJson;
   } catch {
-    return 'unknown';
+    return {};
   }
 })();
+
+/** The package version. */
+export const VERSION: string = typeof PACKAGE.version === 'string' ? PACKAGE.version : 'unknown';
+
+/** The package (and tool) name. */
+export const NAME: string = typeof PACKAGE.name === 'string' ? PACKAGE.name : 'k8s-image-existence-exporter';
+
+/** Where the project is documented (package.json `homepage`), when it says. */
+export const HOMEPAGE: string | undefined = typeof PACKAGE.homepage === 'string' && /^https?:\/\//.test(PACKAGE.homepage) ? PACKAGE.homepage : undefined;

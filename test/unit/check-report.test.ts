@@ -115,6 +115,10 @@ describe('check flags', () => {
     expect(parsed).toMatchObject({ action: 'check', config: { inputs: ['a.yaml', '-', 'dir/', '--odd-name.yaml'], output: 'json', failOn: 'absent', cluster: false } });
   });
 
+  test.each(['table', 'json', 'sarif', 'junit', 'github'])('--output=%s is an output', (output) => {
+    expect(parseCheckFlags([`--output=${output}`, 'x'])).toMatchObject({ config: { output } });
+  });
+
   test('defaults: table, --fail-on unknown, errors only in the log', () => {
     expect(parseCheckFlags(['x'])).toMatchObject({ config: { output: 'table', failOn: 'unknown', logLevel: 'error', dockerConfig: undefined } });
   });
