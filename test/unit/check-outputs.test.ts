@@ -3,12 +3,7 @@
  * (ajv), JUnit parsed as XML (fast-xml-parser) with its counts recounted, GitHub annotations parsed
  * and unescaped as the runner does it. The exact text of each is kept as a golden file.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import AjvDraft04 from 'ajv-draft-04';
-import ajvFormats from 'ajv-formats';
 import fc from 'fast-check';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, test } from 'vitest';
 import { github } from '../../src/check/output/github.js';
 import { OUTPUTS } from '../../src/check/output/index.js';
@@ -18,9 +13,9 @@ import { placeOf, shownPath } from '../../src/check/output/place.js';
 import { sarif } from '../../src/check/output/sarif.js';
 import { messageWords } from '../../src/check/output/words.js';
 import type { CheckedContainer } from '../../src/check/report.js';
+import { githubAnnotations, parsedJunit, validSarif, verdictOf } from '../support/check-output-readers.js';
 import { CONTAINERS, CONTEXT, CWD, HOSTILE, reportOf } from '../support/check-report.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WARNINGS = ['-:40: not a Kubernetes object (no apiVersion/kind), skipped'];
 
 const textOf = (render: Render, report: CheckReport = reportOf(CONTAINERS, { warnings: WARNINGS })) => [...render(report, CONTEXT)].join('');
@@ -71,17 +66,7 @@ describe('where the outputs point', () => {
 });
 
 describe('sarif', () => {
-  const schema = JSON.parse(readFileSync(`${ROOT}/node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json`, 'utf8'));
-  // unicodeRegExp: one of the schema's patterns is not valid with the `u` flag.
-  // Both are CommonJS modules whose default export is `exports.default`.
-  const ajv = new AjvDraft04.default({ strict: false, allErrors: true, unicodeRegExp: false });
-  ajvFormats.default(ajv);
-  const validate = ajv.compile(schema);
-  const valid = (text: string) => {
-    const document = JSON.parse(text);
-    expect(validate(document), ajv.errorsText(validate.errors)).toBe(true);
-    return document;
-  };
+  const valid = validSarif;
 
   test('valid against the SARIF 2.1.0 schema; one result per container with a problem, each pointing at its rule', () => {
     const document = valid(textOf(sarif));
@@ -159,32 +144,12 @@ describe('sarif', () => {
 });
 
 describe('junit', () => {
-  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', parseAttributeValue: false, parseTagValue: false, trimValues: false, htmlEntities: true, isArray: (name) => name === 'testcase' || name === 'property' });
-  /** Parses a JUnit text as XML 1.0 must be: well-formed, and no character XML cannot hold. */
-  function parsed(text: string) {
-    expect(XMLValidator.validate(text)).toBe(true);
-    expect(text).not.toMatch(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
-    // A raw tab or line end in an attribute would be read back as a space.
-    // (Tags are found by their < and >, which are escaped everywhere else.)
-    for (const [tag] of text.matchAll(/<[^>]*>/g)) expect(tag).not.toMatch(/[\t\n\r]/);
-    const document = parser.parse(text);
-    const suite = document.testsuites.testsuite;
-    const cases = suite.testcase as Array<Record<string, any>>;
-    const count = (element: string) => cases.filter((c) => element in c).length;
-    // The counts in the attributes are the test cases' own.
-    for (const element of [document.testsuites, suite]) {
-      expect(Number(element.tests)).toBe(cases.length);
-      expect(Number(element.failures)).toBe(count('failure'));
-      expect(Number(element.errors)).toBe(count('error'));
-      expect(Number(element.skipped)).toBe(count('skipped'));
-    }
-    return { suite, cases };
-  }
+  const parsed = parsedJunit;
 
   test('one test case per container: failures for absent images and invalid references, errors for what could not be checked', () => {
     const { suite, cases } = parsed(textOf(junit));
     expect(cases).toHaveLength(CONTAINERS.length);
-    expect(cases.map((c) => ['failure', 'error', 'skipped'].find((e) => e in c) ?? 'passed')).toEqual(['failure', 'failure', 'failure', 'failure', 'error', 'error', 'passed']);
+    expect(cases.map(verdictOf)).toEqual(['failure', 'failure', 'failure', 'failure', 'error', 'error', 'passed']);
     expect(cases.map((c) => c.classname)).toEqual(['deploy/shop.yaml', HOSTILE.file, 'deploy/shop.yaml', 'deploy/jobs.yaml', 'shop/templates/db.yaml', 'CronJob/ops', 'deploy/shop.yaml']);
     expect(cases[0]).toMatchObject({ name: 'Deployment shop/checkout, container app: registry.example.com/shop/checkout:1.4.1', file: 'deploy/shop.yaml' });
     expect(cases[0]?.failure).toMatchObject({ type: 'absent', message: messageWords(CONTAINERS[0] as CheckedContainer, undefined) });
@@ -205,7 +170,7 @@ describe('junit', () => {
 
   test('--fail-on absent: what could not be checked is skipped, not an error; a kind not listed is a test case too', () => {
     const { cases } = parsed(textOf(junit, reportOf(CONTAINERS, { failOn: 'absent', unlisted: ['CronJob'] })));
-    expect(cases.map((c) => ['failure', 'error', 'skipped'].find((e) => e in c) ?? 'passed')).toEqual(['failure', 'failure', 'failure', 'failure', 'skipped', 'skipped', 'passed', 'skipped']);
+    expect(cases.map(verdictOf)).toEqual(['failure', 'failure', 'failure', 'failure', 'skipped', 'skipped', 'passed', 'skipped']);
     expect(cases.at(-1)).toMatchObject({ classname: 'cluster', name: 'list CronJob', skipped: { type: 'not_listed' } });
     const { cases: failing } = parsed(textOf(junit, reportOf(CONTAINERS.slice(6), { unlisted: ['CronJob in ops'] })));
     expect(failing.at(-1)).toMatchObject({ name: 'list CronJob in ops', error: { message: 'CronJob in ops could not be listed: none of its workloads was checked' } });
@@ -229,36 +194,7 @@ describe('junit', () => {
 });
 
 describe('github', () => {
-  interface Annotation {
-    readonly command: string;
-    readonly properties: Record<string, string>;
-    readonly message: string;
-  }
-
-  /** The runner's reading of a workflow command line: properties, then the message, each unescaped. */
-  function annotation(line: string): Annotation | undefined {
-    const match = /^::(\w+)(?: ([^:]*))?::(.*)$/.exec(line);
-    if (!match) return undefined;
-    const unescape = (text: string, property: boolean) => {
-      let value = text.replace(/%0D/g, '\r').replace(/%0A/g, '\n');
-      if (property) value = value.replace(/%3A/g, ':').replace(/%2C/g, ',');
-      return value.replace(/%25/g, '%');
-    };
-    const properties: Record<string, string> = {};
-    for (const pair of (match[2] ?? '').split(',').filter(Boolean)) {
-      const at = pair.indexOf('=');
-      properties[pair.slice(0, at)] = unescape(pair.slice(at + 1), true);
-    }
-    return { command: match[1] as string, properties, message: unescape(match[3] as string, false) };
-  }
-
-  function read(text: string) {
-    expect(text.endsWith('\n')).toBe(true);
-    const lines = text.slice(0, -1).split('\n');
-    const annotations = lines.slice(0, -1).map((line) => annotation(line));
-    for (const a of annotations) expect(a).toBeDefined();
-    return { annotations: annotations as Annotation[], summary: lines.at(-1) as string };
-  }
+  const read = githubAnnotations;
 
   test('one annotation per container with a problem, at its file and line; the summary last', () => {
     const { annotations, summary } = read(textOf(github));
@@ -279,7 +215,7 @@ describe('github', () => {
   test('hostile text cannot end an annotation or start a command: %, :, , and line ends come back exactly, control characters as \\uXXXX', () => {
     const text = textOf(github);
     expect(text.split('\n').filter((line) => line.startsWith('::'))).toHaveLength(problems(CONTAINERS).length);
-    const hostile = read(text).annotations[1] as Annotation;
+    const hostile = read(text).annotations[1]!;
     expect(hostile.properties).toEqual({ file: HOSTILE.file, line: '3', title: 'Image absent' });
     expect(hostile.message).toBe(
       `Job shop/${HOSTILE.name}, container ${HOSTILE.container}: image ${JSON.stringify(HOSTILE.image)} does not exist (registry says MANIFEST_UNKNOWN <!-- ]]> --> \\u001b[31m%2C,: \\u0000)`,
