@@ -19,4 +19,5 @@ COPY --from=build /app/dist ./dist
 # root filesystem can be mounted read-only.
 USER 65532:65532
 EXPOSE 8080
-ENTRYPOINT ["node", "dist/main.js"]
+# An absolute path: `docker run -w DIR` (check, paths relative to a checkout) keeps it working.
+ENTRYPOINT ["node", "/app/dist/main.js"]
