@@ -28,6 +28,8 @@ export interface ManifestWorkload extends Workload {
   readonly source: string;
   /** 1-based. */
   readonly line: number;
+  /** The template a `helm template` stream names for the object's document (`# Source:`), when it does. */
+  readonly template?: string;
 }
 
 export interface ManifestSecret {
@@ -140,15 +142,17 @@ function readObject(at: Located, source: string, into: Collected, defaults: Defa
     // A typed list (DeploymentList, as the API returns it) leaves its items' kind and apiVersion out.
     const typed = kind !== 'List';
     const itemDefaults = typed ? { kind: kind.slice(0, -'List'.length), apiVersion } : {};
-    object['items'].forEach((value: unknown, i: number) => readObject(at.item?.(i, value) ?? { value, line: at.line }, source, into, itemDefaults));
+    object['items'].forEach((value: unknown, i: number) =>
+      readObject({ ...(at.item?.(i, value) ?? { value, line: at.line }), template: at.template }, source, into, itemDefaults),
+    );
     return;
   }
   if (kind === 'Secret' && apiVersion === 'v1') readSecret(object, into);
   else if (kind === 'ServiceAccount' && apiVersion === 'v1') readServiceAccount(object, into);
-  else readWorkload(kind, object, at.line, source, into);
+  else readWorkload(kind, object, at, source, into);
 }
 
-function readWorkload(kind: string, object: Record<string, unknown>, line: number, source: string, into: Collected): void {
+function readWorkload(kind: string, object: Record<string, unknown>, at: Located, source: string, into: Collected): void {
   const spec = podSpecOf(kind, object);
   if (spec === undefined) return; // Services, ConfigMaps, CRDs…: nothing to pull
   const metadata = recordAt(object, 'metadata');
@@ -169,7 +173,8 @@ function readWorkload(kind: string, object: Record<string, unknown>, line: numbe
     placementKey: intern(w.placementKey),
     active: w.active,
     source,
-    line,
+    line: at.line,
+    template: at.template === undefined ? undefined : intern(at.template),
   });
 }
 

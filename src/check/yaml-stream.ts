@@ -1,6 +1,6 @@
 /**
- * The values of a YAML stream, one document at a time, each with the line it starts on. Pure: the
- * text is given.
+ * The values of a YAML stream, one document at a time, each with the line it starts on and the
+ * template a `helm template` stream says it came from. Pure: the text is given.
  *
  * Three readers, the first that reads a document wins: js-yaml (fast), the yaml package (careful:
  * bounded aliases, kubectl's merge keys, the place of each List item and of an error), and, for a
@@ -12,7 +12,7 @@ import { Composer, CST, LineCounter, Parser, isMap, isNode, isSeq, type Document
 import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
 import { isRecord } from '../utils/untrusted.js';
 import { ManifestError } from './manifest-error.js';
-import { firstContentLine, yamlDocuments, type YamlDocumentText } from './yaml-documents.js';
+import { firstContentLine, helmTemplate, yamlDocuments, type YamlDocumentText } from './yaml-documents.js';
 import { LenientDepthError, lenientValue } from './yaml-lenient.js';
 import { yamlValue, YamlValueError } from './yaml-values.js';
 
@@ -75,6 +75,8 @@ export interface Located {
   readonly value: unknown;
   readonly line: number;
   readonly item?: (index: number, value: unknown) => Located;
+  /** The template of a `helm template` stream the document came from (its `# Source:` comment). */
+  readonly template?: string;
 }
 
 /**
@@ -89,9 +91,10 @@ export function* yamlValues(text: string, source: string): Generator<Located> {
   for (const document of yamlDocuments(text)) {
     const first = firstContentLine(document.text);
     if (first === undefined) continue; // `---` alone, or only comments
+    const template = helmTemplate(document.text, first);
     const value = fastValue(document.text);
     const values = value === undefined ? composedValues(document, first, source) : value === null ? [] : [{ value, line: document.line + first }];
-    yield* values;
+    for (const located of values) yield template === undefined ? located : { ...located, template };
   }
 }
 

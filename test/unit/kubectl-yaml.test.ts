@@ -153,6 +153,7 @@ describe('documents js-yaml accepts are read, with the values js-yaml gives', ()
         expect(located.map((l) => l.value)).toEqual(expected);
         const pod = located.at(-1);
         expect(pod?.line).toBe(stream.split('\n').indexOf('apiVersion: v1', d.before ? 1 : 0) + 1);
+        expect(pod?.template).toBe(d.source ? 'ci/templates/pod.yaml' : undefined);
       }),
       { numRuns: 300 },
     );
@@ -276,5 +277,46 @@ describe('the bounds hold on the second reader', () => {
     expect(failure(text).message).toBe('a.yaml:16: nested more than 200 levels deep');
     // Within the bound it reads.
     expect(read(withArgo(`deep: ${'['.repeat(150)}${']'.repeat(150)}`)).workloads).toHaveLength(1);
+  });
+});
+
+describe('templates of a `helm template` stream', () => {
+  test('each workload has the template of its document; a List’s items their List’s; none without a `# Source:`', () => {
+    const text = [
+      '---',
+      '# Source: shop/templates/pod.yaml',
+      ARGO_POD, // read by the second reader
+      '---',
+      '# Source: shop/templates/jobs.yaml',
+      'apiVersion: v1',
+      'kind: List',
+      'items:',
+      '- {apiVersion: batch/v1, kind: Job, metadata: {name: one}, spec: {template: {spec: {containers: [{name: a, image: "one:1"}]}}}}',
+      '- {apiVersion: batch/v1, kind: Job, metadata: {name: two}, spec: {template: {spec: {containers: [{name: a, image: "two:1"}]}}}}',
+      '---',
+      '# Source: shop/templates/anchored.yaml',
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata: {name: &n anchored}',
+      'spec: {containers: [{name: *n, image: "a:1"}]}',
+      '---',
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata: {name: plain}',
+      'spec: {containers: [{name: c, image: "p:1"}]}',
+    ].join('\n');
+    const { workloads } = read(text, '-');
+    expect(workloads.map((w) => [w.name, w.line, w.template])).toEqual([
+      ['build', 3, 'shop/templates/pod.yaml'],
+      ['one', 21, 'shop/templates/jobs.yaml'],
+      ['two', 22, 'shop/templates/jobs.yaml'],
+      ['anchored', 25, 'shop/templates/anchored.yaml'],
+      ['plain', 30, undefined],
+    ]);
+  });
+
+  test('JSON names no template', () => {
+    const [workload] = read('{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"image": "x:1"}]}}', 'a.json').workloads;
+    expect(workload?.template).toBeUndefined();
   });
 });
