@@ -95,9 +95,17 @@ export function exitCodeOf(summary: CheckSummary, failOn: FailOn): 0 | 1 | 3 {
 
 /** The one JSON document of `--output json`. */
 export function renderJson(containers: readonly CheckedContainer[], summary: CheckSummary, exitCode: number, warnings: readonly string[]): string {
-  // `source` says where in JSON (as it always has); the structured location is for the other outputs.
-  const listed = containers.map(({ location: _location, ...container }) => container);
+  // `source` says where in JSON (as it always has), and `template` which template of a helm stream,
+  // only when known; the structured location is for the other outputs.
+  const listed = containers.map(({ location, ...container }) => (location?.template === undefined ? container : { ...container, template: location.template }));
   return `${JSON.stringify({ exitCode, summary, warnings, containers: listed }, null, 2)}\n`;
+}
+
+/** Where a container's object is, for people: `file:line`, after its template when a helm stream named one. */
+export function locationText(location: SourceLocation | null): string {
+  if (location === null) return '';
+  const place = `${location.file}:${location.line}`;
+  return location.template === undefined ? place : `${location.template} (${place})`;
 }
 
 const COLOURS: Record<Outcome, string> = { failed: '\x1b[31m', unknown: '\x1b[33m', present: '\x1b[32m' };
@@ -121,9 +129,20 @@ const ROWS_PER_PIECE = 1_000;
  * of rows the whole text, its lines and their cells would be the largest things in memory.
  */
 export function* tableText(containers: readonly CheckedContainer[], summary: CheckSummary, options: { readonly colour: boolean }): Generator<string> {
-  const header = ['KIND', 'NAMESPACE', 'NAME', 'CONTAINER', 'IMAGE', 'STATUS', 'REASON'];
+  // SOURCE only for manifests: a cluster's workloads have no place to show.
+  const located = containers.some((c) => c.location !== null);
+  const header = ['KIND', 'NAMESPACE', 'NAME', 'CONTAINER', 'IMAGE', 'STATUS', ...(located ? ['SOURCE'] : []), 'REASON'];
   const cellsOf = (c: CheckedContainer) =>
-    [c.kind, c.namespace || '-', c.name, c.init ? `${c.container} (init)` : c.container, c.image || '""', c.status, c.status === 'present' ? '' : (c.reason ?? '')].map(printable);
+    [
+      c.kind,
+      c.namespace || '-',
+      c.name,
+      c.init ? `${c.container} (init)` : c.container,
+      c.image || '""',
+      c.status,
+      ...(located ? [locationText(c.location) || '-'] : []),
+      c.status === 'present' ? '' : (c.reason ?? ''),
+    ].map(printable);
   // A loop, not Math.max(...column): spreading 150,000 cells as arguments overflows the stack.
   const widths = header.map((h) => h.length);
   for (const c of containers) cellsOf(c).forEach((cell, i) => (widths[i] = Math.max(widths[i] as number, cell.length)));
