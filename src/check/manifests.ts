@@ -7,13 +7,13 @@
  * ManifestError, and no secret value ever reaches a warning or an error message.
  */
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
-import { Composer, CST, LineCounter, Parser, isMap, isNode, isSeq, type Document, type ErrorCode, type YAMLError } from 'yaml';
 import { toWorkload, type Workload, type WorkloadObject } from '../kubernetes/workloads.js';
 import { arrayOf, isRecord, nonEmptyString, stringOf } from '../utils/untrusted.js';
-import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
 import { jsonItemOffsets, linesOfOffsets } from './json-items.js';
-import { firstContentLine, yamlDocuments, type YamlDocumentText } from './yaml-documents.js';
-import { yamlValue, YamlValueError } from './yaml-values.js';
+import { ManifestError } from './manifest-error.js';
+import { MAX_DEPTH, tooDeepValue, yamlValues, type Located } from './yaml-stream.js';
+
+export { ManifestError };
 
 export interface ManifestSource {
   /** File path, or '-' for stdin. */
@@ -28,6 +28,8 @@ export interface ManifestWorkload extends Workload {
   readonly source: string;
   /** 1-based. */
   readonly line: number;
+  /** The template a `helm template` stream names for the object's document (`# Source:`), when it does. */
+  readonly template?: string;
 }
 
 export interface ManifestSecret {
@@ -54,80 +56,7 @@ export interface ManifestContents {
   readonly objects: ReadonlyMap<string, number>;
 }
 
-export class ManifestError extends Error {
-  override readonly name = 'ManifestError';
-
-  constructor(
-    readonly source: string,
-    readonly line: number | undefined,
-    problem: string,
-  ) {
-    super(line === undefined ? `${source}: ${problem}` : `${source}:${line}: ${problem}`);
-  }
-}
-
-/**
- * Nodes that the aliases of one document may stand for, copied out: a few lines of anchors could
- * otherwise expand to gigabytes for whoever walks the value.
- */
-const MAX_ALIAS_COPIES = 10_000;
-/**
- * Nesting allowed: the YAML composer recurses per level, and a stack overflow deep inside it can
- * abort the process instead of throwing. Real objects (CRD schemas included) stay far below this.
- */
-const MAX_DEPTH = 200;
-
-const COMPOSE_OPTIONS = {
-  // Duplicate keys: the last one wins, as with kubectl (the API server only warns about them).
-  uniqueKeys: false,
-  // `<<: *defaults` works in kubectl's YAML 1.1; yaml-values.ts applies it.
-  merge: true,
-} as const;
-
 const PULL_SECRET_TYPES: ReadonlySet<string> = new Set(['kubernetes.io/dockerconfigjson', 'kubernetes.io/dockercfg']);
-
-/**
- * What a YAML error code means. The parser's own messages may quote the text (a block scalar
- * header, an escape sequence), which may be part of a secret: only these are shown.
- */
-const SYNTAX_PROBLEMS: Record<ErrorCode, string> = {
-  ALIAS_PROPS: 'an alias cannot have an anchor or a tag',
-  BAD_ALIAS: 'an alias names no anchor before it',
-  BAD_COLLECTION_TYPE: 'a tag does not fit its collection',
-  BAD_DIRECTIVE: 'an invalid directive',
-  BAD_DQ_ESCAPE: 'an invalid escape sequence in a double-quoted string',
-  BAD_INDENT: 'bad indentation',
-  BAD_PROP_ORDER: 'anchors and tags must come after the indicator',
-  BAD_SCALAR_START: 'a plain value cannot start with this character',
-  BLOCK_AS_IMPLICIT_KEY: 'a nested mapping or sequence where a plain key or value was expected',
-  BLOCK_IN_FLOW: 'a block collection inside a flow collection',
-  DUPLICATE_KEY: 'a duplicate key',
-  IMPOSSIBLE: 'a malformed construct',
-  KEY_OVER_1024_CHARS: 'an implicit key longer than 1024 characters',
-  MISSING_CHAR: 'a missing character (a closing quote or bracket, a comma, a colon, a space or a "-")',
-  MULTILINE_IMPLICIT_KEY: 'a key spanning lines (a missing colon?)',
-  MULTIPLE_ANCHORS: 'a node with more than one anchor',
-  MULTIPLE_DOCS: 'more than one document',
-  MULTIPLE_TAGS: 'a node with more than one tag',
-  NON_STRING_KEY: 'a key that is not a string',
-  RESOURCE_EXHAUSTION: 'nesting too deep to read',
-  TAB_AS_INDENT: 'a tab used as indentation',
-  TAG_RESOLVE_FAILED: 'an unknown tag',
-  UNEXPECTED_TOKEN: 'unexpected text',
-};
-
-const ALIAS_PROBLEMS: Record<YamlValueError['problem'], string> = {
-  'bad-alias': `invalid YAML: ${SYNTAX_PROBLEMS.BAD_ALIAS}`,
-  'too-many-aliases': `YAML aliases expand to more than ${MAX_ALIAS_COPIES} copies of values, not read`,
-  'bad-merge': 'invalid YAML: a merge key (<<) whose value is not a mapping',
-};
-
-/** A value read from a document, the line it starts on, and (for a List) where each of its items does. */
-interface Located {
-  readonly value: unknown;
-  readonly line: number;
-  readonly item?: (index: number, value: unknown) => Located;
-}
 
 interface Collected {
   readonly workloads: ManifestWorkload[];
@@ -168,6 +97,11 @@ function readSource(source: ManifestSource, into: Collected): void {
   }
 }
 
+/** Reads a YAML stream's objects, one document at a time (yaml-stream.ts). */
+function readYaml(source: ManifestSource, into: Collected): void {
+  for (const located of yamlValues(source.text, source.name)) readObject(located, source.name, into, {});
+}
+
 /** Reads a text that is one JSON value; false (nothing read) when it is not JSON. */
 function readJson(source: ManifestSource, into: Collected): boolean {
   const { text, name } = source;
@@ -195,132 +129,6 @@ function readJson(source: ManifestSource, into: Collected): boolean {
   return true;
 }
 
-/** Whether a parsed JSON value nests deeper than MAX_DEPTH, found without recursion. */
-function tooDeepValue(value: unknown): boolean {
-  const pending: [unknown, number][] = [[value, 0]];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const [item, depth] = next;
-    if (item === null || typeof item !== 'object') continue;
-    if (depth >= MAX_DEPTH) return true;
-    for (const child of Object.values(item)) if (child !== null && typeof child === 'object') pending.push([child, depth + 1]);
-  }
-  return false;
-}
-
-/**
- * Reads a YAML stream one document at a time: each is cut out (yaml-documents.ts), read for what
- * `check` needs and dropped before the next, so memory does not grow with the number of documents.
- * A document is read by js-yaml (about ten times faster than the yaml package, and as lenient as
- * kubectl's go-yaml where the yaml package is not) unless it needs what only the careful reader
- * gives: bounded aliases (any `&` in the text), merge keys as kubectl reads them (any `<<`), the
- * place of each List item, the place and the words of an error (never js-yaml's, which may quote the
- * text), or the nesting bound.
- */
-function readYaml(source: ManifestSource, into: Collected): void {
-  for (const document of yamlDocuments(source.text)) {
-    const first = firstContentLine(document.text);
-    if (first === undefined) continue; // `---` alone, or only comments
-    const value = fastValue(document.text);
-    if (value === undefined) readComposed(document, source.name, into);
-    else if (value !== null) readObject({ value, line: document.line + first }, source.name, into, {});
-  }
-}
-
-/** Plain dates stay strings, as in the yaml package's core schema. */
-const FAST_SCHEMA = CORE_SCHEMA;
-
-/**
- * A document's value as js-yaml reads it; null for an empty one; undefined when the careful reader
- * must read it (see readYaml).
- */
-function fastValue(text: string): unknown {
-  // Merge keys (`<<`) go to the careful reader too: js-yaml merges as the YAML spec says, kubectl's
-  // go-yaml v2 otherwise (yaml-values.ts).
-  if (text.includes('&') || text.includes('<<')) return undefined;
-  let value: unknown;
-  try {
-    // json: a duplicate key's last value wins, as with kubectl (the API server only warns).
-    value = loadYaml(text, { schema: FAST_SCHEMA, json: true });
-  } catch {
-    return undefined;
-  }
-  if (value === undefined || value === null) return null;
-  if (tooDeepValue(value)) return undefined;
-  if (isRecord(value) && typeof value['kind'] === 'string' && value['kind'].endsWith('List') && Array.isArray(value['items'])) return undefined;
-  return value;
-}
-
-/** Reads a document (or a few) with the yaml package, its lines counted from the document's. */
-function readComposed(document: YamlDocumentText, name: string, into: Collected): void {
-  const lineCounter = new LineCounter();
-  const offset = document.line - 1;
-  const lineOf = (at: number) => lineCounter.linePos(at).line + offset;
-  const composer = new Composer(COMPOSE_OPTIONS);
-  const readDocument = (composed: Document.Parsed) => {
-    const error = composed.errors[0];
-    if (error) throw syntaxError(error, lineCounter, offset, name);
-    const contents = composed.contents;
-    if (contents === null) return; // `---` alone, or only comments
-    const line = lineOf(contents.range[0]);
-    const value = plainValue(contents, name, line);
-    if (value === null || value === undefined) return;
-    readObject(locatedNode(value, contents, line, lineOf), name, into, {});
-  };
-  for (const token of new Parser(lineCounter.addNewLine).parse(document.text)) {
-    const tooDeep = tooDeepToken(token);
-    if (tooDeep !== undefined) throw new ManifestError(name, lineOf(tooDeep.offset), `nested more than ${MAX_DEPTH} levels deep`);
-    for (const composed of composer.next(token)) readDocument(composed);
-  }
-  for (const composed of composer.end()) readDocument(composed);
-}
-
-/** A YAML value with its node: a List's items are placed at their own nodes' lines. */
-function locatedNode(value: unknown, node: unknown, line: number, lineOf: (offset: number) => number): Located {
-  return {
-    value,
-    line,
-    item: (index, itemValue) => {
-      const itemsNode = isMap(node) ? node.get('items', true) : undefined;
-      const items = isRecord(value) ? value['items'] : undefined;
-      // Anchors or merge keys may hide the items' nodes: they are then placed at the list's line.
-      const itemNode = isSeq(itemsNode) && Array.isArray(items) && itemsNode.items.length === items.length ? itemsNode.items[index] : undefined;
-      const start = isNode(itemNode) ? itemNode.range?.[0] : undefined;
-      return locatedNode(itemValue, itemNode, start === undefined ? line : lineOf(start), lineOf);
-    },
-  };
-}
-
-/** The first collection in a token nested deeper than MAX_DEPTH, found without recursion. */
-function tooDeepToken(root: CST.Token): CST.Token | undefined {
-  const pending: [CST.Token, number][] = [[root, 0]];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const [token, depth] = next;
-    if (token.type === 'document' && token.value) pending.push([token.value, depth]);
-    if (!CST.isCollection(token)) continue;
-    if (depth >= MAX_DEPTH) return token;
-    for (const item of token.items) {
-      if (item.key) pending.push([item.key, depth + 1]);
-      if (item.value) pending.push([item.value, depth + 1]);
-    }
-  }
-  return undefined;
-}
-
-function syntaxError(error: YAMLError, lineCounter: LineCounter, offset: number, source: string): ManifestError {
-  const { line, col } = lineCounter.linePos(error.pos[0]);
-  return new ManifestError(source, line + offset, `invalid YAML: ${SYNTAX_PROBLEMS[error.code] ?? 'a syntax error'} (column ${col})`);
-}
-
-/** A document's plain value; the errors of its aliases (too many, or naming no anchor) become ManifestErrors. */
-function plainValue(contents: unknown, source: string, line: number): unknown {
-  try {
-    return yamlValue(contents, MAX_ALIAS_COPIES);
-  } catch (error) {
-    if (!(error instanceof YamlValueError)) throw error;
-    throw new ManifestError(source, line, ALIAS_PROBLEMS[error.problem]);
-  }
-}
-
 function readObject(at: Located, source: string, into: Collected, defaults: Defaults): void {
   const object = at.value;
   const kind = isRecord(object) ? (nonEmptyString(object['kind']) ?? defaults.kind) : undefined;
@@ -334,15 +142,17 @@ function readObject(at: Located, source: string, into: Collected, defaults: Defa
     // A typed list (DeploymentList, as the API returns it) leaves its items' kind and apiVersion out.
     const typed = kind !== 'List';
     const itemDefaults = typed ? { kind: kind.slice(0, -'List'.length), apiVersion } : {};
-    object['items'].forEach((value: unknown, i: number) => readObject(at.item?.(i, value) ?? { value, line: at.line }, source, into, itemDefaults));
+    object['items'].forEach((value: unknown, i: number) =>
+      readObject({ ...(at.item?.(i, value) ?? { value, line: at.line }), template: at.template }, source, into, itemDefaults),
+    );
     return;
   }
   if (kind === 'Secret' && apiVersion === 'v1') readSecret(object, into);
   else if (kind === 'ServiceAccount' && apiVersion === 'v1') readServiceAccount(object, into);
-  else readWorkload(kind, object, at.line, source, into);
+  else readWorkload(kind, object, at, source, into);
 }
 
-function readWorkload(kind: string, object: Record<string, unknown>, line: number, source: string, into: Collected): void {
+function readWorkload(kind: string, object: Record<string, unknown>, at: Located, source: string, into: Collected): void {
   const spec = podSpecOf(kind, object);
   if (spec === undefined) return; // Services, ConfigMaps, CRDs…: nothing to pull
   const metadata = recordAt(object, 'metadata');
@@ -365,7 +175,8 @@ function readWorkload(kind: string, object: Record<string, unknown>, line: numbe
     placementKey: intern(w.placementKey),
     active: w.active,
     source,
-    line,
+    line: at.line,
+    template: at.template === undefined ? undefined : intern(at.template),
   });
 }
 

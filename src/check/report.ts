@@ -93,6 +93,13 @@ export function exitCodeOf(summary: CheckSummary, failOn: FailOn): 0 | 1 | 3 {
   return 0;
 }
 
+/** Where a container's object is, for people: `file:line`, after its template when a helm stream named one. */
+export function locationText(location: SourceLocation | null): string {
+  if (location === null) return '';
+  const place = `${location.file}:${location.line}`;
+  return location.template === undefined ? place : `${location.template} (${place})`;
+}
+
 /** The summary in one line: counts problems first, and the kinds not listed. */
 export function summaryLine(summary: CheckSummary): string {
   const counts = Object.entries(summary.statuses)

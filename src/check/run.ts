@@ -159,7 +159,10 @@ async function manifestSubject(
     kinds: [...byKind.keys()],
     credentials: new ManifestCredentials(manifests, node, providers),
     // Only workloads of the manifests are ever asked about here.
-    locationOf: (workload) => ({ file: (workload as ManifestWorkload).source, line: (workload as ManifestWorkload).line }),
+    locationOf: (workload) => {
+      const { source: file, line, template } = workload as ManifestWorkload;
+      return template === undefined ? { file, line } : { file, line, template };
+    },
     warnings: manifests.warnings,
   };
 }

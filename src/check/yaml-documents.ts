@@ -69,6 +69,49 @@ export function firstContentLine(text: string): number | undefined {
   return undefined;
 }
 
+/** The form `helm template` writes before each document: `# Source: <chart>/templates/<file>`. */
+const SOURCE_COMMENT = '# Source: ';
+/** Longer paths are not what helm writes (and would bloat every report line). */
+export const MAX_TEMPLATE_LENGTH = 1024;
+
+/**
+ * The template a `helm template` stream names for a document: the path of the last
+ * `# Source: <path>` line among the lines before its content (`first`, from firstContentLine).
+ * Only that form, at the start of a line; a path longer than MAX_TEMPLATE_LENGTH or holding control
+ * characters is not one helm wrote: none then (not an earlier one, which may be another's).
+ */
+export function helmTemplate(text: string, first: number): string | undefined {
+  let template: string | undefined;
+  let at = 0;
+  for (let index = 0; index < first && at < text.length; index++) {
+    const next = text.indexOf('\n', at);
+    const end = next === -1 ? text.length : next;
+    if (text.startsWith(SOURCE_COMMENT, at)) {
+      let start = at + SOURCE_COMMENT.length;
+      let stop = end;
+      while (start < stop && isBlank(text.charCodeAt(start))) start++;
+      while (stop > start && isBlank(text.charCodeAt(stop - 1))) stop--;
+      const helmLike = stop > start && stop - start <= MAX_TEMPLATE_LENGTH && !hasControl(text, start, stop);
+      template = helmLike ? text.slice(start, stop) : undefined;
+    }
+    at = end + 1;
+  }
+  return template;
+}
+
+function isBlank(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0d;
+}
+
+/** A loop, not a regular expression: V8 would keep the text (the whole input) as its last subject. */
+function hasControl(text: string, from: number, to: number): boolean {
+  for (let at = from; at < to; at++) {
+    const code = text.charCodeAt(at);
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
+  }
+  return false;
+}
+
 function isEmptyLine(line: string): boolean {
   const rest = /^(?:---|\.\.\.)(?=[ \t\r]|$)/.test(line) ? line.slice(3) : line.startsWith('%') ? '' : line;
   const trimmed = rest.trim();

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Readable, Writable } from 'node:stream';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
@@ -172,8 +172,12 @@ describe('exit codes, from manifests in a directory', () => {
       ['bad', 'bad_reference'],
       ['fine', 'present'],
     ]);
-    expect(rows[0]?.[6]).toContain('MANIFEST_UNKNOWN');
-    expect(rows[1]?.[6]).toMatch(/registry says (MANIFEST|NAME)_UNKNOWN/);
+    // Where each object is written (`fine` is the first document), then why.
+    const file = join(path, 'a.yaml');
+    for (const r of rows) expect(r[6]).toMatch(new RegExp(`^${file.replace(/[.]/g, '\\.')}:\\d+$`));
+    expect(rows[3]?.[6]).toBe(`${file}:1`);
+    expect(rows[0]?.[7]).toContain('MANIFEST_UNKNOWN');
+    expect(rows[1]?.[7]).toMatch(/registry says (MANIFEST|NAME)_UNKNOWN/);
   });
 
   test('3: a registry that cannot be reached and nothing absent; --fail-on absent accepts it; an absent image still fails', async () => {
@@ -254,7 +258,7 @@ describe('inputs', () => {
     ]);
   });
 
-  test('a List in YAML and a single object in JSON; the table names no file but the JSON output does', async () => {
+  test('a List in YAML and a single object in JSON, each object at its file and line', async () => {
     const path = await manifestDir('lists', {
       'list.yaml': [{ apiVersion: 'v1', kind: 'List', items: [workload('one', `${open.host}/shop/web:1.0`), workload('two', `${open.host}/shop/jobs:2.0`)] }],
       'single.json': [workload('three', `${open.host}/shop/web:1.0`)],
@@ -264,6 +268,61 @@ describe('inputs', () => {
     const report = JSON.parse(run.stdout) as { containers: Array<{ name: string; source: string }> };
     expect(report.containers.map((c) => c.name).sort()).toEqual(['one', 'three', 'two']);
     expect(report.containers.find((c) => c.name === 'three')?.source).toBe(`${join(path, 'single.json')}:1`);
+  });
+});
+
+describe('what kubectl reads, and where findings come from (issue 22)', () => {
+  const FIXTURES = join(ROOT, 'test', 'fixtures', 'kubectl-yaml');
+
+  test('a directory holding Argo-style manifests (`args: ["…"]` below their key) is checked, not refused', async () => {
+    const path = await manifestDir('argo-style', { 'web/deployment.yaml': [workload('web', `${open.host}/shop/web:1.0`)] });
+    await mkdir(join(path, 'workflows'), { recursive: true });
+    // The Workflow as written (nothing of it to pull); the Deployment with the test registry's images.
+    await writeFile(join(path, 'workflows', 'ci.yaml'), await readFile(join(FIXTURES, 'argo-ci-workflow.yaml')));
+    const catalog = (await readFile(join(FIXTURES, 'deployment-shell-args.yaml'), 'utf8'))
+      .replace('registry.example.com/tools/netcat:1.10', `${open.host}/shop/jobs:2.0`)
+      .replace('registry.example.com/shop/catalog:3.4.1', `${open.host}/shop/catalog:3.4.1`);
+    await writeFile(join(path, 'web', 'catalog.yaml'), catalog);
+    const run = await check([...reach, path]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(1);
+    expect(tableRows(run.stdout).map((r) => [r[2], r[3], r[5], r[6]])).toEqual([
+      ['catalog', 'catalog', 'absent', `${join(path, 'web', 'catalog.yaml')}:3`],
+      ['catalog', 'wait-for-db (init)', 'present', `${join(path, 'web', 'catalog.yaml')}:3`],
+      ['web', 'app', 'present', `${join(path, 'web', 'deployment.yaml')}:1`],
+    ]);
+  });
+
+  test('a `helm template` stream: each finding names its template, then the place in the stream', async () => {
+    const documents: Array<[string | undefined, string]> = [
+      ['shop/templates/web.yaml', stringify(workload('web', `${open.host}/shop/web:1.0`))],
+      // Read by the second reader: its args are written Argo-style.
+      ['shop/templates/migrate.yaml', `apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, namespace: shop}\nspec:\n  template:\n    spec:\n      containers:\n      - name: migrate\n        image: ${open.host}/shop/jobs:2.0\n        args: ["\n        migrate up &&\n        migrate status\n        "]\n`],
+      ['shop/charts/cache/templates/cache.yaml', stringify(workload('cache', `${open.host}/shop/cache:7`))],
+      [undefined, stringify(workload('extra', `${open.host}/shop/web:1.0`))],
+    ];
+    const stream = documents.map(([template, text]) => `---\n${template ? `# Source: ${template}\n` : ''}${text}`).join('');
+    const lineOf = (name: string) => stream.split('\n').findIndex((line, i, lines) => line.startsWith('apiVersion') && lines.slice(i, i + 12).some((l) => l.includes(`name: ${name}`))) + 1;
+
+    const json = await check([...reach, '--output=json', '-'], { stdin: stream });
+    expect(json.code).toBe(1);
+    const containers = (JSON.parse(json.stdout) as { containers: Array<Record<string, unknown>> }).containers;
+    expect(containers.map((c) => [c.name, c.status, c.source, c.template])).toEqual([
+      ['cache', 'absent', `-:${lineOf('cache')}`, 'shop/charts/cache/templates/cache.yaml'],
+      ['web', 'present', `-:${lineOf('web')}`, 'shop/templates/web.yaml'],
+      ['extra', 'present', `-:${lineOf('extra')}`, undefined],
+      ['migrate', 'present', `-:${lineOf('migrate')}`, 'shop/templates/migrate.yaml'],
+    ]);
+    expect(Object.keys(containers[2] ?? {})).not.toContain('template');
+
+    const table = await checkHere([...reach, '-'], { stdin: stream });
+    expect(table.code).toBe(1);
+    expect(tableRows(table.stdout).map((r) => [r[2], r[6]])).toEqual([
+      ['cache', `shop/charts/cache/templates/cache.yaml (-:${lineOf('cache')})`],
+      ['web', `shop/templates/web.yaml (-:${lineOf('web')})`],
+      ['extra', `-:${lineOf('extra')}`],
+      ['migrate', `shop/templates/migrate.yaml (-:${lineOf('migrate')})`],
+    ]);
   });
 });
 

@@ -4,7 +4,7 @@ import { FlagError, parseCheckFlags, UsageError } from '../../src/flags/config.j
 import type { Workload } from '../../src/kubernetes/workloads.js';
 import { NO_PLACEMENT } from '../../src/platform/placement.js';
 import type { CheckStatus } from '../../src/registry/status.js';
-import { checkedContainers, exitCodeOf, summarize, summaryLine, type CheckedContainer } from '../../src/check/report.js';
+import { checkedContainers, exitCodeOf, locationText, summarize, summaryLine, type CheckedContainer, type SourceLocation } from '../../src/check/report.js';
 import { json } from '../../src/check/output/json.js';
 import { table } from '../../src/check/output/table.js';
 import type { Render } from '../../src/check/output/output.js';
@@ -106,6 +106,41 @@ describe('report', () => {
     const document = JSON.parse(rendered(json, containers));
     expect(document.exitCode).toBe(1);
     expect(document.containers[0].image).toBe(hostile);
+  });
+});
+
+describe('where each container is written', () => {
+  const locations = new Map<string, SourceLocation>([
+    ['helm', { file: 'rendered.yaml', line: 12, template: 'shop/templates/deployment.yaml' }],
+    ['plain', { file: 'manifests/web.yaml', line: 1 }],
+  ]);
+  const located = () => checkedContainers([row('helm', 'absent'), row('plain', 'present'), row('elsewhere', 'present')], (w) => locations.get(w.name));
+
+  test('the table has a SOURCE column for manifests: the template, then the file and line, when a helm stream named one', () => {
+    const containers = located();
+    const lines = renderTable(containers, summarize(containers), { colour: false }).split('\n');
+    expect(lines[0]).toBe(`KIND        NAMESPACE  NAME       CONTAINER  IMAGE                      STATUS   ${'SOURCE'.padEnd(49)}  REASON`);
+    expect(lines[1]).toBe('Deployment  ns         helm       c          registry.test/helm:1       absent   shop/templates/deployment.yaml (rendered.yaml:12)  because absent');
+    expect(lines[2]).toBe('Deployment  ns         plain      c          registry.test/plain:1      present  manifests/web.yaml:1');
+    expect(lines[3]).toBe('Deployment  ns         elsewhere  c          registry.test/elsewhere:1  present  -');
+    expect(locationText(null)).toBe('');
+  });
+
+  test('JSON: `source` as it always was, and `template` only where a helm stream named one', () => {
+    const containers = located();
+    const document = JSON.parse(rendered(json, containers));
+    expect(document.containers.map((c: Record<string, unknown>) => [c.name, c.source, c.template])).toEqual([
+      ['helm', 'rendered.yaml:12', 'shop/templates/deployment.yaml'],
+      ['plain', 'manifests/web.yaml:1', undefined],
+      ['elsewhere', null, undefined],
+    ]);
+    expect(Object.keys(document.containers[1])).toEqual(['kind', 'namespace', 'name', 'container', 'init', 'image', 'status', 'reason', 'source']);
+    expect(Object.keys(document.containers[0])).toEqual(['kind', 'namespace', 'name', 'container', 'init', 'image', 'status', 'reason', 'source', 'template']);
+  });
+
+  test('a template cannot write escape sequences into the table', () => {
+    const containers = checkedContainers([row('x', 'absent')], () => ({ file: 'a.yaml', line: 1, template: 'evil\x1b[2J.yaml' }));
+    expect(renderTable(containers, summarize(containers), { colour: false })).not.toContain('\x1b');
   });
 });
 

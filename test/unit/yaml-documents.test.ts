@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { readManifests } from '../../src/check/manifests.js';
-import { firstContentLine, yamlDocuments } from '../../src/check/yaml-documents.js';
+import { firstContentLine, helmTemplate, MAX_TEMPLATE_LENGTH, yamlDocuments } from '../../src/check/yaml-documents.js';
 
 const cut = (text: string) => [...yamlDocuments(text)].map((d) => [d.line, d.text]);
 
@@ -36,6 +36,38 @@ describe('yamlDocuments', () => {
     expect(firstContentLine('%YAML 1.2\n--- # x\n\n  # y\nkind: A\n')).toBe(4);
     expect(firstContentLine('--- {a: 1}\n')).toBe(0);
     expect(firstContentLine('---\n# only a comment\n...\n')).toBeUndefined();
+  });
+});
+
+describe('helmTemplate: the template a `helm template` stream names for a document', () => {
+  const templateOf = (text: string) => helmTemplate(text, firstContentLine(text) ?? 0);
+
+  test('the `# Source:` comment before the content, as helm writes it; the last of several', () => {
+    expect(templateOf('---\n# Source: shop/templates/deployment.yaml\napiVersion: v1\n')).toBe('shop/templates/deployment.yaml');
+    expect(templateOf('# Source: a/templates/x.yaml\r\n# Source: a/charts/db/templates/y.yaml  \r\nkind: A\r\n')).toBe('a/charts/db/templates/y.yaml');
+  });
+
+  test('only that form, and only before the content', () => {
+    for (const text of [
+      'apiVersion: v1\n# Source: shop/templates/x.yaml\n', // after the content: another document's
+      '  # Source: shop/templates/x.yaml\nkind: A\n', // indented
+      '# source: shop/templates/x.yaml\nkind: A\n',
+      '# Source:shop/templates/x.yaml\nkind: A\n',
+      '# Source: \nkind: A\n',
+      '--- # Source: shop/templates/x.yaml\nkind: A\n',
+      'kind: A # Source: shop/templates/x.yaml\n',
+    ]) {
+      expect(templateOf(text), text).toBeUndefined();
+    }
+  });
+
+  test('a path that helm would not write (too long, control characters) is not taken', () => {
+    const long = 'x'.repeat(MAX_TEMPLATE_LENGTH + 1);
+    expect(templateOf(`# Source: ${long}\nkind: A\n`)).toBeUndefined();
+    expect(templateOf(`# Source: ${long.slice(1)}\nkind: A\n`)).toBe(long.slice(1));
+    expect(templateOf('# Source: evil\x1b]0;title\x07.yaml\nkind: A\n')).toBeUndefined();
+    // The last one says, even when it says nothing usable: an earlier one may be another document's.
+    expect(templateOf(`# Source: ok/templates/a.yaml\n# Source: ${long}\nkind: A\n`)).toBeUndefined();
   });
 });
 

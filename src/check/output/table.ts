@@ -1,5 +1,5 @@
 /** `--output table`: aligned columns for people, problems first, then the summary line. */
-import { outcomeOf, summaryLine, type CheckedContainer, type Outcome } from '../report.js';
+import { locationText, outcomeOf, summaryLine, type CheckedContainer, type Outcome } from '../report.js';
 import { ITEMS_PER_PIECE, type Render } from './output.js';
 
 const COLOURS: Record<Outcome, string> = { failed: '\x1b[31m', unknown: '\x1b[33m', present: '\x1b[32m' };
@@ -15,9 +15,20 @@ function printable(text: string): string {
  * text, its lines and their cells would be the largest things in memory. Colours only when asked.
  */
 export const table: Render = function* ({ containers, summary }, { colour }) {
-  const header = ['KIND', 'NAMESPACE', 'NAME', 'CONTAINER', 'IMAGE', 'STATUS', 'REASON'];
+  // SOURCE only for manifests: a cluster's workloads have no place to show.
+  const located = containers.some((c) => c.location !== null);
+  const header = ['KIND', 'NAMESPACE', 'NAME', 'CONTAINER', 'IMAGE', 'STATUS', ...(located ? ['SOURCE'] : []), 'REASON'];
   const cellsOf = (c: CheckedContainer) =>
-    [c.kind, c.namespace || '-', c.name, c.init ? `${c.container} (init)` : c.container, c.image || '""', c.status, c.status === 'present' ? '' : (c.reason ?? '')].map(printable);
+    [
+      c.kind,
+      c.namespace || '-',
+      c.name,
+      c.init ? `${c.container} (init)` : c.container,
+      c.image || '""',
+      c.status,
+      ...(located ? [locationText(c.location) || '-'] : []),
+      c.status === 'present' ? '' : (c.reason ?? ''),
+    ].map(printable);
   // A loop, not Math.max(...column): spreading 150,000 cells as arguments overflows the stack.
   const widths = header.map((h) => h.length);
   for (const c of containers) cellsOf(c).forEach((cell, i) => (widths[i] = Math.max(widths[i] as number, cell.length)));
