@@ -19,5 +19,7 @@ COPY --from=build /app/dist ./dist
 # root filesystem can be mounted read-only.
 USER 65532:65532
 EXPOSE 8080
-# An absolute path: `docker run -w DIR` (check, paths relative to a checkout) keeps it working.
+# An absolute path: `docker run -w /src …` (pre-commit's docker_image hooks, CI jobs that mount the
+# checkout as the working directory) still finds the program. `docker run IMAGE check /manifests` runs
+# `node /app/dist/main.js check /manifests`; no CMD, so no argument is added.
 ENTRYPOINT ["node", "/app/dist/main.js"]
