@@ -277,6 +277,20 @@ describe('the action run as a runner runs it, against a real registry', () => {
     });
   });
 
+  test('the default output: GitHub annotations at the manifest lines, then the summary line; sarif into output-file for upload', async () => {
+    const run = await runCheckStep({ args: plainHttp, 'fail-on': 'absent' });
+    expect(run.code, run.stderr).toBe(1);
+    const annotations = run.stdout.split('\n').filter((line) => line.startsWith('::'));
+    expect(annotations.some((line) => /^::error file=[^,]*\.ya?ml,line=\d+,title=[^:]+::.*gone/.test(line))).toBe(true);
+    expect(annotations.some((line) => line.startsWith('::notice ') && line.includes('away'))).toBe(true);
+    expect(run.stdout.trimEnd().split('\n').at(-1)).toMatch(/^4 containers/);
+    const sarif = await runCheckStep({ args: plainHttp, output: 'sarif', 'output-file': 'images.sarif' });
+    expect(sarif.code, sarif.stderr).toBe(1);
+    const log = JSON.parse(await readFile(join(workspace, 'images.sarif'), 'utf8')) as { version: string; runs: { results: { ruleId: string }[] }[] };
+    expect(log.version).toBe('2.1.0');
+    expect(log.runs[0]?.results.map((r) => r.ruleId).sort()).toContain('absent');
+  });
+
   test('a registry that cannot be reached: exit 3 by default; fail-on absent lets the step pass', async () => {
     const unknown = await runCheckStep({ paths: 'away.yaml deploy', args: plainHttp, output: 'table' });
     expect(unknown.code, unknown.stderr).toBe(3);
