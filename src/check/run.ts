@@ -79,7 +79,7 @@ export async function runCheck(argv: readonly string[], io: CheckIo = process, d
     const started = await startUp(config, { logger: log, env: io.env }, ({ dockerConfig }) => nodeCredentials(config, dockerConfig, io.env, warn));
     const { own: node, providers } = started;
     registryCaPems = started.registryCaPems;
-    subject = config.cluster ? clusterSubject(config, log, node.path, providers) : await manifestSubject(config, io.stdin, node.keyring, providers);
+    subject = config.cluster ? clusterSubject(config, log, node.path, providers) : await manifestSubject(config, io.stdin, node.keyring, providers, warn);
   } catch (error) {
     return usage(error);
   }
@@ -144,10 +144,11 @@ async function manifestSubject(
   stdin: NodeJS.ReadableStream,
   node: Keyring<RegistryCredential>,
   providers: CredentialProviders,
+  warn: (warning: string) => void,
 ): Promise<Subject> {
   const sources = await readInputs(config.inputs, stdin);
   const manifests = readManifests(sources);
-  nothingToRead(sources, manifests);
+  nothingToRead(sources, manifests, config.skipNonManifests ? warn : undefined);
   const byKind = new Map<string, ManifestWorkload[]>();
   for (const workload of manifests.workloads) {
     const list = byKind.get(workload.kind);
@@ -172,17 +173,21 @@ async function manifestSubject(
  * Kubernetes object — empty stdin from a failed `helm template` in a pipe, a file of values — or
  * inputs without a single container to check.
  */
-function nothingToRead(sources: readonly ManifestSource[], manifests: ManifestContents): void {
+function nothingToRead(sources: readonly ManifestSource[], manifests: ManifestContents, skipped?: (warning: string) => void): void {
   const objectsByInput = new Map<string, number>();
   for (const source of sources) {
     const input = source.input ?? source.name;
     objectsByInput.set(input, (objectsByInput.get(input) ?? 0) + (manifests.objects.get(source.name) ?? 0));
   }
   for (const [input, objects] of objectsByInput) {
-    if (objects === 0) throw new InputError(`${input === '-' ? 'standard input' : input}: no Kubernetes objects (apiVersion and kind) in it, nothing to check`);
+    if (objects > 0) continue;
+    const what = `${input === '-' ? 'standard input' : input}: no Kubernetes objects (apiVersion and kind) in it`;
+    if (!skipped) throw new InputError(`${what}, nothing to check`);
+    skipped(`${what}, skipped (--skip-non-manifests)`);
   }
   if (!manifests.workloads.some((workload) => workload.containers.length > 0)) {
-    throw new InputError('no pod templates with containers in the manifests, nothing to check');
+    if (!skipped) throw new InputError('no pod templates with containers in the manifests, nothing to check');
+    skipped('no pod templates with containers in the manifests, nothing to check (--skip-non-manifests: not an error)');
   }
 }
 

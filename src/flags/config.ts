@@ -72,6 +72,8 @@ export interface CheckConfig extends EngineSettings {
   readonly cluster: boolean;
   readonly output: OutputFormat;
   readonly failOn: FailOn;
+  /** Inputs without Kubernetes objects are skipped with a warning; nothing to check is then exit 0. */
+  readonly skipNonManifests: boolean;
 }
 
 export type ParseOutcome =
@@ -160,7 +162,7 @@ export function parseCheckFlags(argv: readonly string[]): CheckParseOutcome {
   if (!cluster && clusterOnly) throw new FlagError(clusterOnly.name, 'applies only with --cluster');
   return {
     action: 'check',
-    config: { ...engine, inputs: positionals, cluster, output: flags.get('output'), failOn: flags.get('fail-on') },
+    config: { ...engine, inputs: positionals, cluster, output: flags.get('output'), failOn: flags.get('fail-on'), skipNonManifests: flags.get('skip-non-manifests') },
   };
 }
 

@@ -180,6 +180,11 @@ export const FLAGS = {
     default: 'table',
     help: 'table (for people), json (one document, for programs), sarif (SARIF 2.1.0, for code scanning), junit (JUnit XML, for test reports) or github (GitHub Actions annotations).',
   },
+  'skip-non-manifests': {
+    for: CHECK,
+    value: bool,
+    help: 'An input holding no Kubernetes object (a CI config or Helm values, as a hook that passes every staged YAML file gives) is skipped with a warning, not an error; with no pod template left at all, check says so and exits 0.',
+  },
   'fail-on': {
     for: CHECK,
     value: choice('absent', 'unknown'),
@@ -204,7 +209,7 @@ export const CHECK_HELP_ORDER: readonly FlagOf<'check'>[] = [
   'ignored-images', 'kubeconfig', 'registry-timeout', 'list-timeout', 'max-concurrent-checks', 'max-concurrent-per-registry',
   'allow-plain-http', 'docker-config', 'registry-ca-file', 'skip-registry-cert-verification', 'image-mirror', 'image-mirror-only',
   'default-registry', 'image-credential-provider-config', 'image-credential-provider-bin-dir', 'cloud-credentials',
-  'cluster', 'output', 'fail-on', 'log-level', 'help',
+  'cluster', 'output', 'fail-on', 'skip-non-manifests', 'log-level', 'help',
 ];
 
 function spec(name: string): FlagSpec | undefined {

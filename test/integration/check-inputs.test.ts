@@ -95,6 +95,28 @@ describe('nothing to read is a usage error (2), never a pass', () => {
   });
 });
 
+describe('--skip-non-manifests: what a hook hands over that is no manifest is skipped, said, and not an error', () => {
+  test('a values file beside a manifest is skipped with a warning; the manifest is checked and decides the exit code', async () => {
+    const values = await file('hook/values.yaml', 'replicas: 2\nimage: {repository: web}\n');
+    const gone = await file('hook/gone.yaml', manifest(`${registry.host}/shop/web:404`));
+    const run = await check(['--skip-non-manifests', values, gone]);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain(`warning: ${values}: no Kubernetes objects (apiVersion and kind) in it, skipped (--skip-non-manifests)`);
+    expect(run.stdout).toMatch(/Deployment\s+shop\s+web\s+app\s+\S+\/shop\/web:404\s+absent/);
+  });
+
+  test('only files without objects: nothing to check is said, exit 0, and an output that programs still read', async () => {
+    const values = await file('hook-only/values.yaml', 'replicas: 2\n');
+    const config = await file('hook-only/config.yaml', stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { a: 'b' } }));
+    const run = await check(['--skip-non-manifests', '--output=json', values, config]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain('nothing to check (--skip-non-manifests: not an error)');
+    expect(JSON.parse(run.stdout)).toMatchObject({ exitCode: 0, containers: [], summary: { containers: 0 } });
+    // Without the flag the same run is refused, as before.
+    expectRefused(await check([values, config]), new RegExp(`^${values}: no Kubernetes objects`));
+  });
+});
+
 describe('encodings: decoded and checked, or refused', () => {
   const utf16be = (text: string) => Buffer.from(text, 'utf16le').swap16();
 

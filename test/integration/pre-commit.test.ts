@@ -175,7 +175,7 @@ describe('.pre-commit-hooks.yaml', () => {
       ['k8s-image-existence-check-system', 'system'],
     ]);
     for (const hook of hooks) {
-      expect(hook.entry).toBe('k8s-image-existence-exporter check');
+      expect(hook.entry).toBe('k8s-image-existence-exporter check --skip-non-manifests');
       expect(hook.pass_filenames ?? true).toBe(true);
       expect(hook.require_serial).toBe(true);
       const files = new RegExp(hook.files);
@@ -218,6 +218,16 @@ describe('the system hook, in git commit', () => {
     expect(run.output).toMatch(/Kubernetes images exist\.+Failed/);
     expect(run.output).toContain('- exit code: 1');
     expect(run.output).toMatch(/^Deployment\s+shop\s+gone\s+app\s+\S+shop\/web:9\.9\s+absent/m);
+  });
+
+  test('staged YAML that is no manifest (a CI config, Helm values) is skipped with a warning: alone it passes, beside a manifest that one decides', async () => {
+    const alone = await commit(repo, { '.gitlab-ci.yml': 'stages: [test]\n', 'chart/values.yaml': 'replicas: 2\n' });
+    expect(alone.committed, alone.output).toBe(true);
+    expect(alone.output).toContain('.gitlab-ci.yml: no Kubernetes objects (apiVersion and kind) in it, skipped');
+    expect(alone.output).toContain('nothing to check');
+    const beside = await commit(repo, { 'chart/values.yaml': 'replicas: 3\n', 'deploy/gone2.yaml': deploymentYaml('gone2', `${registry.host}/shop/web:9.8`) });
+    expect(beside.committed, beside.output).toBe(false);
+    expect(beside.output).toContain('- exit code: 1');
   });
 
   test('an unreachable registry is reported and refuses the commit; with --fail-on=absent in args it is reported and passes', async () => {
