@@ -143,7 +143,7 @@ async function manifestSubject(
   providers: CredentialProviders,
 ): Promise<Subject> {
   const sources = await readInputs(config.inputs, stdin);
-  const manifests = readManifests(sources);
+  const manifests = readManifests(sources, { customResources: config.customResources });
   nothingToRead(sources, manifests);
   const byKind = new Map<string, ManifestWorkload[]>();
   for (const workload of manifests.workloads) {
