@@ -2,13 +2,15 @@
  * What `check` says: one line per container, problems first, as a table for people or one JSON
  * document for programs, and the exit code that sums it up. Pure.
  */
-import type { ContainerRow } from '../engine/collector.js';
+import { skipReasonText, type ContainerRow } from '../engine/collector.js';
 import type { FailOn } from '../flags/config.js';
 import type { Workload } from '../kubernetes/workloads.js';
 import { statusRank, type CheckStatus } from '../registry/status.js';
 
 /** A container whose check had not finished (cannot happen without a deadline; reported, not hidden). */
 export const NOT_CHECKED = 'not_checked';
+/** A container not checked on purpose (--ignored-images, or its workload's opt-out annotation): reported, with the reason. */
+export const SKIPPED = 'skipped';
 
 export interface CheckedContainer {
   readonly kind: string;
@@ -18,7 +20,7 @@ export interface CheckedContainer {
   readonly container: string;
   readonly init: boolean;
   readonly image: string;
-  readonly status: CheckStatus | typeof NOT_CHECKED;
+  readonly status: CheckStatus | typeof NOT_CHECKED | typeof SKIPPED;
   readonly reason: string | null;
   /** `file:line` of the object in the manifests; null for a cluster's workloads. */
   readonly source: string | null;
@@ -34,22 +36,24 @@ export interface SourceLocation {
   readonly template?: string;
 }
 
-/** How a status counts for the exit code. */
-export type Outcome = 'failed' | 'unknown' | 'present';
+/** How a status counts for the exit code: a skipped container counts for nothing. */
+export type Outcome = 'failed' | 'unknown' | 'present' | 'skipped';
 
 export function outcomeOf(status: CheckedContainer['status']): Outcome {
   if (status === 'absent' || status === 'bad_reference') return 'failed';
+  if (status === SKIPPED) return 'skipped';
   return status === 'present' ? 'present' : 'unknown';
 }
 
-/** Problems first (statusRank); a check that did not finish counts as one that could not tell. */
+/** Problems first (statusRank); a check that did not finish counts as one that could not tell; skipped ones last. */
 function rank(status: CheckedContainer['status']): number {
+  if (status === SKIPPED) return 4;
   return statusRank(status === NOT_CHECKED ? undefined : status);
 }
 
 /** The rows as reported, problems first; the order of the input otherwise (the manifests' order). */
 export function checkedContainers(rows: readonly ContainerRow[], locationOf: (workload: Workload) => SourceLocation | undefined = () => undefined): CheckedContainer[] {
-  const containers = rows.map(({ workload, container, status, detail }): CheckedContainer => {
+  const containers = rows.map(({ workload, container, status, detail, skipped }): CheckedContainer => {
     const location = locationOf(workload) ?? null;
     return {
     kind: workload.kind,
@@ -58,8 +62,8 @@ export function checkedContainers(rows: readonly ContainerRow[], locationOf: (wo
     container: container.name,
     init: container.init,
     image: container.image,
-    status: status ?? NOT_CHECKED,
-    reason: status ? (detail ?? null) : 'the check did not finish',
+    status: skipped ? SKIPPED : (status ?? NOT_CHECKED),
+    reason: skipped ? skipReasonText(skipped) : status ? (detail ?? null) : 'the check did not finish',
     source: location ? `${location.file}:${location.line}` : null,
     location,
     };
@@ -100,7 +104,7 @@ export function renderJson(containers: readonly CheckedContainer[], summary: Che
   return `${JSON.stringify({ exitCode, summary, warnings, containers: listed }, null, 2)}\n`;
 }
 
-const COLOURS: Record<Outcome, string> = { failed: '\x1b[31m', unknown: '\x1b[33m', present: '\x1b[32m' };
+const COLOURS: Record<Outcome, string> = { failed: '\x1b[31m', unknown: '\x1b[33m', present: '\x1b[32m', skipped: '\x1b[2m' };
 const RESET = '\x1b[0m';
 
 /** Manifests may hold anything: control characters would rewrite the reader's terminal. */
