@@ -68,7 +68,7 @@ export const FLAGS = {
     for: BOTH,
     value: list,
     repeatable: true,
-    help: 'Comma-separated images not to check, as written in the spec or normalized; "*" matches any characters.',
+    help: 'Comma-separated images not to check, as written in the spec or normalized; "*" matches any characters. Their containers are reported as skipped.',
   },
   kubeconfig: { for: BOTH, clusterOnly: true, value: optionalPath, help: 'Path to a kubeconfig. Default: in-cluster config, then $KUBECONFIG or ~/.kube/config.' },
   'scrape-timeout': {

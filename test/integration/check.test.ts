@@ -232,7 +232,9 @@ describe('exit codes, from manifests in a directory', () => {
   test('--help describes the exit codes and flags', async () => {
     const run = await check(['--help']);
     expect(run.code).toBe(0);
-    for (const text of ['--fail-on', '--output', '--cluster', 'Exit codes']) expect(run.stdout).toContain(text);
+    for (const text of ['--fail-on', '--output', '--cluster', 'Exit codes', 'k8s-image-existence-exporter/ignore', 'GROUP/VERSION/RESOURCE[:TEMPLATE.PATH][,images=PATH,...]']) {
+      expect(run.stdout).toContain(text);
+    }
   });
 });
 

@@ -4,6 +4,7 @@
  * property reads, not wall-clock time), and the paths shipped for Argo Workflows, Argo Rollouts and
  * KubeVirt read against objects shaped as the upstream types are.
  */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { FlagError, parseCheckFlags, parseFlags } from '../../src/flags/config.js';
@@ -290,5 +291,19 @@ describe('the paths shipped for known kinds', () => {
       'argoproj.io/v1alpha1/analysistemplates:images=spec.metrics[*].provider.job.spec.template.spec.containers[*],spec.metrics[*].provider.job.spec.template.spec.initContainers[*]',
     );
     expect(suggest('VirtualMachine')).toBe('kubevirt.io/v1/virtualmachines:images=spec.template.spec.domain.firmware.kernelBoot.container,spec.template.spec.volumes[*].containerDisk');
+  });
+
+  test('the examples in README and deploy/ are valid flags, and say what check suggests', () => {
+    const examples = (file: string) => [...readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8').matchAll(/--workload-resource=([^\s'"`]+)/g)].map((m) => m[1]!);
+    const suggestions = new Set(KNOWN_IMAGE_KINDS.map((k) => workloadResourceFor(k, k.group === 'kubevirt.io' ? 'v1' : 'v1alpha1')));
+    for (const file of ['README.md', 'deploy/03-deployment.yaml']) {
+      // The kinds' full examples (a single path or an elided one illustrates the syntax elsewhere).
+      const values = examples(file).filter((value) => value.includes(':images=') && value.includes(',') && !value.includes('…'));
+      expect(values.length, file).toBeGreaterThanOrEqual(3);
+      for (const value of values) {
+        expect(() => parseWorkloadResource(value), value).not.toThrow();
+        expect(suggestions.has(value), value).toBe(true);
+      }
+    }
   });
 });
