@@ -1,8 +1,9 @@
 /**
  * Lists the workloads: the four kinds of the original contract, Jobs and Pods that no controller
- * owns, and custom resources with a pod template (--workload-resource), in all namespaces or in
- * one, paginated; each object is reduced to what the exporter needs as it is read: its pod
- * template's images, pull-secret references, placement, and whether it runs pods now.
+ * owns, and custom resources with a pod template or images elsewhere (--workload-resource), in all
+ * namespaces or in one, paginated; each object is reduced to what the exporter needs as it is read:
+ * its images (those its opt-out annotation names marked), pull-secret references, placement, and
+ * whether it runs pods now.
  */
 import type { KubeConfig, V1PodSpec } from '@kubernetes/client-node';
 import { NO_PLACEMENT, placementKey, placementOf, type Placement } from '../platform/placement.js';
@@ -96,9 +97,9 @@ export function parseWorkloadResource(value: string): CustomResource {
 function parsePaths(text: string | undefined): Pick<CustomResource, 'templatePath' | 'imagePaths'> {
   if (text === undefined) return { templatePath: ['spec', 'template'], imagePaths: [] };
   const items = text.split(',').map((item) => item.trim());
-  const imagesAt = items.findIndex((item) => item.startsWith('images='));
-  const before = imagesAt === -1 ? items : items.slice(0, imagesAt);
-  if (before.length > 1 || (before.length === 1 && imagesAt !== -1 && before[0] === '')) {
+  const imagesFrom = items.findIndex((item) => item.startsWith('images='));
+  const before = imagesFrom === -1 ? items : items.slice(0, imagesFrom);
+  if (before.length > 1 || (before.length === 1 && imagesFrom !== -1 && before[0] === '')) {
     throw new Error(`expected one template path, then images=PATH,..., got ${quoted(text, 200)}`);
   }
   let templatePath: string[] | undefined;
@@ -106,8 +107,8 @@ function parsePaths(text: string | undefined): Pick<CustomResource, 'templatePat
     templatePath = (before[0] as string).split('.');
     if (templatePath.some((key) => !/^[A-Za-z0-9_-]+$/.test(key))) throw new Error(`TEMPLATE.PATH must be dot-separated field names, got ${quoted(before[0] as string, 200)}`);
   }
-  if (imagesAt === -1) return { templatePath, imagePaths: [] };
-  const paths = [(items[imagesAt] as string).slice('images='.length), ...items.slice(imagesAt + 1)];
+  if (imagesFrom === -1) return { templatePath, imagePaths: [] };
+  const paths = [(items[imagesFrom] as string).slice('images='.length), ...items.slice(imagesFrom + 1)];
   if (paths.length > MAX_IMAGE_PATHS) throw new Error(`more than ${MAX_IMAGE_PATHS} image paths`);
   return { templatePath, imagePaths: paths.map(parseFieldPath) };
 }
