@@ -7,7 +7,9 @@
  * ManifestError, and no secret value ever reaches a warning or an error message.
  */
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
-import { toWorkload, type Workload, type WorkloadObject } from '../kubernetes/workloads.js';
+import { imagesAt, type FoundImage } from '../kubernetes/field-paths.js';
+import { holdsImages, knownImageKind, workloadResourceFor } from '../kubernetes/known-image-kinds.js';
+import { customSourceId, formatWorkloadResource, templateAt, toWorkload, type CustomResource, type Workload, type WorkloadObject } from '../kubernetes/workloads.js';
 import { arrayOf, isRecord, nonEmptyString, stringOf } from '../utils/untrusted.js';
 import { jsonItemOffsets, linesOfOffsets } from './json-items.js';
 import { ManifestError } from './manifest-error.js';
@@ -66,6 +68,12 @@ interface Collected {
   /** Kubernetes objects (apiVersion and kind, Lists included) read per source name. */
   readonly objects: Map<string, number>;
   readonly intern: (text: string) => string;
+  /** The --workload-resource that reads objects of this apiVersion and kind. */
+  readonly customFor: (apiVersion: string, kind: string) => CustomResource | undefined;
+  /** The --workload-resource ids that read some object. */
+  readonly customsRead: Set<string>;
+  /** Known kinds with images that were not read (no --workload-resource for them), by apiVersion and kind: one warning each. */
+  readonly unread: Map<string, { readonly kind: string; readonly suggestion: string; objects: number }>;
 }
 
 /** An object's kind and apiVersion when it does not say them (items of a typed list). */
@@ -74,15 +82,64 @@ interface Defaults {
   readonly apiVersion?: string;
 }
 
-/** Reads every source in order; throws ManifestError on the first text that is not valid YAML. */
-export function readManifests(sources: readonly ManifestSource[]): ManifestContents {
-  const into: Collected = { workloads: [], secrets: [], serviceAccounts: [], warnings: [], objects: new Map(), intern: interner() };
+/** How manifests are read: the custom resources of --workload-resource, read where it says. */
+export interface ManifestOptions {
+  readonly customResources?: readonly CustomResource[];
+}
+
+/**
+ * Reads every source in order; throws ManifestError on the first text that is not valid YAML. Its
+ * warnings end with one line per known kind that holds images no --workload-resource reads, and one
+ * per --workload-resource that read nothing.
+ */
+export function readManifests(sources: readonly ManifestSource[], options: ManifestOptions = {}): ManifestContents {
+  const customs = options.customResources ?? [];
+  const into: Collected = {
+    workloads: [],
+    secrets: [],
+    serviceAccounts: [],
+    warnings: [],
+    objects: new Map(),
+    intern: interner(),
+    customFor: customMatcher(customs),
+    customsRead: new Set(),
+    unread: new Map(),
+  };
   for (const source of sources) {
     into.objects.set(source.name, into.objects.get(source.name) ?? 0);
     readSource(source, into);
   }
+  for (const { kind, suggestion, objects } of into.unread.values()) {
+    into.warnings.push(`${objects} ${kind} object${objects === 1 ? '' : 's'} hold${objects === 1 ? 's' : ''} images outside a pod template, not read: --workload-resource=${suggestion} reads them`);
+  }
+  for (const custom of customs) {
+    if (!into.customsRead.has(customSourceId(custom))) {
+      into.warnings.push(`--workload-resource=${formatWorkloadResource(custom)} matches no object (apiVersion ${custom.group}/${custom.version}, a kind whose plural in lower case is ${custom.resource})`);
+    }
+  }
   const { workloads, secrets, serviceAccounts, warnings, objects } = into;
   return { workloads, secrets, serviceAccounts, warnings, objects };
+}
+
+/**
+ * The --workload-resource that reads an object: its apiVersion is the resource's group/version and
+ * its kind's plural is the resource. Without a server to ask, the plural is guessed, leniently:
+ * the kind in lower case, with `s` or `es`, or with a final y made `ies` (kubectl's guesses, and
+ * `gateways` for Gateway, which kubectl's guess misses).
+ */
+function customMatcher(customs: readonly CustomResource[]): (apiVersion: string, kind: string) => CustomResource | undefined {
+  const byApiVersion = new Map<string, CustomResource[]>();
+  for (const custom of customs) {
+    const apiVersion = `${custom.group}/${custom.version}`;
+    byApiVersion.set(apiVersion, [...(byApiVersion.get(apiVersion) ?? []), custom]);
+  }
+  return (apiVersion, kind) => {
+    const candidates = byApiVersion.get(apiVersion);
+    if (!candidates) return undefined;
+    const lower = kind.toLowerCase();
+    const names = new Set([lower, `${lower}s`, `${lower}es`, ...(lower.endsWith('y') ? [`${lower.slice(0, -1)}ies`] : [])]);
+    return candidates.find((custom) => names.has(custom.resource));
+  };
 }
 
 function readSource(source: ManifestSource, into: Collected): void {
@@ -149,17 +206,37 @@ function readObject(at: Located, source: string, into: Collected, defaults: Defa
   }
   if (kind === 'Secret' && apiVersion === 'v1') readSecret(object, into);
   else if (kind === 'ServiceAccount' && apiVersion === 'v1') readServiceAccount(object, into);
-  else readWorkload(kind, object, at, source, into);
+  else readWorkload(kind, apiVersion, object, at, source, into);
 }
 
-function readWorkload(kind: string, object: Record<string, unknown>, at: Located, source: string, into: Collected): void {
-  const spec = podSpecOf(kind, object);
-  if (spec === undefined) return; // Services, ConfigMaps, CRDs…: nothing to pull
+function readWorkload(kind: string, apiVersion: string, object: Record<string, unknown>, at: Located, source: string, into: Collected): void {
+  const custom = into.customFor(apiVersion, kind);
+  let template: { spec: Record<string, unknown>; metadata?: unknown } | undefined;
+  let moreImages: FoundImage[] = [];
+  if (custom) {
+    // Read where --workload-resource says, and only there.
+    into.customsRead.add(customSourceId(custom));
+    template = custom.templatePath ? templateAt(object, custom.templatePath) : undefined;
+    moreImages = imagesAt(object, custom.imagePaths);
+    if (template === undefined && moreImages.length === 0) return;
+  } else {
+    template = podTemplateOf(kind, object);
+    if (template === undefined) {
+      noteUnread(kind, apiVersion, object, into);
+      return; // Services, ConfigMaps, CRDs…: nothing to pull
+    }
+  }
   const metadata = recordAt(object, 'metadata');
   const owner: WorkloadObject = {
-    metadata: { namespace: stringOf(metadata?.['namespace']), name: stringOf(metadata?.['name']), generateName: stringOf(metadata?.['generateName']) },
+    metadata: {
+      namespace: stringOf(metadata?.['namespace']),
+      name: stringOf(metadata?.['name']),
+      generateName: stringOf(metadata?.['generateName']),
+      annotations: metadata?.['annotations'],
+    },
   };
-  const w = toWorkload(kind, owner, sanitizedPodSpec(spec));
+  const w = toWorkload(kind, owner, template && sanitizedPodSpec(template.spec), { templateMetadata: template?.metadata, moreImages });
+  if (w.annotationProblem !== undefined) into.warnings.push(`${source}:${at.line}: ${w.annotationProblem}`);
   const { intern } = into;
   // Written out field by field (a spread gives each object a shape of its own, ~360 bytes), with
   // each string copied out of its document (a slice would keep the whole document's text) and the
@@ -168,7 +245,7 @@ function readWorkload(kind: string, object: Record<string, unknown>, at: Located
     kind: intern(w.kind),
     namespace: intern(w.namespace),
     name: ownCopy(w.name),
-    containers: w.containers.map((c) => ({ name: intern(c.name), image: intern(c.image), init: c.init })),
+    containers: w.containers.map((c) => (c.optedOut ? { name: intern(c.name), image: intern(c.image), init: c.init, optedOut: true } : { name: intern(c.name), image: intern(c.image), init: c.init })),
     imagePullSecrets: w.imagePullSecrets.length === 0 ? NO_NAMES : w.imagePullSecrets.map(intern),
     serviceAccountName: intern(w.serviceAccountName),
     placement: w.placement,
@@ -197,19 +274,40 @@ function interner(): (text: string) => string {
   };
 }
 
-/** Where each kind keeps the spec of the pods it makes; undefined for kinds that make none. */
-function podSpecOf(kind: string, object: Record<string, unknown>): Record<string, unknown> | undefined {
+/** A known kind with images outside a pod template, not read: counted for one warning per kind. */
+function noteUnread(kind: string, apiVersion: string, object: Record<string, unknown>, into: Collected): void {
+  const known = knownImageKind(apiVersion, kind);
+  if (!known || !holdsImages(known, object)) return;
+  const key = `${apiVersion}\n${kind}`;
+  const seen = into.unread.get(key);
+  if (seen) seen.objects++;
+  else into.unread.set(key, { kind, suggestion: workloadResourceFor(known, apiVersion.slice(apiVersion.indexOf('/') + 1)), objects: 1 });
+}
+
+/**
+ * Where each kind keeps the template of the pods it makes (its spec, and its metadata when it has
+ * its own); undefined for kinds that make none.
+ */
+function podTemplateOf(kind: string, object: Record<string, unknown>): { spec: Record<string, unknown>; metadata?: unknown } | undefined {
+  const at = (...path: string[]) => {
+    const template = recordAt(object, ...path);
+    const spec = template && recordAt(template, 'spec');
+    return spec && { spec, metadata: template['metadata'] };
+  };
   switch (kind) {
-    case 'Pod':
-      return recordAt(object, 'spec');
+    case 'Pod': {
+      // A Pod is its own template: its annotations are the workload's.
+      const spec = recordAt(object, 'spec');
+      return spec && { spec };
+    }
     case 'CronJob':
-      return recordAt(object, 'spec', 'jobTemplate', 'spec', 'template', 'spec');
+      return at('spec', 'jobTemplate', 'spec', 'template');
     case 'PodTemplate':
-      return recordAt(object, 'template', 'spec');
+      return at('template');
     default: {
       // Deployments, Jobs, Argo Rollouts, OpenKruise CloneSets…: any kind shaped like them.
-      const spec = recordAt(object, 'spec', 'template', 'spec');
-      return spec && Array.isArray(spec['containers']) ? spec : undefined;
+      const template = at('spec', 'template');
+      return template && Array.isArray(template.spec['containers']) ? template : undefined;
     }
   }
 }

@@ -2,13 +2,15 @@
  * What `check` found: one entry per container, problems first, their summary, and the exit code that
  * sums it up. Pure. How it is written is output/'s (table, JSON, SARIF, JUnit, GitHub annotations).
  */
-import type { ContainerRow } from '../engine/collector.js';
+import { skipReasonText, type ContainerRow } from '../engine/collector.js';
 import type { FailOn } from '../flags/config.js';
 import type { Workload } from '../kubernetes/workloads.js';
 import { statusRank, type CheckStatus } from '../registry/status.js';
 
 /** A container whose check had not finished (cannot happen without a deadline; reported, not hidden). */
 export const NOT_CHECKED = 'not_checked';
+/** A container not checked on purpose (--ignored-images, or its workload's opt-out annotation): reported, with the reason. */
+export const SKIPPED = 'skipped';
 
 export interface CheckedContainer {
   readonly kind: string;
@@ -18,7 +20,7 @@ export interface CheckedContainer {
   readonly container: string;
   readonly init: boolean;
   readonly image: string;
-  readonly status: CheckStatus | typeof NOT_CHECKED;
+  readonly status: CheckStatus | typeof NOT_CHECKED | typeof SKIPPED;
   readonly reason: string | null;
   /** `file:line` of the object in the manifests; null for a cluster's workloads. */
   readonly source: string | null;
@@ -34,22 +36,24 @@ export interface SourceLocation {
   readonly template?: string;
 }
 
-/** How a status counts for the exit code. */
-export type Outcome = 'failed' | 'unknown' | 'present';
+/** How a status counts for the exit code: a skipped container counts for nothing. */
+export type Outcome = 'failed' | 'unknown' | 'present' | 'skipped';
 
 export function outcomeOf(status: CheckedContainer['status']): Outcome {
   if (status === 'absent' || status === 'bad_reference') return 'failed';
+  if (status === SKIPPED) return 'skipped';
   return status === 'present' ? 'present' : 'unknown';
 }
 
-/** Problems first (statusRank); a check that did not finish counts as one that could not tell. */
+/** Problems first (statusRank); a check that did not finish counts as one that could not tell; skipped ones last. */
 function rank(status: CheckedContainer['status']): number {
+  if (status === SKIPPED) return 4;
   return statusRank(status === NOT_CHECKED ? undefined : status);
 }
 
 /** The rows as reported, problems first; the order of the input otherwise (the manifests' order). */
 export function checkedContainers(rows: readonly ContainerRow[], locationOf: (workload: Workload) => SourceLocation | undefined = () => undefined): CheckedContainer[] {
-  const containers = rows.map(({ workload, container, status, detail }): CheckedContainer => {
+  const containers = rows.map(({ workload, container, status, detail, skipped }): CheckedContainer => {
     const location = locationOf(workload) ?? null;
     return {
     kind: workload.kind,
@@ -58,8 +62,8 @@ export function checkedContainers(rows: readonly ContainerRow[], locationOf: (wo
     container: container.name,
     init: container.init,
     image: container.image,
-    status: status ?? NOT_CHECKED,
-    reason: status ? (detail ?? null) : 'the check did not finish',
+    status: skipped ? SKIPPED : (status ?? NOT_CHECKED),
+    reason: skipped ? skipReasonText(skipped) : status ? (detail ?? null) : 'the check did not finish',
     source: location ? `${location.file}:${location.line}` : null,
     location,
     };

@@ -147,7 +147,7 @@ async function manifestSubject(
   warn: (warning: string) => void,
 ): Promise<Subject> {
   const sources = await readInputs(config.inputs, stdin);
-  const manifests = readManifests(sources);
+  const manifests = readManifests(sources, { customResources: config.customResources });
   nothingToRead(sources, manifests, config.skipNonManifests ? warn : undefined);
   const byKind = new Map<string, ManifestWorkload[]>();
   for (const workload of manifests.workloads) {

@@ -10,6 +10,7 @@ import type { PullSource } from '../image/mirror.js';
 import { ignoreMatcher, type IgnoreMatcher } from '../image/ignore.js';
 import { BadReferenceError, parseImageReference, type ImageReference } from '../image/reference.js';
 import { describeApiError } from '../kubernetes/api.js';
+import { IGNORE_ANNOTATION } from '../kubernetes/ignore-annotation.js';
 import { OWNER_KINDS, type ContainerImage, type SourceId, type Workload } from '../kubernetes/workloads.js';
 import type { Logger } from '../utils/log.js';
 import type { Nodes } from './nodes.js';
@@ -20,6 +21,14 @@ import { RecheckRounds } from './rechecks.js';
 import type { CredentialLookup, CredentialSource, PullCredentials } from '../credentials/source.js';
 import { isProven, type CheckResult, type CheckStatus } from '../registry/status.js';
 import { asForeground, forEachSlice, mapSliced } from '../utils/yield.js';
+
+/** Why a container is not checked, on purpose: its image matches --ignored-images, or its workload opts it out. */
+export type SkipReason = 'ignored-images' | 'annotation';
+
+/** A skip in words, naming what to change to have it checked (the reports' reason). */
+export function skipReasonText(reason: SkipReason): string {
+  return reason === 'annotation' ? `skipped: opted out by the annotation ${IGNORE_ANNOTATION}` : 'skipped: the image matches --ignored-images';
+}
 
 /** One container of one workload, with what is known about its image. */
 export interface ContainerRow {
@@ -39,6 +48,8 @@ export interface ContainerRow {
    * none); undefined when that is not known (not present, platforms or nodes unread, checks off).
    */
   readonly missingPlatforms: readonly string[] | undefined;
+  /** Not checked on purpose (every field above is then undefined); undefined for a container that is checked. */
+  readonly skipped?: SkipReason;
 }
 
 export interface Snapshot {
@@ -77,6 +88,8 @@ export class Collector {
   private readonly now: () => number;
   private readonly rounds: RecheckRounds;
   private readonly missingPlatforms = new MissingPlatforms();
+  /** Workloads whose opt-out annotation was not honoured and that were logged (unchanged workloads stay the same object). */
+  private readonly warned = new WeakSet<Workload>();
   /** The last scrape's plans (see Plans). */
   private plans: ReadonlyMap<PullCredentials | undefined, PlansByImage> = new Map();
 
@@ -107,10 +120,12 @@ export class Collector {
       });
     }
 
-    // Reading pull secrets may use half of what is left; the checks need the rest.
-    const lookup = await this.credentialLookup(workloads, this.now() + (deadline - this.now()) / 2);
+    // Reading pull secrets may use half of what is left; the checks need the rest. Workloads whose
+    // every container is opted out need none.
+    const checked = workloads.filter((workload) => workload.containers.some((container) => !container.optedOut));
+    const lookup = await this.credentialLookup(checked, this.now() + (deadline - this.now()) / 2);
     const requests = new Map<string, CheckRequest>();
-    const planned: Array<{ workload: Workload; container: ContainerImage; key: string }> = [];
+    const planned: Array<{ workload: Workload; container: ContainerImage; key: string } | { workload: Workload; container: ContainerImage; skipped: SkipReason }> = [];
     const placesOf = memoized((image: string) => this.placesOf(image)); // each image string parsed once a scrape, if at all
     const plans = new Plans(this.plans, (image, credentials) => this.plan(placesOf(image), image, credentials));
     // In slices (src/utils/yield.ts), as every loop over the workloads or their rows: at 10,000s of
@@ -118,10 +133,19 @@ export class Collector {
     await forEachSlice(workloads, (from, to) => {
       for (let i = from; i < to; i++) {
         const workload = workloads[i] as Workload;
-        const byImage = plans.of(lookup?.(workload));
+        if (workload.annotationProblem !== undefined) this.warnOnce(workload);
+        let byImage: ((image: string) => Plan) | undefined;
         for (const container of workload.containers) {
+          if (container.optedOut) {
+            planned.push({ workload, container, skipped: 'annotation' });
+            continue;
+          }
+          byImage ??= plans.of(lookup?.(workload));
           const request = byImage(container.image);
-          if (request === IGNORED) continue;
+          if (request === IGNORED) {
+            planned.push({ workload, container, skipped: 'ignored-images' });
+            continue;
+          }
           if (!requests.has(request.key)) requests.set(request.key, request);
           planned.push({ workload, container, key: request.key });
         }
@@ -151,9 +175,13 @@ export class Collector {
     return asForeground(async () => {
       // Platforms by digest for this scrape: many containers share an image.
       const platformsOf = memoized((digest: string) => checker.platformsOf(digest));
-      const rows: ContainerRow[] = await mapSliced(planned, ({ workload, container, key }) => {
-        const result = states.latest(key);
-        const proven = result && isProven(result.status) ? result : states.lastProven(key);
+      const rows: ContainerRow[] = await mapSliced(planned, (plan) => {
+        const { workload, container } = plan;
+        if ('skipped' in plan) {
+          return { workload, container, status: undefined, detail: undefined, checkedAt: undefined, exists: undefined, missingPlatforms: undefined, skipped: plan.skipped };
+        }
+        const result = states.latest(plan.key);
+        const proven = result && isProven(result.status) ? result : states.lastProven(plan.key);
         return {
           workload,
           container,
@@ -172,6 +200,14 @@ export class Collector {
       checker.prune(keys);
       return { rows, lists, pending: checker.pending, collectionSeconds: (this.now() - started) / 1000 };
     });
+  }
+
+  /** One warning per workload object (per change of it) whose annotation was not honoured: its containers are checked. */
+  private warnOnce(workload: Workload): void {
+    if (this.warned.has(workload)) return;
+    this.warned.add(workload);
+    const { kind, namespace, name, annotationProblem } = workload;
+    this.options.logger.warn('workload annotation not honoured', { kind, namespace, name, problem: annotationProblem });
   }
 
   private missingOn(workload: Workload, platforms: readonly Platform[] | undefined, nodes: readonly NodeFacts[]): readonly string[] | undefined {

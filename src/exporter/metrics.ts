@@ -6,7 +6,7 @@
  * metrics live in one long-lived registry, rendered last.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { ContainerRow, Snapshot } from '../engine/collector.js';
+import type { ContainerRow, SkipReason, Snapshot } from '../engine/collector.js';
 import type { ListState } from '../engine/listings.js';
 import type { AnswerBody } from './shared-answer.js';
 import { BUILTIN_KINDS } from '../kubernetes/workloads.js';
@@ -79,7 +79,7 @@ function sameRows(a: readonly ContainerRow[], b: readonly ContainerRow[]): boole
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as ContainerRow;
     const y = b[i] as ContainerRow;
-    if (x.container !== y.container || x.status !== y.status || x.exists !== y.exists || x.missingPlatforms !== y.missingPlatforms) return false;
+    if (x.container !== y.container || x.status !== y.status || x.exists !== y.exists || x.missingPlatforms !== y.missingPlatforms || x.skipped !== y.skipped) return false;
   }
   return true;
 }
@@ -151,8 +151,18 @@ function containerFamilies(rows: readonly ContainerRow[]): ContainerFamily[] {
       return row.missingPlatforms.map((p) => `\n${platform}{${owner},platform="${escapeLabel(p)}"} 1`).join('');
     },
   });
+  const skipped = `${PREFIX}_image_skipped`;
+  families.push({
+    name: skipped,
+    help: 'A container whose image is not checked on purpose: reason "ignored_images" (the image matches --ignored-images) or "annotation" (its workload opts it out with k8s-image-existence-exporter/ignore). 1 per such container.',
+    rows,
+    linesOf: (row) => (row.skipped === undefined ? '' : `\n${skipped}{${ownerLabels(row)},reason="${SKIP_LABELS[row.skipped]}"} 1`),
+  });
   return families;
 }
+
+/** The `reason` label of a skipped container: a label value in the metric's own style. */
+const SKIP_LABELS: Readonly<Record<SkipReason, string>> = { 'ignored-images': 'ignored_images', annotation: 'annotation' };
 
 /** The labels of a container's series that name its workload (in the order they are written). */
 function ownerLabels({ workload, container }: ContainerRow): string {

@@ -184,6 +184,8 @@ export function checkHelpText(): string {
     '',
     'Checks every image of the pod templates in Kubernetes manifests (files, directories searched for',
     '*.yaml, *.yml and *.json, or "-" for stdin), or of the cluster\'s workloads with --cluster.',
+    'A workload (or pod template) annotated k8s-image-existence-exporter/ignore: "true" (or a comma-separated',
+    'list of container names) is not checked: its containers are reported as skipped, as are --ignored-images.',
     '',
     'Exit codes: 0 every image is present; 1 some image is absent or a reference is invalid;',
     '3 some image could not be checked and none is absent (see --fail-on); 2 wrong command line, or an',

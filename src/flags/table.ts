@@ -7,8 +7,8 @@ import { parseCloudChoice } from '../credentials/providers/clouds.js';
 import { parseMirrorRule, parseRegistryLocation } from '../image/mirror.js';
 import { parseLabelSelector } from '../kubernetes/label-selector.js';
 import { parseNamespaceNames, type NamespaceScope } from '../kubernetes/namespaces.js';
-import { BUILTIN_KINDS, parseWorkloadKinds, parseWorkloadResource } from '../kubernetes/workloads.js';
-import { bool, choice, count, duration, each, list, listOf, one, optional, optionalPath, paths, tokenize, type ValueType } from './syntax.js';
+import { BUILTIN_KINDS, customSourceId, parseWorkloadKinds, parseWorkloadResource, type CustomResource } from '../kubernetes/workloads.js';
+import { bool, choice, count, duration, each, FlagError, list, listOf, one, optional, optionalPath, paths, tokenize, type ValueType } from './syntax.js';
 
 export type Command = 'exporter' | 'check';
 
@@ -41,6 +41,20 @@ export function parseBindAddress(value: string): { host: string | undefined; por
   return { host, port };
 }
 
+/** --workload-resource, each value parsed once; one resource named twice is refused (which would win?). */
+const workloadResources: ValueType<CustomResource[]> = {
+  parse: (values, flag) => {
+    const resources = each(parseWorkloadResource).parse(values, flag);
+    const seen = new Set<string>();
+    for (const resource of resources) {
+      const id = customSourceId(resource);
+      if (seen.has(id)) throw new FlagError(flag, `${id} is given more than once`);
+      seen.add(id);
+    }
+    return resources;
+  },
+};
+
 /** In the exporter's help order. */
 export const FLAGS = {
   'bind-address': { for: EXPORTER, value: one(parseBindAddress), default: ':8080', help: 'Address to listen on: ":port", "host:port" or "[::1]:port".' },
@@ -54,7 +68,7 @@ export const FLAGS = {
     for: BOTH,
     value: list,
     repeatable: true,
-    help: 'Comma-separated images not to check, as written in the spec or normalized; "*" matches any characters.',
+    help: 'Comma-separated images not to check, as written in the spec or normalized; "*" matches any characters. Their containers are reported as skipped.',
   },
   kubeconfig: { for: BOTH, clusterOnly: true, value: optionalPath, help: 'Path to a kubeconfig. Default: in-cluster config, then $KUBECONFIG or ~/.kube/config.' },
   'scrape-timeout': {
@@ -148,10 +162,21 @@ export const FLAGS = {
     help: 'Comma-separated built-in kinds to list: Deployment, StatefulSet, DaemonSet, CronJob, Job (those no CronJob owns), Pod (those no controller owns).',
   },
   'workload-resource': {
-    for: BOTH, clusterOnly: true,
-    value: each(parseWorkloadResource),
+    for: BOTH,
+    value: workloadResources,
     repeatable: true,
-    help: 'GROUP/VERSION/RESOURCE[:FIELD.PATH] of a custom resource with a pod template at FIELD.PATH (default spec.template), e.g. argoproj.io/v1alpha1/rollouts. Repeatable.',
+    help:
+      'GROUP/VERSION/RESOURCE[:TEMPLATE.PATH][,images=PATH,...]: a custom resource with a pod template at TEMPLATE.PATH (default spec.template), ' +
+      'e.g. argoproj.io/v1alpha1/rollouts, and with images at each PATH: dot-separated fields, [*] for every item of an array, naming containers ' +
+      '(objects with name and image) or image strings, e.g. argoproj.io/v1alpha1/workflows:images=spec.templates[*].container,spec.templates[*].sidecars[*] ' +
+      '(see the README for Argo Workflows, Rollouts and KubeVirt). Repeatable.',
+    inCheck: {
+      help:
+        'GROUP/VERSION/RESOURCE[:TEMPLATE.PATH][,images=PATH,...]: where the pod template (default spec.template) and the images ' +
+        '(paths with [*] over arrays, naming containers or image strings) of a custom kind are, e.g. ' +
+        'argoproj.io/v1alpha1/workflows:images=spec.templates[*].container,spec.templates[*].sidecars[*]. In manifests it reads the objects ' +
+        'of apiVersion GROUP/VERSION whose kind\'s plural (in lower case) is RESOURCE; with --cluster it lists RESOURCE. Repeatable.',
+    },
   },
   'skip-inactive-workloads': {
     for: BOTH, clusterOnly: true,
@@ -205,7 +230,7 @@ export type ValueOf<K extends FlagName> = ReturnType<Table[K]['value']['parse']>
  * to the flags the table gives `check`.
  */
 export const CHECK_HELP_ORDER: readonly FlagOf<'check'>[] = [
-  'namespace', 'namespace-selector', 'workload-kinds', 'workload-resource', 'skip-inactive-workloads',
+  'namespace', 'namespace-selector', 'workload-kinds', 'skip-inactive-workloads', 'workload-resource',
   'ignored-images', 'kubeconfig', 'registry-timeout', 'list-timeout', 'max-concurrent-checks', 'max-concurrent-per-registry',
   'allow-plain-http', 'docker-config', 'registry-ca-file', 'skip-registry-cert-verification', 'image-mirror', 'image-mirror-only',
   'default-registry', 'image-credential-provider-config', 'image-credential-provider-bin-dir', 'cloud-credentials',

@@ -1,12 +1,15 @@
 /**
  * Lists the workloads: the four kinds of the original contract, Jobs and Pods that no controller
- * owns, and custom resources with a pod template (--workload-resource), in all namespaces or in
- * one, paginated; each object is reduced to what the exporter needs as it is read: its pod
- * template's images, pull-secret references, placement, and whether it runs pods now.
+ * owns, and custom resources with a pod template or images elsewhere (--workload-resource), in all
+ * namespaces or in one, paginated; each object is reduced to what the exporter needs as it is read:
+ * its images (those its opt-out annotation names marked), pull-secret references, placement, and
+ * whether it runs pods now.
  */
 import type { KubeConfig, V1PodSpec } from '@kubernetes/client-node';
 import { NO_PLACEMENT, placementKey, placementOf, type Placement } from '../platform/placement.js';
-import { isRecord } from '../utils/untrusted.js';
+import { isRecord, quoted } from '../utils/untrusted.js';
+import { imagesAt, parseFieldPath, type FieldPath, type FoundImage } from './field-paths.js';
+import { IGNORE_ANNOTATION, ignoreRuleOf, ignores, unmatchedNames } from './ignore-annotation.js';
 import { ListReader } from './list-reader.js';
 
 /** The kinds of the original contract: their metrics and alerts are the public interface. */
@@ -21,6 +24,8 @@ export interface ContainerImage {
   /** As written in the spec (may be empty or malformed: checked later, reported as bad_reference). */
   readonly image: string;
   readonly init: boolean;
+  /** Opted out by the workload's annotation (ignore-annotation.ts): reported as skipped, not checked. */
+  readonly optedOut?: true;
 }
 
 export interface Workload {
@@ -37,16 +42,23 @@ export interface Workload {
   readonly placementKey: string;
   /** Runs (or would run) pods now: not scaled to zero, suspended, finished or scheduled nowhere. */
   readonly active: boolean;
+  /** Why its opt-out annotation was not (fully) honoured, for a warning; undefined when it was, or there is none. */
+  readonly annotationProblem?: string;
 }
 
-/** A custom resource with a pod template, from --workload-resource GROUP/VERSION/RESOURCE[:FIELD.PATH]. */
+/**
+ * A custom resource from --workload-resource: where its pods' template is, and where other images
+ * are (kinds that keep containers outside a pod template: Argo Workflows, Experiments…).
+ */
 export interface CustomResource {
   readonly group: string;
   readonly version: string;
   /** Plural resource name, as in the URL. */
   readonly resource: string;
-  /** Where the pod template (with its `spec`) is in an object. */
-  readonly templatePath: readonly string[];
+  /** Where the pod template (with its `spec`) is in an object; undefined: it has none to read. */
+  readonly templatePath: readonly string[] | undefined;
+  /** Paths to containers (objects with `name` and `image`) or image strings. */
+  readonly imagePaths: readonly FieldPath[];
 }
 
 /** A listed kind's id: the kind for a built-in one, `group/version/resource` for a custom one. */
@@ -62,13 +74,52 @@ export function parseWorkloadKinds(names: readonly string[]): BuiltinKind[] {
   return [...new Set(kinds)];
 }
 
-/** GROUP/VERSION/RESOURCE[:FIELD.PATH], e.g. argoproj.io/v1alpha1/rollouts or apps.kruise.io/v1alpha1/clonesets:spec.template. Throws the problem, for the flag's error. */
+/** Image paths one --workload-resource may name (Argo Workflows' kinds need five), and its length. */
+export const MAX_IMAGE_PATHS = 16;
+const MAX_RESOURCE_CHARS = 4096;
+export const WORKLOAD_RESOURCE_SYNTAX = 'GROUP/VERSION/RESOURCE[:TEMPLATE.PATH][,images=PATH,...]';
+
+/**
+ * --workload-resource: GROUP/VERSION/RESOURCE, then optionally after a colon the pod template's
+ * path (default `spec.template`) and, after `images=`, paths to containers or image strings, with
+ * `[*]` over arrays: `argoproj.io/v1alpha1/workflows:images=spec.templates[*].container,spec.templates[*].sidecars[*]`.
+ * With image paths and no template path, no pod template is read. Throws the problem, for the flag's error.
+ */
 export function parseWorkloadResource(value: string): CustomResource {
-  const match = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([a-z0-9]+)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)(?::(.*))?$/.exec(value.trim());
-  if (!match) throw new Error(`expected GROUP/VERSION/RESOURCE[:FIELD.PATH] in lower case, e.g. argoproj.io/v1alpha1/rollouts, got ${JSON.stringify(value.slice(0, 200))}`);
-  const path = (match[6] ?? 'spec.template').split('.');
-  if (path.some((key) => !/^[A-Za-z0-9_-]+$/.test(key))) throw new Error(`FIELD.PATH must be dot-separated field names, got ${JSON.stringify(match[6]?.slice(0, 200))}`);
-  return { group: match[1] as string, version: match[3] as string, resource: match[4] as string, templatePath: path };
+  if (value.length > MAX_RESOURCE_CHARS) throw new Error(`longer than ${MAX_RESOURCE_CHARS} characters`);
+  const match = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([a-z0-9]+)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)(?::(.*))?$/s.exec(value.trim());
+  if (!match) throw new Error(`expected ${WORKLOAD_RESOURCE_SYNTAX} with the resource in lower case, e.g. argoproj.io/v1alpha1/rollouts, got ${quoted(value, 200)}`);
+  const { templatePath, imagePaths } = parsePaths(match[6]);
+  return { group: match[1] as string, version: match[3] as string, resource: match[4] as string, templatePath, imagePaths };
+}
+
+/** What follows the colon: `[TEMPLATE.PATH][,images=PATH,...]`; nothing means a template at spec.template. */
+function parsePaths(text: string | undefined): Pick<CustomResource, 'templatePath' | 'imagePaths'> {
+  if (text === undefined) return { templatePath: ['spec', 'template'], imagePaths: [] };
+  const items = text.split(',').map((item) => item.trim());
+  const imagesFrom = items.findIndex((item) => item.startsWith('images='));
+  const before = imagesFrom === -1 ? items : items.slice(0, imagesFrom);
+  if (before.length > 1 || (before.length === 1 && imagesFrom !== -1 && before[0] === '')) {
+    throw new Error(`expected one template path, then images=PATH,..., got ${quoted(text, 200)}`);
+  }
+  let templatePath: string[] | undefined;
+  if (before.length === 1) {
+    templatePath = (before[0] as string).split('.');
+    if (templatePath.some((key) => !/^[A-Za-z0-9_-]+$/.test(key))) throw new Error(`TEMPLATE.PATH must be dot-separated field names, got ${quoted(before[0] as string, 200)}`);
+  }
+  if (imagesFrom === -1) return { templatePath, imagePaths: [] };
+  const paths = [(items[imagesFrom] as string).slice('images='.length), ...items.slice(imagesFrom + 1)];
+  if (paths.length > MAX_IMAGE_PATHS) throw new Error(`more than ${MAX_IMAGE_PATHS} image paths`);
+  return { templatePath, imagePaths: paths.map(parseFieldPath) };
+}
+
+/** The resource as --workload-resource writes it (for messages: what would read a kind). */
+export function formatWorkloadResource(custom: CustomResource): string {
+  const template = custom.templatePath?.join('.');
+  const parts = [template === 'spec.template' && custom.imagePaths.length === 0 ? undefined : template];
+  if (custom.imagePaths.length > 0) parts.push(`images=${custom.imagePaths.map((p) => p.text).join(',')}`);
+  const suffix = parts.filter((p) => p !== undefined).join(',');
+  return `${customSourceId(custom)}${suffix === '' ? '' : `:${suffix}`}`;
 }
 
 export function customSourceId(custom: CustomResource): SourceId {
@@ -81,14 +132,20 @@ export function customSourceId(custom: CustomResource): SourceId {
  */
 export interface WorkloadObject {
   kind?: unknown;
-  metadata?: { namespace?: string; name?: string; generateName?: string; ownerReferences?: unknown };
+  metadata?: { namespace?: string; name?: string; generateName?: string; ownerReferences?: unknown; annotations?: unknown };
   spec?: {
     replicas?: unknown;
     suspend?: unknown;
-    template?: { spec?: V1PodSpec };
-    jobTemplate?: { spec?: { template?: { spec?: V1PodSpec } } };
+    template?: PodTemplate;
+    jobTemplate?: { spec?: { template?: PodTemplate } };
   } & Record<string, unknown>;
   status?: { phase?: unknown; desiredNumberScheduled?: unknown; conditions?: unknown };
+}
+
+/** A pod template: the pods' spec, and its own metadata (where the opt-out annotation may be). */
+export interface PodTemplate {
+  spec?: V1PodSpec;
+  metadata?: unknown;
 }
 
 /**
@@ -124,27 +181,30 @@ interface Source {
   readonly labelSelector?: string;
   /** See ListOptions.fromWatchCache: for lists the selector keeps small. */
   readonly fromWatchCache?: boolean;
-  readonly podSpec: (object: WorkloadObject) => V1PodSpec | undefined;
+  /** The pod template its pods are made from (a Pod is its own, without metadata of its own). */
+  readonly template: (object: WorkloadObject) => PodTemplate | undefined;
+  /** Images outside the pod template (a custom resource's image paths). */
+  readonly moreImages?: (object: WorkloadObject) => readonly FoundImage[];
   /** See Workload.active. */
   readonly active: (object: WorkloadObject) => boolean;
   /** Reported through another listed workload (its controller), so not on its own. */
   readonly ownedElsewhere?: (object: WorkloadObject, listedKinds: ReadonlySet<string>) => boolean;
 }
 
-const templateSpec = (o: WorkloadObject) => o.spec?.template?.spec;
+const specTemplate = (o: WorkloadObject) => o.spec?.template;
 /** replicas: 0 is scaled down; a missing replicas field means 1. */
 const scaled = (o: WorkloadObject) => o.spec?.replicas !== 0;
 
 const BUILTIN_SOURCES: Record<BuiltinKind, Source> = {
-  Deployment: { prefix: '/apis/apps/v1', resource: 'deployments', podSpec: templateSpec, active: scaled },
-  StatefulSet: { prefix: '/apis/apps/v1', resource: 'statefulsets', podSpec: templateSpec, active: scaled },
+  Deployment: { prefix: '/apis/apps/v1', resource: 'deployments', template: specTemplate, active: scaled },
+  StatefulSet: { prefix: '/apis/apps/v1', resource: 'statefulsets', template: specTemplate, active: scaled },
   // A DaemonSet whose nodes match none schedules no pod; one without a status yet may.
-  DaemonSet: { prefix: '/apis/apps/v1', resource: 'daemonsets', podSpec: templateSpec, active: (o) => o.status?.desiredNumberScheduled !== 0 },
-  CronJob: { prefix: '/apis/batch/v1', resource: 'cronjobs', podSpec: (o) => o.spec?.jobTemplate?.spec?.template?.spec, active: (o) => o.spec?.suspend !== true },
+  DaemonSet: { prefix: '/apis/apps/v1', resource: 'daemonsets', template: specTemplate, active: (o) => o.status?.desiredNumberScheduled !== 0 },
+  CronJob: { prefix: '/apis/batch/v1', resource: 'cronjobs', template: (o) => o.spec?.jobTemplate?.spec?.template, active: (o) => o.spec?.suspend !== true },
   Job: {
     prefix: '/apis/batch/v1',
     resource: 'jobs',
-    podSpec: templateSpec,
+    template: specTemplate,
     active: (o) => o.spec?.suspend !== true && !finished(o),
     // A CronJob's Jobs are its pods' template again; so are those of a listed custom kind.
     ownedElsewhere: (o, listed) => { const owner = controllerKind(o); return owner === 'CronJob' || (owner !== undefined && listed.has(owner)); },
@@ -154,7 +214,7 @@ const BUILTIN_SOURCES: Record<BuiltinKind, Source> = {
     resource: 'pods',
     labelSelector: BARE_POD_SELECTOR,
     fromWatchCache: true,
-    podSpec: (o) => o.spec as unknown as V1PodSpec | undefined,
+    template: (o) => ({ spec: o.spec as unknown as V1PodSpec | undefined }),
     active: (o) => o.status?.phase !== 'Succeeded' && o.status?.phase !== 'Failed',
     // Any controller (ReplicaSet, Job, StatefulSet, DaemonSet, an operator) reports or recreates it.
     ownedElsewhere: (o) => controllerKind(o) !== undefined,
@@ -175,18 +235,23 @@ function controllerKind(object: WorkloadObject): string | undefined {
   return controller ? String(controller['kind'] ?? '') : undefined;
 }
 
-/** A custom resource's objects: the pod template at its path, active unless scaled to zero. */
+/** A custom resource's objects: the pod template at its path and the images at its image paths, active unless scaled to zero. */
 function customSource(custom: CustomResource): Source {
+  const { templatePath, imagePaths } = custom;
   return {
     prefix: `/apis/${custom.group}/${custom.version}`,
     resource: custom.resource,
-    podSpec: (o) => {
-      let at: unknown = o;
-      for (const key of custom.templatePath) at = isRecord(at) && Object.hasOwn(at, key) ? at[key] : undefined;
-      return isRecord(at) && isRecord(at['spec']) ? (at['spec'] as unknown as V1PodSpec) : undefined;
-    },
+    template: (o) => (templatePath ? (templateAt(o, templatePath) as PodTemplate | undefined) : undefined),
+    moreImages: imagePaths.length > 0 ? (o) => imagesAt(o, imagePaths) : undefined,
     active: scaled,
   };
+}
+
+/** The pod template at a path of keys: an object with an object `spec`; undefined otherwise. */
+export function templateAt(object: unknown, path: readonly string[]): { spec: Record<string, unknown>; metadata: unknown } | undefined {
+  let at: unknown = object;
+  for (const key of path) at = isRecord(at) && Object.hasOwn(at, key) ? at[key] : undefined;
+  return isRecord(at) && isRecord(at['spec']) ? { spec: at['spec'], metadata: at['metadata'] } : undefined;
 }
 
 /** The API server does not serve a --workload-resource (its CRD is not installed, or the name is wrong). */
@@ -232,7 +297,11 @@ export class WorkloadLister {
     const path = `${from.prefix}${namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`}/${from.resource}${query}`;
     return this.reader.list(
       path,
-      (object: WorkloadObject) => (from.ownedElsewhere?.(object, listed) ? undefined : toWorkload(kind, object, from.podSpec(object), from.active(object))),
+      (object: WorkloadObject) => {
+        if (from.ownedElsewhere?.(object, listed)) return undefined;
+        const template = from.template(object);
+        return toWorkload(kind, object, template?.spec, { active: from.active(object), templateMetadata: template?.metadata, moreImages: from.moreImages?.(object) });
+      },
       { fromWatchCache: from.fromWatchCache },
     );
   }
@@ -262,11 +331,26 @@ export class WorkloadLister {
   }
 }
 
-/** A workload of this kind whose pods are made from `spec` (the object gives its namespace and name). */
-export function toWorkload(kind: string, object: WorkloadObject, spec: V1PodSpec | undefined, active = true): Workload {
+export interface WorkloadParts {
+  /** See Workload.active (default true). */
+  readonly active?: boolean;
+  /** The pod template's metadata: its annotations opt containers out as the workload's do. */
+  readonly templateMetadata?: unknown;
+  /** Images found outside the pod template (a custom resource's image paths). */
+  readonly moreImages?: readonly FoundImage[];
+}
+
+/**
+ * A workload of this kind whose pods are made from `spec`, with the images found elsewhere in it
+ * (the object gives its namespace, name and annotations).
+ */
+export function toWorkload(kind: string, object: WorkloadObject, spec: V1PodSpec | undefined, parts: WorkloadParts = {}): Workload {
+  const { active = true, templateMetadata, moreImages = [] } = parts;
   const containers: ContainerImage[] = [];
   for (const c of spec?.initContainers ?? []) containers.push({ name: c.name ?? '', image: c.image ?? '', init: true });
   for (const c of spec?.containers ?? []) containers.push({ name: c.name ?? '', image: c.image ?? '', init: false });
+  for (const found of moreImages) containers.push({ name: found.name, image: found.image, init: found.init });
+  const { containers: marked, problem } = optOut(containers, object.metadata, templateMetadata);
   const placement = placementOf(spec);
   const key = placementKey(placement);
   return {
@@ -275,14 +359,25 @@ export function toWorkload(kind: string, object: WorkloadObject, spec: V1PodSpec
     // A manifest may name an object only by the prefix the API server completes (kubectl create):
     // the prefix says which object it is; a blank says nothing.
     name: object.metadata?.name || object.metadata?.generateName || '',
-    containers,
+    containers: marked,
     imagePullSecrets: (spec?.imagePullSecrets ?? []).map((s) => s.name ?? '').filter((n) => n !== ''),
     serviceAccountName: spec?.serviceAccountName || 'default',
     // Most templates say nothing about placement: they share one object.
     placement: key === '' ? NO_PLACEMENT : placement,
     placementKey: key,
     active,
+    ...(problem === undefined ? {} : { annotationProblem: problem }),
   };
+}
+
+/** The containers, those the annotations opt out marked; and what of the annotations was not honoured. */
+function optOut(containers: ContainerImage[], ...metadata: unknown[]): { containers: ContainerImage[]; problem: string | undefined } {
+  const rule = ignoreRuleOf(...metadata);
+  const unmatched = unmatchedNames(rule, containers.map((c) => c.name));
+  const problems = [rule.problem, unmatched.length > 0 ? `annotation ${IGNORE_ANNOTATION} names no container ${unmatched.slice(0, 5).join(', ')}${unmatched.length > 5 ? ', …' : ''}` : undefined];
+  const problem = problems.filter((p) => p !== undefined).join('; ') || undefined;
+  if (!rule.all && rule.names.size === 0) return { containers, problem };
+  return { containers: containers.map((c) => (ignores(rule, c.name) ? { ...c, optedOut: true } : c)), problem };
 }
 
 /**
@@ -306,12 +401,13 @@ function sameWorkload(a: Workload, b: Workload): boolean {
   return (
     a.kind === b.kind &&
     a.active === b.active &&
+    a.annotationProblem === b.annotationProblem &&
     a.serviceAccountName === b.serviceAccountName &&
     a.placementKey === b.placementKey &&
     a.containers.length === b.containers.length &&
     a.containers.every((c, i) => {
       const d = b.containers[i] as ContainerImage;
-      return c.name === d.name && c.image === d.image && c.init === d.init;
+      return c.name === d.name && c.image === d.image && c.init === d.init && c.optedOut === d.optedOut;
     }) &&
     a.imagePullSecrets.length === b.imagePullSecrets.length &&
     a.imagePullSecrets.every((name, i) => name === b.imagePullSecrets[i])

@@ -236,7 +236,9 @@ describe('exit codes, from manifests in a directory', () => {
   test('--help describes the exit codes and flags', async () => {
     const run = await check(['--help']);
     expect(run.code).toBe(0);
-    for (const text of ['--fail-on', '--output', '--cluster', 'Exit codes']) expect(run.stdout).toContain(text);
+    for (const text of ['--fail-on', '--output', '--cluster', 'Exit codes', 'k8s-image-existence-exporter/ignore', 'GROUP/VERSION/RESOURCE[:TEMPLATE.PATH][,images=PATH,...]']) {
+      expect(run.stdout).toContain(text);
+    }
   });
 });
 
@@ -427,6 +429,95 @@ describe('one request per image', () => {
     expect(run.code).toBe(0);
     expect(tableRows(run.stdout)).toHaveLength(100);
     expect(proxy.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['HEAD /v2/shop/web/manifests/1.0']);
+  });
+});
+
+describe('images outside pod templates, and containers opted out', () => {
+  const WORKFLOWS =
+    '--workload-resource=argoproj.io/v1alpha1/workflows:images=spec.templates[*].container,spec.templates[*].script,' +
+    'spec.templates[*].containerSet.containers[*],spec.templates[*].initContainers[*],spec.templates[*].sidecars[*]';
+  /** An Argo Workflow as Argo's types have it: a steps template, a container template with an init container and sidecars, a script. */
+  const workflow = (name: string, sidecarImage: string) => ({
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Workflow',
+    metadata: { name, namespace: 'ci' },
+    spec: {
+      entrypoint: 'main',
+      templates: [
+        { name: 'main', steps: [[{ name: 'build', template: 'build' }, { name: 'report', template: 'report' }]] },
+        {
+          name: 'build',
+          container: { image: `${proxy.host}/shop/web:1.0`, command: ['make'] },
+          initContainers: [{ name: 'fetch', image: `${proxy.host}/shop/jobs:2.0` }],
+          sidecars: [{ name: 'cache', image: sidecarImage }],
+        },
+        { name: 'report', script: { image: `${proxy.host}/shop/web:1.0`, source: 'echo done' } },
+      ],
+    },
+  });
+
+  test('an Argo Workflow with the image paths: every image checked against the registry, containers named by name or path', async () => {
+    const path = await manifestDir('workflow', { 'wf.yaml': [workflow('build', `${proxy.host}/shop/cache:gone`)] });
+    proxy.reset();
+    const run = await check([...reach, WORKFLOWS, path]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(1);
+    expect(tableRows(run.stdout).map((r) => [r[0], r[1], r[2], r[3], r[5]])).toEqual([
+      ['Workflow', 'ci', 'build', 'cache', 'absent'],
+      ['Workflow', 'ci', 'build', 'spec.templates[1].container', 'present'],
+      ['Workflow', 'ci', 'build', 'spec.templates[2].script', 'present'],
+      ['Workflow', 'ci', 'build', 'fetch (init)', 'present'],
+    ]);
+    expect(proxy.requests.map((r) => `${r.method} ${r.path}`).sort()).toEqual([
+      'GET /v2/shop/cache/manifests/gone',
+      'HEAD /v2/shop/cache/manifests/gone',
+      'HEAD /v2/shop/jobs/manifests/2.0',
+      'HEAD /v2/shop/web/manifests/1.0',
+    ]);
+  });
+
+  test('without the flag: one warning naming the kind and the flag that reads it, whatever the number of Workflows', async () => {
+    const path = await manifestDir('workflow-unread', {
+      'wf.yaml': [workflow('a', `${open.host}/shop/web:1.0`), workflow('b', `${open.host}/shop/web:1.0`)],
+      'web.yaml': [workload('web', `${open.host}/shop/web:1.0`)],
+    });
+    const run = await checkHere([...reach, path]);
+    expect(run.code).toBe(0);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      `warning: 2 Workflow objects hold images outside a pod template, not read: ${WORKFLOWS} reads them`,
+    ]);
+    expect(tableRows(run.stdout).map((r) => r[0])).toEqual(['Deployment']);
+  });
+
+  test('the annotation and --ignored-images: skipped, with the reason, never asked of the registry, never failing the run', async () => {
+    const annotated = (name: string, annotations: Record<string, string>, at: 'workload' | 'template') => {
+      const object = workload(name, `${proxy.host}/shop/web:1.0`, {
+        containers: [{ name: 'app', image: `${proxy.host}/shop/web:1.0` }, { name: 'legacy', image: `${proxy.host}/shop/legacy:gone` }],
+      }) as unknown as { metadata: Record<string, unknown>; spec: { template: { metadata: Record<string, unknown> } } };
+      if (at === 'workload') object.metadata['annotations'] = annotations;
+      else object.spec.template.metadata['annotations'] = annotations;
+      return object;
+    };
+    const path = await manifestDir('opted-out', {
+      'a.yaml': [
+        annotated('named', { 'k8s-image-existence-exporter/ignore': 'legacy' }, 'workload'),
+        annotated('all', { 'k8s-image-existence-exporter/ignore': 'true' }, 'template'),
+        workload('vendor', `${proxy.host}/vendor/tool:gone`),
+      ],
+    });
+    proxy.reset();
+    const run = await checkHere([...reach, `--ignored-images=${proxy.host}/vendor/*`, '--output=json', path]);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as { summary: { statuses: Record<string, number> }; containers: Array<Record<string, unknown>> };
+    expect(report.summary.statuses).toEqual({ present: 1, skipped: 4 });
+    expect(report.containers.map((c) => [c['name'], c['container'], c['status'], c['reason']])).toEqual([
+      ['named', 'app', 'present', expect.any(String)],
+      ['named', 'legacy', 'skipped', 'skipped: opted out by the annotation k8s-image-existence-exporter/ignore'],
+      ['all', 'app', 'skipped', 'skipped: opted out by the annotation k8s-image-existence-exporter/ignore'],
+      ['all', 'legacy', 'skipped', 'skipped: opted out by the annotation k8s-image-existence-exporter/ignore'],
+      ['vendor', 'app', 'skipped', 'skipped: the image matches --ignored-images'],
+    ]);
+    expect(proxy.requests.map((r) => r.path)).toEqual(['/v2/shop/web/manifests/1.0']);
   });
 });
 

@@ -118,10 +118,14 @@ describe('one scrape over all four kinds', () => {
     expect(exporter.logs.some((l) => l.includes('"status":"bad_reference"') && l.includes('Team/UPPER'))).toBe(true);
   });
 
-  test('ignored images, exact and glob, are neither checked nor exported', async () => {
+  test('ignored images, exact and glob, are not checked and have no status: they are reported as skipped, with the reason', async () => {
     const scrape = await exporter.scrape();
-    expect(scrape.find(STATUS, { container: 'ignored-exact' })).toEqual([]);
-    expect(scrape.find(STATUS, { container: 'ignored-glob' })).toEqual([]);
+    for (const container of ['ignored-exact', 'ignored-glob']) {
+      expect(scrape.find(STATUS, { container })).toEqual([]);
+      expect(scrape.value(DEPLOYMENT, { container })).toBeUndefined();
+      expect(scrape.value(`${PREFIX}_image_skipped`, { namespace: 'prod', owner_kind: 'Deployment', owner_name: 'web', container, reason: 'ignored_images' })).toBe(1);
+    }
+    expect(scrape.find(`${PREFIX}_image_skipped`)).toHaveLength(2);
     expect(proxy.requests.filter((r) => r.path.includes('ignored') || r.path.includes('vendor'))).toEqual([]);
   });
 

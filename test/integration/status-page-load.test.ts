@@ -113,7 +113,7 @@ describe(`${TOTAL.toLocaleString('en')} containers on an absent image, 192 MB he
 
     const texts = jsons.map((j) => j.body.toString('utf8'));
     const model = JSON.parse(texts[0] as string) as StatusModel;
-    expect(model.totals).toEqual({ containers: TOTAL, present: 0, notPresent: TOTAL, platformMissing: 0 });
+    expect(model.totals).toEqual({ containers: TOTAL, present: 0, notPresent: TOTAL, platformMissing: 0, skipped: 0 });
     const absent = model.groups.find((g) => g.id === 'absent');
     expect(absent?.count).toBe(TOTAL);
     // All of them listed, under the one image they share.

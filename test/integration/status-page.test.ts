@@ -149,7 +149,7 @@ describe('status page', () => {
     expect(json.headers.get('cache-control')).toBe('no-store');
     const model = (await json.json()) as StatusModel;
     expect(model.lastCollection).toBeNull();
-    expect(model.totals).toEqual({ containers: 0, present: 0, notPresent: 0, platformMissing: 0 });
+    expect(model.totals).toEqual({ containers: 0, present: 0, notPresent: 0, platformMissing: 0, skipped: 0 });
     expect(model.groups.every((g) => g.count === 0)).toBe(true);
 
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -185,7 +185,7 @@ describe('status page', () => {
     expect(last.collectionSeconds).toBeGreaterThanOrEqual(0);
     expect(last.pendingChecks).toBe(0);
     expect(last.listsDown).toEqual([]);
-    expect(model.totals).toEqual({ containers: 5, present: 1, notPresent: 4, platformMissing: 0 });
+    expect(model.totals).toEqual({ containers: 5, present: 1, notPresent: 4, platformMissing: 0, skipped: 0 });
 
     expect(model.groups.map((g) => [g.id, g.count])).toEqual([
       ['absent', 1],
@@ -197,6 +197,7 @@ describe('status page', () => {
       ['unknown_error', 0],
       ['never_checked', 0],
       ['platform_missing', 0],
+      ['skipped', 0],
     ]);
     for (const g of model.groups) {
       expect(g.title.length).toBeGreaterThan(0);

@@ -52,7 +52,7 @@ const controller = (kind: string, name: string) => ({ apiVersion: 'x/v1', kind, 
 
 beforeAll(async () => {
   registry = await startRegistry();
-  for (const tag of ['a', 'b', 'other', 'active', 'scaled', 'suspended', 'finished', 'unscheduled', 'done', 'bare', 'owned', 'cron', 'rollout', 'worker']) {
+  for (const tag of ['a', 'b', 'other', 'active', 'scaled', 'suspended', 'finished', 'unscheduled', 'done', 'bare', 'owned', 'cron', 'rollout', 'worker', 'wf-main', 'wf-init', 'wf-script']) {
     await pushImage(registry, 'app', tag, 'docker');
   }
   proxy = await startRecordingProxy(registry.url);
@@ -259,5 +259,93 @@ describe('custom resources (--workload-resource)', () => {
     expect(scrape.value(UP, { kind: 'missing.example.com/v1/things' })).toBe(0);
     expect(exporter.logs.some((l) => l.includes('cannot list workloads') && l.includes('is its CustomResourceDefinition installed'))).toBe(true);
     expect(exporter.exporter.inFlight().scrapes).toBe(0); // and the exporter carries on
+  });
+});
+
+describe('images outside pod templates, and containers opted out', () => {
+  const WORKFLOWS =
+    '--workload-resource=argoproj.io/v1alpha1/workflows:images=spec.templates[*].container,spec.templates[*].script,' +
+    'spec.templates[*].containerSet.containers[*],spec.templates[*].initContainers[*],spec.templates[*].sidecars[*]';
+  const SKIPPED = `${PREFIX}_image_skipped`;
+
+  test('a Workflow\'s images, found at the image paths, checked against the registry and reported under its kind', async () => {
+    kube.defineResource({ kind: 'Workflow', group: 'argoproj.io', version: 'v1alpha1', plural: 'workflows' });
+    kube.set('Workflow', [
+      {
+        metadata: { namespace: 'ci', name: 'build' },
+        spec: {
+          entrypoint: 'main',
+          templates: [
+            { name: 'main', steps: [[{ name: 'build', template: 'build' }]] },
+            {
+              name: 'build',
+              container: { image: image('wf-main'), command: ['make'] },
+              initContainers: [{ name: 'fetch', image: image('wf-init') }],
+              sidecars: [{ name: 'cache', image: image('wf-gone') }],
+            },
+            { name: 'report', script: { image: image('wf-script'), source: 'echo' } },
+          ],
+        },
+        status: { phase: 'Running' },
+      },
+    ]);
+    const scrape = await (await exporterWith([WORKFLOWS])).scrapeFresh();
+    const exists = `${PREFIX}_workflow_image_exists`;
+    expect(scrape.find(exists).map((s) => [s.labels.container, s.labels.image, s.value]).sort()).toEqual([
+      ['cache', image('wf-gone'), 0],
+      ['fetch', image('wf-init'), 1],
+      ['spec.templates[1].container', image('wf-main'), 1],
+      ['spec.templates[2].script', image('wf-script'), 1],
+    ]);
+    expect(scrape.value(STATUS, { owner_kind: 'Workflow', namespace: 'ci', owner_name: 'build', container: 'cache', status: 'absent' })).toBe(1);
+    expect(scrape.value(UP, { kind: 'Workflow' })).toBe(1);
+    expect(checkedTags()).toEqual(['wf-gone', 'wf-init', 'wf-main', 'wf-script']);
+    expect(kube.requests.some((r) => r.path === '/apis/argoproj.io/v1alpha1/workflows')).toBe(true);
+  });
+
+  test('the annotation (on the workload or its template) and --ignored-images: image_skipped with the reason, on the status page too, and never checked', async () => {
+    const web = deployment('ns', 'web', { containers: [{ name: 'app', image: image('a') }, { name: 'legacy', image: image('legacy-gone') }] });
+    (web.metadata as Record<string, unknown>)['annotations'] = { 'k8s-image-existence-exporter/ignore': 'legacy' };
+    const all = cronJob('ns', 'nightly', containers('cron-gone'));
+    (all.spec.jobTemplate.spec.template.metadata as Record<string, unknown>)['annotations'] = { 'k8s-image-existence-exporter/ignore': 'true' };
+    kube.set('Deployment', [web, deployment('ns', 'vendor', { containers: [{ name: 'tool', image: `${proxy.host}/vendor/tool:1` }] })]);
+    kube.set('CronJob', [all]);
+    const exporter = await exporterWith([`--ignored-images=${proxy.host}/vendor/*`]);
+    const scrape = await exporter.scrapeFresh();
+    expect(scrape.find(SKIPPED).map((s) => [s.labels.owner_kind, s.labels.owner_name, s.labels.container, s.labels.reason, s.value]).sort()).toEqual([
+      ['CronJob', 'nightly', 'c', 'annotation', 1],
+      ['Deployment', 'vendor', 'tool', 'ignored_images', 1],
+      ['Deployment', 'web', 'legacy', 'annotation', 1],
+    ]);
+    expect(scrape.value(`${PREFIX}_deployment_image_exists`, { owner_name: 'web', container: 'app' })).toBe(1);
+    expect(scrape.find(STATUS, { container: 'legacy' })).toEqual([]);
+    expect(checkedTags()).toEqual(['a']);
+    expect(proxy.requests.some((r) => r.path.includes('vendor'))).toBe(false);
+
+    const status = (await (await fetch(`${exporter.url}/status?format=json`)).json()) as {
+      totals: { skipped: number };
+      groups: Array<{ id: string; images: Array<{ reason: string; containers: Array<{ name: string; container: string }> }> }>;
+    };
+    expect(status.totals.skipped).toBe(3);
+    const skipped = status.groups.find((g) => g.id === 'skipped')!;
+    expect(skipped.images.flatMap((i) => i.containers.map((c) => `${c.name}/${c.container}: ${i.reason}`)).sort()).toEqual([
+      'nightly/c: skipped: opted out by the annotation k8s-image-existence-exporter/ignore',
+      'vendor/tool: skipped: the image matches --ignored-images',
+      'web/legacy: skipped: opted out by the annotation k8s-image-existence-exporter/ignore',
+    ]);
+  });
+
+  test('an annotation that is not honoured is logged once, and its containers are checked', async () => {
+    const web = deployment('ns', 'web', containers('a'));
+    (web.metadata as Record<string, unknown>)['annotations'] = { 'k8s-image-existence-exporter/ignore': 'x,'.repeat(3000) };
+    kube.set('Deployment', [web]);
+    const exporter = await exporterWith([]);
+    await exporter.scrapeFresh();
+    const scrape = await exporter.scrapeFresh();
+    expect(scrape.value(`${PREFIX}_deployment_image_exists`, { owner_name: 'web' })).toBe(1);
+    expect(scrape.find(SKIPPED)).toEqual([]);
+    const warnings = exporter.logs.filter((l) => l.includes('workload annotation not honoured'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('longer than 4096 characters');
   });
 });

@@ -57,12 +57,14 @@ describe('rendering an answer', () => {
 
   test('the per-container text, written in slices, is what prom-client writes for the same series', async () => {
     // Kinds built in and custom, a custom kind with nothing proven, statuses with and without a
-    // verdict, missing platforms, label values to escape; more rows than one slice holds.
+    // verdict, missing platforms, containers skipped on purpose, label values to escape; more rows
+    // than one slice holds.
     const kinds = ['Deployment', 'Rollout', 'CronJob'];
     const statuses = ['present', 'absent', 'auth_failure', undefined] as const;
     const rows: ContainerRow[] = Array.from({ length: 2_500 }, (_, i) => {
       const w = workload(i % 11 === 0 ? `o"d\\d\n${i}` : `w${i}`, `reg.example/app:${i}`);
-      const status = statuses[i % 4];
+      const skipped = i % 13 === 5 ? 'annotation' : i % 13 === 6 ? 'ignored-images' : undefined;
+      const status = skipped ? undefined : statuses[i % 4];
       return {
         workload: { ...w, kind: kinds[i % 3]! },
         container: w.containers[0]!,
@@ -70,8 +72,9 @@ describe('rendering an answer', () => {
         detail: undefined,
         checkedAt: undefined,
         exists: status === 'present' ? 1 : status === 'absent' ? 0 : undefined,
-        missingPlatforms: i % 7 === 0 ? ['linux/arm64', 'linux/s390x'] : i % 2 === 0 ? [] : undefined,
-      };
+        missingPlatforms: skipped ? undefined : i % 7 === 0 ? ['linux/arm64', 'linux/s390x'] : i % 2 === 0 ? [] : undefined,
+        ...(skipped ? { skipped } : {}),
+      } as ContainerRow;
     });
     const unproven = rows[1]!;
     rows.push({ ...unproven, workload: { ...unproven.workload, kind: 'NothingProven' }, status: undefined, exists: undefined });
@@ -96,12 +99,20 @@ describe('rendering an answer', () => {
       labelNames: ['namespace', 'owner_kind', 'owner_name', 'container', 'image', 'platform'],
       registers,
     });
-    for (const { workload: w, container: c, status: s, exists: e, missingPlatforms } of rows) {
+    const skippedGauge = new Gauge({
+      name: `${PREFIX}_image_skipped`,
+      help: 'A container whose image is not checked on purpose: reason "ignored_images" (the image matches --ignored-images) or "annotation" (its workload opts it out with k8s-image-existence-exporter/ignore). 1 per such container.',
+      labelNames: ['namespace', 'owner_kind', 'owner_name', 'container', 'image', 'reason'],
+      registers,
+    });
+    for (const { workload: w, container: c, status: s, exists: e, missingPlatforms, skipped } of rows) {
       const owner = { namespace: w.namespace, owner_kind: w.kind, owner_name: w.name, container: c.name, image: c.image };
       if (e !== undefined) exists.get(w.kind)!.set({ namespace: w.namespace, owner_name: w.name, container: c.name, image: c.image }, e);
       if (s !== undefined) status.set({ ...owner, status: s }, 1);
       for (const p of missingPlatforms ?? []) platform.set({ ...owner, platform: p }, 1);
+      if (skipped) skippedGauge.set({ ...owner, reason: skipped === 'annotation' ? 'annotation' : 'ignored_images' }, 1);
     }
+    expect(rows.filter((row) => row.skipped === 'ignored-images').length).toBeGreaterThan(100);
 
     const body = text(await new ExporterMetrics().render(snapshot(rows)));
     const containers = body.slice(0, body.indexOf(`# HELP ${PREFIX}_workload_list_up`));

@@ -29,7 +29,7 @@ describe('which workloads: flags', () => {
   });
 
   test('--workload-resource: group/version/resource and an optional template path', () => {
-    expect(parseWorkloadResource('argoproj.io/v1alpha1/rollouts')).toEqual({ group: 'argoproj.io', version: 'v1alpha1', resource: 'rollouts', templatePath: ['spec', 'template'] });
+    expect(parseWorkloadResource('argoproj.io/v1alpha1/rollouts')).toEqual({ group: 'argoproj.io', version: 'v1alpha1', resource: 'rollouts', templatePath: ['spec', 'template'], imagePaths: [] });
     expect(parseWorkloadResource('example.com/v1/workers:spec.workload.template')).toMatchObject({ templatePath: ['spec', 'workload', 'template'] });
     expect(config(['--workload-resource=a.io/v1/x', '--workload-resource=b.io/v2/y']).customResources).toHaveLength(2);
   });

@@ -42,6 +42,7 @@ interface RowInput {
   readonly checkedAt?: number;
   readonly exists?: 0 | 1;
   readonly missingPlatforms?: readonly string[];
+  readonly skipped?: ContainerRow['skipped'];
 }
 
 function row(input: RowInput): ContainerRow {
@@ -53,6 +54,7 @@ function row(input: RowInput): ContainerRow {
     checkedAt: input.status === undefined ? undefined : (input.checkedAt ?? NOW - 30_000),
     exists: input.exists ?? (input.status === 'present' ? 1 : input.status === 'absent' ? 0 : undefined),
     missingPlatforms: input.missingPlatforms ?? (input.status === 'present' ? [] : undefined),
+    ...(input.skipped ? { skipped: input.skipped } : {}),
   };
 }
 
@@ -95,6 +97,8 @@ describe('status model', () => {
     row({ container: 'down', image: '127.0.0.1:1/x:1', status: 'registry_unavailable', detail: 'ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1', exists: 1 }),
     row({ container: 'odd', image: 'example.com/app@sha256:' + 'a'.repeat(64), status: 'unknown_error' }),
     row({ container: 'new', kind: 'CronJob', name: 'backup', image: 'example.com/new:1', status: undefined, init: true }),
+    row({ container: 'opted-out', name: 'legacy', image: 'example.com/legacy:1', status: undefined, skipped: 'annotation' }),
+    row({ container: 'ignored', name: 'legacy', image: 'example.com/vendor/x:1', status: undefined, skipped: 'ignored-images' }),
   ];
   let model: StatusModel;
   beforeAll(async () => {
@@ -107,9 +111,9 @@ describe('status model', () => {
 
   test('groups every status but present, in the fixed order, each with its advice', () => {
     expect(model.groups.map((g) => g.id)).toEqual([
-      'absent', 'bad_reference', 'auth_failure', 'access_denied', 'rate_limited', 'registry_unavailable', 'unknown_error', 'never_checked', 'platform_missing',
+      'absent', 'bad_reference', 'auth_failure', 'access_denied', 'rate_limited', 'registry_unavailable', 'unknown_error', 'never_checked', 'platform_missing', 'skipped',
     ]);
-    expect(model.groups.map((g) => g.count)).toEqual([2, 1, 1, 1, 1, 1, 1, 1, 1]);
+    expect(model.groups.map((g) => g.count)).toEqual([2, 1, 1, 1, 1, 1, 1, 1, 1, 2]);
     for (const g of model.groups) {
       expect(g.advice).toBe(GROUP_ADVICE[g.id]);
       expect(g.images.reduce((sum, image) => sum + image.count, 0)).toBe(g.count);
@@ -125,11 +129,20 @@ describe('status model', () => {
     for (const flag of ['--max-concurrent-per-registry', '--check-interval', 'Docker Hub']) expect(group(model, 'rate_limited').advice).toContain(flag);
     for (const word of ['DNS', 'TLS', '--registry-ca-file', '--allow-plain-http']) expect(group(model, 'registry_unavailable').advice).toContain(word);
     expect(group(model, 'unknown_error').advice).toMatch(/exporter log/);
+    for (const words of ['--ignored-images', 'k8s-image-existence-exporter/ignore']) expect(group(model, 'skipped').advice).toContain(words);
+  });
+
+  test('containers skipped on purpose are listed apart, with the reason naming the flag or the annotation, never as never checked', () => {
+    expect(entries(model, 'skipped').map((e) => [e.container, e.reason, e.checkedAt])).toEqual([
+      ['opted-out', 'skipped: opted out by the annotation k8s-image-existence-exporter/ignore', null],
+      ['ignored', 'skipped: the image matches --ignored-images', null],
+    ]);
+    expect(entries(model, 'never_checked').map((e) => e.container)).toEqual(['new']);
   });
 
   test('totals, last collection and the lists that are down', () => {
     expect(model.generatedAt).toBe('2026-03-04T05:06:07.000Z');
-    expect(model.totals).toEqual({ containers: 12, present: 3, notPresent: 9, platformMissing: 1 });
+    expect(model.totals).toEqual({ containers: 14, present: 3, notPresent: 9, platformMissing: 1, skipped: 2 });
     expect(model.lastCollection).toEqual({
       finishedAt: '2026-03-04T05:06:02.000Z',
       ageSeconds: 5,
@@ -202,10 +215,10 @@ describe('status model', () => {
   test('before any collection: no lastCollection, every group empty', async () => {
     const empty = await modelOf(undefined);
     expect(empty.lastCollection).toBeNull();
-    expect(empty.totals).toEqual({ containers: 0, present: 0, notPresent: 0, platformMissing: 0 });
+    expect(empty.totals).toEqual({ containers: 0, present: 0, notPresent: 0, platformMissing: 0, skipped: 0 });
     expect(empty.groups.map((g) => g.id)).toEqual([...GROUP_IDS]);
     // The order the JSON's header promises, problems first as in `check`'s report.
-    expect(GROUP_IDS).toEqual(['absent', 'bad_reference', 'auth_failure', 'access_denied', 'rate_limited', 'registry_unavailable', 'unknown_error', 'never_checked', 'platform_missing']);
+    expect(GROUP_IDS).toEqual(['absent', 'bad_reference', 'auth_failure', 'access_denied', 'rate_limited', 'registry_unavailable', 'unknown_error', 'never_checked', 'platform_missing', 'skipped']);
     expect(empty.groups.every((g) => g.count === 0 && g.images.length === 0)).toBe(true);
     const html = await htmlOf(undefined);
     expect(html).toContain('No collection has run yet');
@@ -276,12 +289,17 @@ describe('status HTML', () => {
       row({ container: 'gone', image: 'nginx:nope', status: 'absent' }),
       row({ container: 'bad', image: 'Bad Image', status: 'bad_reference' }),
       row({ container: 'new', image: 'nginx:new', status: undefined }),
+      row({ container: 'opted-out', image: 'nginx:old', status: undefined, skipped: 'annotation' }),
     ];
     const html = await htmlOf({ snapshot: snapshot(rows), at: NOW });
     expect(html.startsWith('<!doctype html>\n<html lang="en">')).toBe(true);
     expect(html).toContain('<meta charset="utf-8">');
     expect(html).toMatch(/<title>[^<]+<\/title>/);
-    expect(html.match(/<table>/g)).toHaveLength(3);
+    expect(html.match(/<table>/g)).toHaveLength(4);
+    expect(html).toContain('4 containers: 0 present, 3 not present (');
+    expect(html).toContain('<a href="#skipped">1 skipped</a>');
+    expect(html).toContain('<h2 id="h-skipped">Skipped (1)</h2>');
+    expect(html).toContain('skipped: opted out by the annotation k8s-image-existence-exporter/ignore');
     expect(html).toContain('<th scope="col">Registry</th>');
     expect(html).toContain('<h2 id="h-absent">Absent (1)</h2>');
     expect(html).toContain('<h2 id="h-never_checked">Never checked (1)</h2>');

@@ -2,7 +2,7 @@
 import { locationText, outcomeOf, summaryLine, type CheckedContainer, type Outcome } from '../report.js';
 import { ITEMS_PER_PIECE, type Render } from './output.js';
 
-const COLOURS: Record<Outcome, string> = { failed: '\x1b[31m', unknown: '\x1b[33m', present: '\x1b[32m' };
+const COLOURS: Record<Outcome, string> = { failed: '\x1b[31m', unknown: '\x1b[33m', present: '\x1b[32m', skipped: '\x1b[2m' };
 const RESET = '\x1b[0m';
 
 /** Manifests may hold anything: control characters would rewrite the reader's terminal. */

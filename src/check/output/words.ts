@@ -4,7 +4,7 @@
  * for the run. Pure. Manifest text is not escaped here: each output escapes for its own syntax.
  */
 import type { FailOn } from '../../flags/config.js';
-import { NOT_CHECKED, outcomeOf, type CheckedContainer } from '../report.js';
+import { NOT_CHECKED, outcomeOf, SKIPPED, type CheckedContainer } from '../report.js';
 
 /** Every status but present: each is a rule of SARIF, a kind of failure elsewhere. */
 export type ProblemStatus = Exclude<CheckedContainer['status'], 'present'>;
@@ -68,6 +68,13 @@ export const STATUS_WORDS: Readonly<Record<ProblemStatus, StatusWords>> = {
     name: 'ImageNotChecked',
     help: `The check of the image did not finish. ${UNKNOWN}`,
   },
+  [SKIPPED]: {
+    title: 'Skipped',
+    name: 'ImageCheckSkipped',
+    help:
+      "Not checked, on purpose: --ignored-images names the image, or the workload's k8s-image-existence-exporter/ignore annotation names the container. " +
+      'Said so that an opt-out is never silent; never fails the run.',
+  },
 };
 
 export const PROBLEM_STATUSES = Object.keys(STATUS_WORDS) as ProblemStatus[];
@@ -82,6 +89,7 @@ export type Gravity = 'error' | 'warning' | 'note';
 export function gravityOf(status: CheckedContainer['status'], failOn: FailOn): Gravity | undefined {
   const outcome = outcomeOf(status);
   if (outcome === 'present') return undefined;
+  if (outcome === 'skipped') return 'note';
   if (outcome === 'failed') return 'error';
   return failOn === 'unknown' ? 'warning' : 'note';
 }

@@ -138,9 +138,11 @@ function summary(index: StatusIndex, now: number): string {
   if (index.at === undefined) return '<p class="summary">No collection has run yet.</p>';
   const { totals } = index;
   const statuses = index.groups
-    .filter((g) => g.count > 0 && g.id !== 'platform_missing')
+    .filter((g) => g.count > 0 && g.id !== 'platform_missing' && g.id !== 'skipped')
     .map((g) => `<a href="#${escapeHtml(g.id)}">${g.count} ${escapeHtml(g.title.toLowerCase())}</a>`);
-  const missing = totals.platformMissing > 0 ? `, <a href="#platform_missing">${plural(totals.platformMissing, 'container')} missing a platform</a>` : '';
+  const missing =
+    (totals.platformMissing > 0 ? `, <a href="#platform_missing">${plural(totals.platformMissing, 'container')} missing a platform</a>` : '') +
+    (totals.skipped > 0 ? `, <a href="#skipped">${totals.skipped} skipped</a>` : '');
   return (
     `<p class="summary">${plural(totals.containers, 'container')}: ${totals.present} present, ${totals.notPresent} not present` +
     `${statuses.length > 0 ? ` (${statuses.join(', ')})` : ''}${missing}.</p>` +
@@ -172,7 +174,7 @@ export function statusHtmlHead(index: StatusIndex, now: number): string {
     '<title>Image status · k8s-image-existence-exporter</title>\n' +
     `<style>${STYLE}</style>\n</head>\n<body>\n<header>\n` +
     '<h1>k8s-image-existence-exporter: images that are not present</h1>\n' +
-    '<p>Checks that every image the cluster’s workloads use exists in its registry. Listed here: every container whose image was not found present, by status.</p>\n' +
+    '<p>Checks that every image the cluster’s workloads use exists in its registry. Listed here: every container whose image was not found present, by status, and those skipped on purpose.</p>\n' +
     '<nav><a href="/status?format=json">JSON</a> <a href="/metrics">Metrics</a> <a href="/healthz">Health</a></nav>\n' +
     summary(index, now) +
     '\n</header>\n<main>\n'

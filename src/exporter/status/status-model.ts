@@ -18,10 +18,11 @@
  *     namespaces; `ageSeconds` is the age of the listing still in use, null when there is none.
  * - `totals`: `containers` (all containers the collection saw), `present` (status present),
  *   `notPresent` (every other status, never checked included), `platformMissing` (present images
- *   that lack a platform of the nodes the workload may run on).
+ *   that lack a platform of the nodes the workload may run on), `skipped` (not checked on purpose:
+ *   --ignored-images or the workload's opt-out annotation; neither present nor not present).
  * - `groups` (array, always every group, in this order: absent, bad_reference, auth_failure,
  *   access_denied, rate_limited, registry_unavailable, unknown_error, never_checked,
- *   platform_missing), each:
+ *   platform_missing, skipped), each:
  *   - `id` (one of those), `title` (words), `advice` (what to do), `count` (containers),
  *   - `images` (array, all of them, sorted by image then reason): one per image and what its check
  *     found, so that what many containers share is written once:
@@ -34,7 +35,8 @@
  *   - `containers` (array, all of them, sorted by namespace, kind, name, container), each:
  *     `namespace`, `kind`, `name` (the workload), `container`, `init` (boolean: an init container).
  */
-import type { ContainerRow, Snapshot } from '../../engine/collector.js';
+import { skipReasonText, type ContainerRow, type Snapshot } from '../../engine/collector.js';
+import { IGNORE_ANNOTATION } from '../../kubernetes/ignore-annotation.js';
 import { parseImageReference } from '../../image/reference.js';
 import { CHECK_STATUSES, statusRank, type CheckStatus } from '../../registry/status.js';
 import { yieldToEventLoop } from '../../utils/yield.js';
@@ -42,12 +44,13 @@ import { yieldToEventLoop } from '../../utils/yield.js';
 /**
  * Every status but `present`, problems first (statusRank, CHECK_STATUSES' order within a rank); then
  * the two groups that are not check statuses: never checked (ranked with could not tell, after
- * them) and the present images that lack a platform.
+ * them), the present images that lack a platform, and the containers skipped on purpose.
  */
 export const GROUP_IDS = [
   ...(CHECK_STATUSES.filter((status) => status !== 'present').sort((a, b) => statusRank(a) - statusRank(b)) as Exclude<CheckStatus, 'present'>[]),
   'never_checked',
   'platform_missing',
+  'skipped',
 ] as const;
 
 export type GroupId = (typeof GROUP_IDS)[number];
@@ -63,6 +66,7 @@ export const GROUP_TITLES: Readonly<Record<GroupId, string>> = {
   unknown_error: 'Unknown error',
   never_checked: 'Never checked',
   platform_missing: 'Platform missing',
+  skipped: 'Skipped',
 };
 
 /** What to do, per group (kept consistent with README.md's "Troubleshooting"). */
@@ -97,6 +101,10 @@ export const GROUP_ADVICE: Readonly<Record<GroupId, string>> = {
     'The image exists but provides nothing for these platforms, and the workload’s pods may be scheduled on nodes of them: ' +
     'a pod landing there fails with “no matching manifest”. Publish the image for those platforms too (a multi-platform build), ' +
     'or keep the workload off those nodes (a nodeSelector or required node affinity on kubernetes.io/arch).',
+  skipped:
+    'Not checked, on purpose: the image matches --ignored-images, or the workload (or its pod template) opts the container out ' +
+    `with the annotation ${IGNORE_ANNOTATION} ("true", or a comma-separated list of container names). ` +
+    'Remove the entry or the annotation to have it checked again.',
 };
 
 const NEVER_CHECKED_REASON = 'not checked yet: its first check had not finished when the last collection did';
@@ -150,6 +158,7 @@ export interface StatusTotals {
   readonly present: number;
   readonly notPresent: number;
   readonly platformMissing: number;
+  readonly skipped: number;
 }
 
 export interface StatusModel {
@@ -244,6 +253,7 @@ export async function indexStatus(last: CollectedSnapshot | undefined): Promise<
   const counts = new Map<GroupId, number>(GROUP_IDS.map((id) => [id, 0]));
   let present = 0;
   let notPresent = 0;
+  let skipped = 0;
   const registries = new Map<string, string>();
   const registry = (image: string): string => {
     let host = registries.get(image);
@@ -270,6 +280,11 @@ export async function indexStatus(last: CollectedSnapshot | undefined): Promise<
     if (from > 0) await yieldToEventLoop();
     for (let i = from; i < Math.min(rows.length, from + ROWS_PER_SLICE); i++) {
       const row = rows[i] as ContainerRow;
+      if (row.skipped !== undefined) {
+        skipped++;
+        add('skipped', row, skipReasonText(row.skipped), null);
+        continue;
+      }
       if (row.status === 'present') {
         present++;
         const missing = row.missingPlatforms;
@@ -300,7 +315,7 @@ export async function indexStatus(last: CollectedSnapshot | undefined): Promise<
     collectionSeconds: last?.snapshot.collectionSeconds ?? 0,
     pendingChecks: last?.snapshot.pending ?? 0,
     listsDown,
-    totals: { containers: present + notPresent, present, notPresent, platformMissing: counts.get('platform_missing') as number },
+    totals: { containers: present + notPresent + skipped, present, notPresent, platformMissing: counts.get('platform_missing') as number, skipped },
     groups,
   };
 }
