@@ -73,7 +73,7 @@ describe('sarif', () => {
     const [run] = document.runs;
     expect(run.tool.driver).toMatchObject({ name: 'k8s-image-existence-exporter', version: '1.2.3', informationUri: 'https://example.com/k8s-image-existence-exporter' });
     const rules = run.tool.driver.rules as Array<{ id: string; shortDescription: { text: string }; help: { text: string } }>;
-    expect(rules.map((r) => r.id)).toEqual(['absent', 'bad_reference', 'auth_failure', 'access_denied', 'rate_limited', 'registry_unavailable', 'unknown_error', 'not_checked']);
+    expect(rules.map((r) => r.id)).toEqual(['absent', 'bad_reference', 'auth_failure', 'access_denied', 'rate_limited', 'registry_unavailable', 'unknown_error', 'not_checked', 'skipped']);
     for (const rule of rules) expect(rule.shortDescription.text && rule.help.text).toBeTruthy();
     const results = run.results as Array<Record<string, any>>;
     expect(results).toHaveLength(problems(CONTAINERS).length);
@@ -242,5 +242,33 @@ describe('github', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('a container skipped on purpose (--ignored-images, the opt-out annotation)', () => {
+  const skipped: CheckedContainer = {
+    kind: 'Deployment',
+    namespace: 'shop',
+    name: 'legacy',
+    container: 'app',
+    init: false,
+    image: 'registry.example.com/shop/legacy:0.1',
+    status: 'skipped',
+    reason: 'skipped: opted out by the annotation k8s-image-existence-exporter/ignore',
+    source: `${CWD}/deploy/shop.yaml:80`,
+    location: { file: `${CWD}/deploy/shop.yaml`, line: 80 },
+  };
+
+  test('is said in every CI output, as a note whatever --fail-on says, and never as a failure', async () => {
+    for (const failOn of ['unknown', 'absent'] as const) {
+      const report = reportOf([skipped], { failOn });
+      expect(report.exitCode).toBe(0);
+      const annotations = textOf(github, report);
+      expect(annotations).toContain('::notice file=deploy/shop.yaml,line=80,title=Skipped::Deployment shop/legacy, container app: image "registry.example.com/shop/legacy:0.1" skipped: opted out by the annotation k8s-image-existence-exporter/ignore');
+      expect(annotations).not.toMatch(/^::(error|warning)/m);
+      expect(textOf(junit, report)).toMatch(/tests="1" failures="0" errors="0" skipped="1"/);
+      const log = validSarif(textOf(sarif, report));
+      expect(log.runs[0].results.map((r: { ruleId: string; level: string }) => [r.ruleId, r.level])).toEqual([['skipped', 'note']]);
+    }
   });
 });

@@ -134,6 +134,9 @@ export function problemWords(c: CheckedContainer): string {
       return c.reason ?? `image ${imageWords(c.image)} is not a valid reference`;
     case NOT_CHECKED:
       return `image ${imageWords(c.image)} was not checked${because}`;
+    case SKIPPED:
+      // The reason says who opted it out ("skipped: opted out by the annotation …").
+      return `image ${imageWords(c.image)} ${c.reason ?? 'skipped'}`;
     default:
       return `image ${imageWords(c.image)} could not be checked (${c.status}${c.reason === null ? '' : `: ${c.reason}`})`;
   }
