@@ -2,12 +2,8 @@
 /** Entry point: flags, Kubernetes config, start the server, stop gracefully on SIGTERM/SIGINT. */
 import { constants as osConstants } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createExporter } from './exporter/app.js';
-import { startUp, type Started } from './engine/engine.js';
+import { loadCluster, startUp, type Started } from './engine/engine.js';
 import { helpText, parseFlags, UsageError, type ParseOutcome } from './flags/config.js';
-import { loadKubeConfig } from './kubernetes/kubeconfig.js';
-import { runCheck } from './check/run.js';
-import { checkWebConfigFile } from './exporter/web/web-config-load.js';
 import { createLogger } from './utils/log.js';
 import { VERSION } from './utils/version.js';
 
@@ -21,7 +17,7 @@ async function main(argv: readonly string[]): Promise<void> {
     // A crash is never a verdict: not 1 (absent), not 0; its own code, whatever throws and wherever.
     process.on('uncaughtException', checkCrashed);
     process.on('unhandledRejection', checkCrashed);
-    process.exitCode = await runCheck(argv.slice(1)).catch(checkCrashed);
+    process.exitCode = await import('./check/run.js').then(({ runCheck }) => runCheck(argv.slice(1))).catch(checkCrashed);
     return;
   }
   let parsed: ParseOutcome;
@@ -43,6 +39,7 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   const { config } = parsed;
+  const { createExporter, checkWebConfigFile, loadKubeConfig } = await exporterModules();
   const logger = createLogger(config.logLevel);
   let started: Started;
   try {
@@ -97,6 +94,16 @@ async function main(argv: readonly string[]): Promise<void> {
   });
   // Only now: whoever acts on this line (a test, an operator) may signal at once.
   logger.info('listening', { address: config.bindHost ?? '*', port, version: VERSION });
+}
+
+/**
+ * What the exporter runs on besides the engine: its web server (koa), metrics (prom-client), web
+ * configuration, and the cluster side. Imported only here, when the exporter runs, as `check/run.js`
+ * is only when `check` does: each command loads its own modules, so `check` starts without these.
+ */
+async function exporterModules() {
+  const [app, webConfig, cluster] = await Promise.all([import('./exporter/app.js'), import('./exporter/web/web-config-load.js'), loadCluster()]);
+  return { createExporter: app.createExporter, checkWebConfigFile: webConfig.checkWebConfigFile, loadKubeConfig: cluster.loadKubeConfig };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { CredentialLookup, CredentialSource } from '../credentials/source.j
 import { chainsPerSecretSet } from '../credentials/credential-chain.js';
 import { Keyring } from '../credentials/keyring.js';
 import { CredentialProviders } from '../credentials/providers/providers.js';
-import { credentialKeyring, parseSecret, pullSecretNames } from '../credentials/pull-secrets.js';
+import { credentialKeyring, parseSecret, pullSecretNames } from '../credentials/secret-keyrings.js';
 import type { Workload } from '../kubernetes/workloads.js';
 import type { RegistryCredential } from '../registry/credentials.js';
 import type { ManifestSecret, ManifestServiceAccount } from './manifests.js';

@@ -10,11 +10,9 @@ import type { WorkloadSource } from '../engine/collector.js';
 import type { CredentialSource } from '../credentials/source.js';
 import { checkHelpText, parseCheckFlags, UsageError, type CheckConfig } from '../flags/config.js';
 import { Keyring } from '../credentials/keyring.js';
-import { credentialKeyring, readDockerConfigFile, type DockerConfigFile } from '../credentials/pull-secrets.js';
-import { clusterCredentials, createEngine, startUp, type Engine, type EngineDeps } from '../engine/engine.js';
-import { loadKubeConfig } from '../kubernetes/kubeconfig.js';
+import { credentialKeyring, readDockerConfigFile, type DockerConfigFile } from '../credentials/secret-keyrings.js';
+import { createEngine, loadCluster, startUp, type Engine, type EngineDeps } from '../engine/engine.js';
 import type { Workload } from '../kubernetes/workloads.js';
-import { clusterWorkloads } from '../engine/cluster-workloads.js';
 import { createLogger, type Logger } from '../utils/log.js';
 import type { RegistryCredential } from '../registry/credentials.js';
 import type { CredentialProviders } from '../credentials/providers/providers.js';
@@ -79,7 +77,7 @@ export async function runCheck(argv: readonly string[], io: CheckIo = process, d
     const started = await startUp(config, { logger: log, env: io.env }, ({ dockerConfig }) => nodeCredentials(config, dockerConfig, io.env, warn));
     const { own: node, providers } = started;
     registryCaPems = started.registryCaPems;
-    subject = config.cluster ? clusterSubject(config, log, node.path, providers) : await manifestSubject(config, io.stdin, node.keyring, providers, warn);
+    subject = config.cluster ? await clusterSubject(config, log, node.path, providers) : await manifestSubject(config, io.stdin, node.keyring, providers, warn);
   } catch (error) {
     return usage(error);
   }
@@ -192,7 +190,8 @@ function nothingToRead(sources: readonly ManifestSource[], manifests: ManifestCo
 }
 
 /** The cluster's workloads and pull secrets, read as the exporter reads them. */
-function clusterSubject(config: CheckConfig, logger: Logger, dockerConfigPath: string | undefined, providers: CredentialProviders): Subject {
+async function clusterSubject(config: CheckConfig, logger: Logger, dockerConfigPath: string | undefined, providers: CredentialProviders): Promise<Subject> {
+  const { clusterCredentials, clusterWorkloads, loadKubeConfig } = await loadCluster();
   let kubeConfig;
   try {
     kubeConfig = loadKubeConfig(config.kubeconfig);

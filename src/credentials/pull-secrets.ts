@@ -3,20 +3,31 @@
  * template's imagePullSecrets, else its ServiceAccount's (`default` when none is named), read from
  * the workload's own namespace; then an optional docker config mounted into the exporter (the
  * nodes' own credentials). Secrets and service accounts are cached briefly and fetched once per
- * cache period however many workloads name them.
+ * cache period however many workloads name them. Secrets are read with @kubernetes/client-node:
+ * this module is loaded only by runs that read a cluster (engine.ts loadCluster).
  */
-import { readFile, stat } from 'node:fs/promises';
-import { CoreV1Api, type KubeConfig, type V1LocalObjectReference, type V1Secret } from '@kubernetes/client-node';
+import { stat } from 'node:fs/promises';
+import {
+  CoreV1Api,
+  Observable,
+  type ConfigurationOptions,
+  type KubeConfig,
+  type ObservableMiddleware,
+  type RequestContext,
+  type ResponseContext,
+  type V1LocalObjectReference,
+  type V1Secret,
+} from '@kubernetes/client-node';
 import pLimit from 'p-limit';
 import type { CredentialLookup, CredentialSource } from './source.js';
-import { apiStatus, describeApiError, withTimeout } from '../kubernetes/api.js';
+import { apiStatus, describeApiError } from '../kubernetes/api.js';
 import { ListReader } from '../kubernetes/list-reader.js';
 import type { Workload } from '../kubernetes/workloads.js';
 import type { Logger } from '../utils/log.js';
 import type { RegistryCredential } from '../registry/credentials.js';
 import { chainsPerSecretSet, type CredentialChain } from './credential-chain.js';
-import { DockerConfigError, namesCredentialHelpers, parseDockerConfig, type DockerConfigEntry } from './docker-config.js';
 import { Keyring } from './keyring.js';
+import { credentialKeyring, parseSecret, pullSecretNames, readDockerConfigFile } from './secret-keyrings.js';
 import { CredentialProviders } from './providers/providers.js';
 import { Refreshing } from '../utils/refreshing.js';
 
@@ -64,20 +75,19 @@ export interface PullSecretOptions {
   readonly now?: () => number;
 }
 
-/** A docker config file as read: its entries, and whether it names credential helpers too. */
-export interface DockerConfigFile {
-  readonly entries: DockerConfigEntry[];
-  readonly namesHelpers: boolean;
-}
-
-/** Reads a docker config file; throws DockerConfigError/IO errors with a message free of secrets. */
-export async function readDockerConfigFile(path: string): Promise<DockerConfigFile> {
-  const text = await readFile(path, 'utf8');
-  try {
-    return { entries: parseDockerConfig(text, 'dockerconfigjson'), namesHelpers: namesCredentialHelpers(text) };
-  } catch (error) {
-    throw new DockerConfigError(`docker config ${path} ${(error as Error).message}`);
-  }
+/**
+ * Per-call options that bound a request's time (client-node has no timeout of its own). Here, the
+ * only module that calls client-node's API classes: loaded by runs that read a cluster only.
+ */
+function withTimeout(timeoutMs: number): ConfigurationOptions {
+  const middleware: ObservableMiddleware = {
+    pre: (context: RequestContext) => {
+      context.setSignal(AbortSignal.timeout(timeoutMs));
+      return new Observable(Promise.resolve(context));
+    },
+    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }
 
 export class PullSecretCredentials implements CredentialSource {
@@ -239,35 +249,5 @@ export class PullSecretCredentials implements CredentialSource {
       // Keep the last good entries: a half-written file during a secret rotation must not drop them.
       this.options.logger.error('cannot read --docker-config', { path, reason: (error as Error).message });
     }
-  }
-}
-
-/**
- * The pull secrets the kubelet uses for a workload's pods: the template's imagePullSecrets, else
- * those of its ServiceAccount (`accountSecrets` of `namespace/name`) in the workload's namespace. A
- * missing service account adds nothing: its pods are not even created.
- */
-export function pullSecretNames(workload: Workload, accountSecrets: (id: string) => readonly string[] | undefined): string[] {
-  if (workload.imagePullSecrets.length > 0) return [...workload.imagePullSecrets];
-  return [...(accountSecrets(`${workload.namespace}/${workload.serviceAccountName}`) ?? [])];
-}
-
-/** Credentials of docker config entries, each known by `source#key` (never by its content). */
-export function credentialKeyring(entries: readonly DockerConfigEntry[], source: string): Keyring<RegistryCredential> {
-  return Keyring.of(entries.map((e) => ({ ...e, id: `${source}#${e.key}` })));
-}
-
-/** The docker config entries of a pull secret; throws DockerConfigError naming what is wrong. */
-export function parseSecret(secret: Pick<V1Secret, 'type' | 'data'>): DockerConfigEntry[] {
-  const type = secret.type ?? '';
-  const field = type === 'kubernetes.io/dockerconfigjson' ? '.dockerconfigjson' : type === 'kubernetes.io/dockercfg' ? '.dockercfg' : undefined;
-  if (!field) throw new DockerConfigError(`has type "${type}", not kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg`);
-  const encoded = secret.data?.[field];
-  if (typeof encoded !== 'string') throw new DockerConfigError(`has no ${field} key`);
-  const text = Buffer.from(encoded, 'base64').toString('utf8');
-  try {
-    return parseDockerConfig(text, field === '.dockerconfigjson' ? 'dockerconfigjson' : 'dockercfg');
-  } catch (error) {
-    throw new DockerConfigError(`${field} ${(error as Error).message}`);
   }
 }

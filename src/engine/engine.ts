@@ -1,17 +1,16 @@
 /**
  * The composition root of what the exporter and `check` share, built from the same settings: the
- * files the flags name and the credential providers (startUp), the cluster's credentials
- * (clusterCredentials), and the checking engine (createEngine: the registry transport and client,
+ * files the flags name and the credential providers (startUp), the cluster's side (loadCluster:
+ * its configuration, workloads and credentials), and the checking engine (createEngine: the registry transport and client,
  * the memoized checker with its limits, where each image is pulled from). Both commands check
  * images with exactly this; each adds only where its workloads come from and how it answers.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import { ImageChecker } from './image-check.js';
 import { Collector, type CollectorOptions } from './collector.js';
 import type { EngineSettings } from '../flags/config.js';
 import type { CredentialProviders } from '../credentials/providers/providers.js';
 import type { ProviderDeps } from '../credentials/providers/index.js';
-import { PullSecretCredentials, type DockerConfigFile } from '../credentials/pull-secrets.js';
+import type { DockerConfigFile } from '../credentials/secret-keyrings.js';
 import { patternsMatcher } from '../utils/glob.js';
 import { resolveLocations } from '../image/mirror.js';
 import type { Logger } from '../utils/log.js';
@@ -51,28 +50,17 @@ export async function startUp<Own = undefined>(
   return { registryCaPems, dockerConfig, providers, own: owned };
 }
 
+/** The engine's cluster side (cluster.ts), as loadCluster gives it. */
+export type Cluster = typeof import('./cluster.js');
+
 /**
- * The credentials of a cluster's workloads: their pull secrets, then the providers, then the docker
- * config at `dockerConfigPath` (re-read when it changes). The exporter's, and `check --cluster`'s.
+ * The parts that read a cluster — its Kubernetes configuration, workloads and pull secrets — are
+ * the only ones that load @kubernetes/client-node, which alone costs about a second and 60 MB of a
+ * start-up. Only a run that reads a cluster (the exporter, `check --cluster`) imports them, and
+ * through here; `check` of manifests never does.
  */
-export function clusterCredentials(
-  settings: EngineSettings,
-  kubeConfig: KubeConfig,
-  deps: { readonly logger: Logger; readonly providers?: CredentialProviders; readonly dockerConfigPath?: string; readonly now?: () => number },
-): PullSecretCredentials {
-  return new PullSecretCredentials({
-    kubeConfig,
-    // Reading a secret is one Kubernetes API request, like a page of the service-account list read
-    // beside it: --list-timeout bounds both. Not --registry-timeout (registries only), and not
-    // --scrape-timeout (the exporter's alone): the scrape's deadline, not this, bounds how long a
-    // scrape waits for the secrets, and a read it outlives still serves the scrapes after it.
-    apiTimeoutMs: settings.listTimeoutMs,
-    logger: deps.logger,
-    dockerConfigPath: deps.dockerConfigPath,
-    namespaced: !('all' in settings.namespaceScope),
-    providers: deps.providers,
-    now: deps.now,
-  });
+export function loadCluster(): Promise<Cluster> {
+  return import('./cluster.js');
 }
 
 export interface EngineDeps {

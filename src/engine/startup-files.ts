@@ -1,9 +1,9 @@
 /** Files named by flags, read once at start-up; problems are FlagErrors naming the flag. */
 import { readFile } from 'node:fs/promises';
 import { FlagError } from '../flags/config.js';
-import { readDockerConfigFile, type DockerConfigFile } from '../credentials/pull-secrets.js';
+import { readDockerConfigFile, type DockerConfigFile } from '../credentials/secret-keyrings.js';
 import { createCredentialProviders, type ProviderDeps, type ProviderSettings } from '../credentials/providers/index.js';
-import { PluginConfigError } from '../credentials/providers/plugin-config.js';
+import { PluginConfigError } from '../credentials/providers/plugin-config-error.js';
 import type { CredentialProviders } from '../credentials/providers/providers.js';
 import { pemCertificates } from '../utils/pem-certificates.js';
 

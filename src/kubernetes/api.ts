@@ -1,23 +1,8 @@
-/** Shared plumbing for talking to the Kubernetes API through @kubernetes/client-node. */
-import {
-  Observable,
-  type ConfigurationOptions,
-  type ObservableMiddleware,
-  type RequestContext,
-  type ResponseContext,
-} from '@kubernetes/client-node';
-
-/** Per-call options that bound a request's time (client-node has no timeout of its own). */
-export function withTimeout(timeoutMs: number): ConfigurationOptions {
-  const middleware: ObservableMiddleware = {
-    pre: (context: RequestContext) => {
-      context.setSignal(AbortSignal.timeout(timeoutMs));
-      return new Observable(Promise.resolve(context));
-    },
-    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
-}
+/**
+ * What a failed Kubernetes API call says, whether it came from @kubernetes/client-node (its
+ * ApiException) or from the list reader (shaped like one). Imports nothing of client-node: every
+ * module that reads the API's errors can be loaded without it (see engine.ts loadCluster).
+ */
 
 /** HTTP status of a failed API call (ApiException.code), if it got that far. */
 export function apiStatus(error: unknown): number | undefined {

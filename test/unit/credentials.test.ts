@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { DockerConfigError, parseDockerConfig } from '../../src/credentials/docker-config.js';
 import { Keyring } from '../../src/credentials/keyring.js';
 import { keyMatches, parseKey } from '../../src/credentials/matching.js';
-import { parseSecret } from '../../src/credentials/pull-secrets.js';
+import { parseSecret } from '../../src/credentials/secret-keyrings.js';
 import { parseMirrorRule, parseRegistryLocation, resolveLocations } from '../../src/image/mirror.js';
 import { parseImageReference } from '../../src/image/reference.js';
 

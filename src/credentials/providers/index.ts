@@ -2,13 +2,16 @@
  * The credential providers the flags ask for, made once at start-up: the kubelet's plugins
  * (--image-credential-provider-config/-bin-dir), then the built-in cloud providers
  * (--cloud-credentials: `auto` enables each where its environment is present). Says which are active.
+ *
+ * What a provider needs is loaded only when it is used: the plugins' modules (and zod) only with
+ * --image-credential-provider-config, each cloud's SDK when its provider first fetches a token
+ * (ecr.ts, acr.ts), so a run that needs none starts without them.
  */
 import type { Logger } from '../../utils/log.js';
 import { acrEnvironment, createAcrProvider } from './acr.js';
 import type { Cloud, CloudChoice } from './clouds.js';
 import { createEcrProvider, ecrEnvironment } from './ecr.js';
 import { createGcpProvider, gcpAvailable, metadataHostFrom } from './gcp.js';
-import { loadPluginProviders } from './plugin.js';
 import { CredentialProviders, type CredentialProvider } from './providers.js';
 
 export interface ProviderSettings {
@@ -35,6 +38,7 @@ export async function createCredentialProviders(settings: ProviderSettings, deps
   const providers: CredentialProvider[] = [];
   const active: string[] = [];
   if (settings.credentialProviderConfig && settings.credentialProviderBinDir) {
+    const { loadPluginProviders } = await import('./plugin.js');
     for (const plugin of await loadPluginProviders(settings.credentialProviderConfig, settings.credentialProviderBinDir, { logger })) {
       providers.push(plugin);
       active.push(`plugin ${plugin.name}`);

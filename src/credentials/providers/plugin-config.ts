@@ -17,6 +17,9 @@ import { keyMatches, parseKey, type KeyPattern } from '../matching.js';
 import { z } from 'zod';
 import { parseSchema } from '../../utils/schema.js';
 import { arrayOf, isRecord, quoted } from '../../utils/untrusted.js';
+import { PluginConfigError } from './plugin-config-error.js';
+
+export { PluginConfigError };
 
 export const CONFIG_KIND = 'CredentialProviderConfig';
 /** apiVersions of the config file itself. */
@@ -54,20 +57,6 @@ export interface ParsedPluginConfig {
   readonly providers: readonly PluginConfig[];
   /** Fields present but not known here (paths such as `providers[0].foo`): ignored. */
   readonly ignoredFields: readonly string[];
-}
-
-/** The config is unusable; the message names the file, the provider and the field. */
-export class PluginConfigError extends Error {
-  override readonly name = 'PluginConfigError';
-  constructor(
-    message: string,
-    /** The field at fault, e.g. `providers[1].matchImages`. */
-    readonly field?: string,
-    /** The name of the provider at fault, when it has one. */
-    readonly provider?: string,
-  ) {
-    super(message);
-  }
 }
 
 const TOP_FIELDS = new Set(['apiVersion', 'kind', 'providers']);
