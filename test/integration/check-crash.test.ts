@@ -5,7 +5,6 @@
  * (test/support/check-hooks/crash.mjs) in the three ways a Node process can fail.
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,7 @@ import { beforeAll, expect, test } from 'vitest';
 import { stringify } from 'yaml';
 import { deployment } from '../support/objects.js';
 import { makeTempDir } from '../support/tmp.js';
+import { ended } from '../support/process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HOOK = fileURLToPath(new URL('../support/check-hooks/crash.mjs', import.meta.url));
@@ -34,11 +34,7 @@ async function crashedCheck(mode: string): Promise<{ code: number | null; stderr
     env: { ...process.env, HOME: home, DOCKER_CONFIG: join(home, 'none'), CHECK_CRASH: mode },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const [code] = (await once(child, 'exit')) as [number | null];
+  const { code, stderr, stdout } = await ended(child);
   return { code, stderr, stdout };
 }
 

@@ -8,12 +8,12 @@
  * small run of the CLI shows the documents of a stream reported each at its own place.
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 import { makeTempDir } from '../support/tmp.js';
+import { ended } from '../support/process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Heap kept per workload read, beyond a fixed amount (measured: 100–200 bytes for a small YAML document, ~400–520 for an API-server-shaped Deployment; ~900 and ~10,000 when each kept a slice of its text). */
@@ -34,11 +34,7 @@ interface Reading {
 /** Runs `node` with `args` in the checkout, to its end. */
 async function run(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
-  const [code] = (await once(child, 'exit')) as [number | null];
+  const { code, stdout, stderr } = await ended(child, { stderrChars: 2000 });
   return { code, stdout, stderr };
 }
 

@@ -4,7 +4,6 @@
  * each output read back by a real reader (test/support/check-output-readers.ts).
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -16,6 +15,7 @@ import { deployment } from '../support/objects.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/tmp.js';
+import { ended } from '../support/process.js';
 
 // Each run is a process started through tsx: seconds of CPU, many more on a loaded machine.
 vi.setConfig({ testTimeout: 120_000 });
@@ -42,13 +42,7 @@ async function check(args: readonly string[]): Promise<Run> {
     env: { ...process.env, HOME: home, DOCKER_CONFIG: join(home, '.docker'), NO_COLOR: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(timer);
+  const { code, stdout, stderr } = await ended(child, { killAfterMs: 100_000 });
   return { code, stdout, stderr };
 }
 

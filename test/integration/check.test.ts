@@ -3,7 +3,6 @@
  * checking against real registries, and saying so with its table, its JSON and its exit code.
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { Readable, Writable } from 'node:stream';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { startRecordingProxy, type RecordingProxy } from '../support/proxy.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/tmp.js';
+import { ended } from '../support/process.js';
 
 // Most tests start `check` as its own process (node, and tsx transpiling the sources): seconds of CPU
 // each, many more on a loaded machine. What they test is bounded work, not time: room for the start-ups.
@@ -50,14 +50,8 @@ async function check(args: readonly string[], options: { stdin?: string; env?: R
     env: { ...process.env, HOME: emptyHome, DOCKER_CONFIG: join(emptyHome, '.docker'), NO_COLOR: '', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   child.stdin.end(options.stdin ?? '');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(timer);
+  const { code, stdout, stderr } = await ended(child, { killAfterMs: 100_000 });
   const run = { code, stdout, stderr };
   runs.push(run);
   return run;

@@ -9,7 +9,6 @@
  * process's node is put first on PATH).
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { statSync } from 'node:fs';
 import { chmod, cp, mkdir, readdir, readFile, realpath, symlink, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
@@ -19,6 +18,7 @@ import { parse } from 'yaml';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/tmp.js';
+import { ended } from '../support/process.js';
 
 // The build (tsc over src/) takes tens of seconds of CPU on a loaded machine.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 240_000 });
@@ -118,11 +118,7 @@ async function runSteps(from: number, to: number, inputs: Record<string, string>
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const [code] = (await once(child, 'exit')) as [number | null];
+    const { code, stdout, stderr } = await ended(child);
     last = { code, stdout, stderr, githubOutput: await readFile(githubOutput, 'utf8') };
     if (code !== 0) break;
   }

@@ -6,7 +6,6 @@
  * htpasswd auth, the real engine and the real CLI.
  */
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,6 +23,7 @@ import { deployment } from '../support/objects.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/tmp.js';
+import { ended } from '../support/process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/credential-plugins/stray-child-plugin.sh', import.meta.url));
@@ -168,14 +168,8 @@ describe('a plugin that exits leaving a child that holds its stdout', () => {
       ],
       { cwd: ROOT, env: { ...process.env, HOME: home, DOCKER_CONFIG: join(home, '.docker'), NO_COLOR: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     // Far less than the plugin's default 30 s timeout: on 05a8720 `check` does not exit at all.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
-    clearTimeout(timer);
+    const { code, signal, stdout, stderr } = await ended(child, { killAfterMs: 25_000 });
     escaped.push(...(await p.children()));
     expect({ code, signal, stderr }).toMatchObject({ code: 0, signal: null });
     expect(stdout).toContain('1 present');

@@ -3,8 +3,9 @@
  * Node flags and environment such as deploy/'s (test/support/deployed.ts). Resolves once it logs that
  * it is listening.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -65,4 +66,34 @@ export async function startExporterProcess(flags: readonly string[], options: Pr
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+/** What a child process printed, and how it ended. */
+export interface Ended {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Collects a child's output until it exits ('exit', not 'close': a child it left behind may hold the
+ * pipes open, which is what some tests are about). `killAfterMs` kills it first (SIGKILL); only the
+ * last `stderrChars` of stderr are kept when given (a run that logs much).
+ */
+export async function ended(child: ChildProcessWithoutNullStreams | ChildProcessByStdio<null | Writable, Readable, Readable>, options: { killAfterMs?: number; stderrChars?: number } = {}): Promise<Ended> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    if (options.stderrChars !== undefined) stderr = stderr.slice(-options.stderrChars);
+  });
+  const timer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
+  try {
+    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    return { code, signal, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
 }

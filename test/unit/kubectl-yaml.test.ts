@@ -16,22 +16,13 @@ import { describe, expect, test } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { ManifestError, readManifests, type ManifestContents } from '../../src/check/manifests.js';
 import { yamlValues } from '../../src/check/yaml-stream.js';
+import { manifestFailure, readText } from '../support/manifest-reading.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/kubectl-yaml/', import.meta.url));
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'utf8');
 
-const read = (text: string, name = 'a.yaml'): ManifestContents => readManifests([{ name, text }]);
-
-/** The ManifestError a text fails with (the test fails if it reads). */
-function failure(text: string, name = 'a.yaml'): ManifestError {
-  try {
-    read(text, name);
-  } catch (error) {
-    if (error instanceof ManifestError) return error;
-    throw error;
-  }
-  throw new Error('expected a ManifestError');
-}
+const read = (text: string, name = 'a.yaml'): ManifestContents => readText(text, name);
+const failure = (text: string, name = 'a.yaml'): ManifestError => manifestFailure(text, name);
 
 /** Whether the yaml package alone refuses the text: what these tests are about. */
 const strictRefuses = (text: string) => parseAllDocuments(text).some((document) => document.errors.length > 0);

@@ -2,27 +2,16 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { ManifestError, readManifests, type ManifestContents } from '../../src/check/manifests.js';
 import { NO_PLACEMENT } from '../../src/platform/placement.js';
+import { manifestFailure, readText } from '../support/manifest-reading.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-function read(text: string, name = 'file.yaml'): ManifestContents {
-  return readManifests([{ name, text }]);
-}
+const read = readText;
+const failure = manifestFailure;
 
 /** The images of each workload read, as `kind/name: image, image`. */
 function images(contents: ManifestContents): string[] {
   return contents.workloads.map((w) => `${w.kind}/${w.name}: ${w.containers.map((c) => c.image).join(', ')}`);
-}
-
-/** The ManifestError a text fails with (the test fails if it reads). */
-function failure(text: string, name = 'file.yaml'): ManifestError {
-  try {
-    read(text, name);
-  } catch (error) {
-    if (error instanceof ManifestError) return error;
-    throw error;
-  }
-  throw new Error('expected a ManifestError');
 }
 
 const DEPLOYMENT = `apiVersion: apps/v1
