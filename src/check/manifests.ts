@@ -6,10 +6,10 @@
  * Manifests may come from anyone (Helm output, CI artifacts): any text either reads or fails with a
  * ManifestError, and no secret value ever reaches a warning or an error message.
  */
-import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
+import type { V1Container, V1PodSpec, V1Volume } from '@kubernetes/client-node';
 import { imagesAt, type FoundImage } from '../kubernetes/field-paths.js';
 import { holdsImages, knownImageKind, workloadResourceFor } from '../kubernetes/known-image-kinds.js';
-import { customSourceId, formatWorkloadResource, templateAt, toWorkload, type CustomResource, type Workload, type WorkloadObject } from '../kubernetes/workloads.js';
+import { customSourceId, formatWorkloadResource, templateAt, toWorkload, type ContainerImage, type CustomResource, type Workload, type WorkloadObject } from '../kubernetes/workloads.js';
 import { arrayOf, isRecord, nonEmptyString, stringOf } from '../utils/untrusted.js';
 import { jsonItemOffsets, linesOfOffsets } from './json-items.js';
 import { ManifestError } from './manifest-error.js';
@@ -245,7 +245,7 @@ function readWorkload(kind: string, apiVersion: string, object: Record<string, u
     kind: intern(w.kind),
     namespace: intern(w.namespace),
     name: ownCopy(w.name),
-    containers: w.containers.map((c) => (c.optedOut ? { name: intern(c.name), image: intern(c.image), init: c.init, optedOut: true } : { name: intern(c.name), image: intern(c.image), init: c.init })),
+    containers: w.containers.map((c) => keptContainer(c, intern)),
     imagePullSecrets: w.imagePullSecrets.length === 0 ? NO_NAMES : w.imagePullSecrets.map(intern),
     serviceAccountName: intern(w.serviceAccountName),
     placement: w.placement,
@@ -258,6 +258,14 @@ function readWorkload(kind: string, apiVersion: string, object: Record<string, u
 }
 
 const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/** A container (or image volume) as kept: its strings shared, only the fields it has set (one shape per combination). */
+function keptContainer(c: ContainerImage, intern: (text: string) => string): ContainerImage {
+  const kept = { name: intern(c.name), image: intern(c.image), init: c.init };
+  if (c.volume && c.optedOut) return { ...kept, volume: true, optedOut: true };
+  if (c.volume) return { ...kept, volume: true };
+  return c.optedOut ? { ...kept, optedOut: true } : kept;
+}
 
 /** A string of its own: a slice of a document's text would keep all of that text alive. */
 function ownCopy(text: string): string {
@@ -324,7 +332,22 @@ function sanitizedPodSpec(spec: Record<string, unknown>): V1PodSpec {
     nodeSelector: spec['nodeSelector'] as V1PodSpec['nodeSelector'],
     affinity: spec['affinity'] as V1PodSpec['affinity'],
     tolerations: spec['tolerations'] as V1PodSpec['tolerations'],
+    volumes: imageVolumesOf(spec['volumes']),
   };
+}
+
+/**
+ * The image volumes (`volumes[].image`): their names and references only. Bounded as containers
+ * are, by the size of the input; volumes of other types are dropped here.
+ */
+function imageVolumesOf(value: unknown): V1Volume[] {
+  const volumes: V1Volume[] = [];
+  for (const v of arrayOf(value)) {
+    if (!isRecord(v) || !isRecord(v['image'])) continue;
+    // A missing reference stays missing: toWorkload makes it '', reported later as a bad reference.
+    volumes.push({ name: stringOf(v['name']) ?? '', image: { reference: stringOf(v['image']['reference']) } });
+  }
+  return volumes;
 }
 
 function containersOf(value: unknown): V1Container[] {

@@ -19,6 +19,8 @@ export interface CheckedContainer {
   readonly name: string;
   readonly container: string;
   readonly init: boolean;
+  /** An image volume (spec.volumes[].image): `container` is then the volume's name. */
+  readonly volume: boolean;
   readonly image: string;
   readonly status: CheckStatus | typeof NOT_CHECKED | typeof SKIPPED;
   readonly reason: string | null;
@@ -61,6 +63,7 @@ export function checkedContainers(rows: readonly ContainerRow[], locationOf: (wo
     name: workload.name,
     container: container.name,
     init: container.init,
+    volume: container.volume === true,
     image: container.image,
     status: skipped ? SKIPPED : (status ?? NOT_CHECKED),
     reason: skipped ? skipReasonText(skipped) : status ? (detail ?? null) : 'the check did not finish',

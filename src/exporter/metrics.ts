@@ -116,7 +116,15 @@ async function containerText(rows: readonly ContainerRow[]): Promise<Buffer[]> {
 function containerFamilies(rows: readonly ContainerRow[]): ContainerFamily[] {
   // The built-in kinds' families always (HELP and TYPE even without series); custom kinds' when listed.
   const byKind = new Map<string, ContainerRow[]>(BUILTIN_KINDS.map((kind) => [kind, []]));
+  // Image volumes have families of their own: the container families' series stay what they were.
+  const containerRows: ContainerRow[] = [];
+  const volumeRows: ContainerRow[] = [];
   for (const row of rows) {
+    if (row.container.volume) {
+      volumeRows.push(row);
+      continue;
+    }
+    containerRows.push(row);
     let ofKind = byKind.get(row.workload.kind);
     if (!ofKind) byKind.set(row.workload.kind, (ofKind = []));
     if (row.exists !== undefined) ofKind.push(row);
@@ -136,7 +144,7 @@ function containerFamilies(rows: readonly ContainerRow[]): ContainerFamily[] {
   families.push({
     name: status,
     help: 'Latest status of the check of a container image; 1 for the current status. See the README for the statuses.',
-    rows,
+    rows: containerRows,
     linesOf: (row) => (row.status === undefined ? '' : `\n${status}{${ownerLabels(row)},status="${escapeLabel(row.status)}"} 1`),
   });
 
@@ -144,7 +152,7 @@ function containerFamilies(rows: readonly ContainerRow[]): ContainerFamily[] {
   families.push({
     name: platform,
     help: 'The image exists but provides nothing that nodes of this platform, where the workload may run, can pull; 1 per such platform. No series when nothing is missing or it is not known.',
-    rows,
+    rows: containerRows,
     linesOf: (row) => {
       if (!row.missingPlatforms?.length) return '';
       const owner = ownerLabels(row);
@@ -155,10 +163,30 @@ function containerFamilies(rows: readonly ContainerRow[]): ContainerFamily[] {
   families.push({
     name: skipped,
     help: 'A container whose image is not checked on purpose: reason "ignored_images" (the image matches --ignored-images) or "annotation" (its workload opts it out with k8s-image-existence-exporter/ignore). 1 per such container.',
-    rows,
+    rows: containerRows,
     linesOf: (row) => (row.skipped === undefined ? '' : `\n${skipped}{${ownerLabels(row)},reason="${SKIP_LABELS[row.skipped]}"} 1`),
   });
+
+  const volumeExists = `${PREFIX}_image_volume_exists`;
+  families.push({
+    name: volumeExists,
+    help: "1 if the registry serves the image or artifact of a workload's image volume (spec.volumes[].image), 0 if the registry says it does not exist. No series while that is unknown.",
+    rows: volumeRows,
+    linesOf: (row) => (row.exists === undefined ? '' : `\n${volumeExists}{${volumeLabels(row)}} ${row.exists}`),
+  });
+  const volumeStatus = `${PREFIX}_image_volume_check_status`;
+  families.push({
+    name: volumeStatus,
+    help: 'Latest status of the check of an image volume; 1 for the current status. The statuses are those of image_check_status.',
+    rows: volumeRows,
+    linesOf: (row) => (row.status === undefined ? '' : `\n${volumeStatus}{${volumeLabels(row)},status="${escapeLabel(row.status)}"} 1`),
+  });
   return families;
+}
+
+/** The labels of an image volume's series: its workload, the volume's name and its reference. */
+function volumeLabels({ workload, container }: ContainerRow): string {
+  return `namespace="${escapeLabel(workload.namespace)}",owner_kind="${escapeLabel(workload.kind)}",owner_name="${escapeLabel(workload.name)}",volume="${escapeLabel(container.name)}",image="${escapeLabel(container.image)}"`;
 }
 
 /** The `reason` label of a skipped container: a label value in the metric's own style. */

@@ -24,6 +24,11 @@ export interface ContainerImage {
   /** As written in the spec (may be empty or malformed: checked later, reported as bad_reference). */
   readonly image: string;
   readonly init: boolean;
+  /**
+   * An image volume (`spec.volumes[].image`, KEP-4639), `name` being the volume's: the kubelet pulls
+   * it as it pulls a container's image, so it is checked alike; its series are of families of their own.
+   */
+  readonly volume?: true;
   /** Opted out by the workload's annotation (ignore-annotation.ts): reported as skipped, not checked. */
   readonly optedOut?: true;
 }
@@ -350,6 +355,8 @@ export function toWorkload(kind: string, object: WorkloadObject, spec: V1PodSpec
   for (const c of spec?.initContainers ?? []) containers.push({ name: c.name ?? '', image: c.image ?? '', init: true });
   for (const c of spec?.containers ?? []) containers.push({ name: c.name ?? '', image: c.image ?? '', init: false });
   for (const found of moreImages) containers.push({ name: found.name, image: found.image, init: found.init });
+  // Volumes of other types pull nothing. A missing reference stays '', a bad reference as for a container.
+  for (const v of spec?.volumes ?? []) if (v.image) containers.push({ name: v.name ?? '', image: v.image.reference ?? '', init: false, volume: true });
   const { containers: marked, problem } = optOut(containers, object.metadata, templateMetadata);
   const placement = placementOf(spec);
   const key = placementKey(placement);
@@ -373,11 +380,12 @@ export function toWorkload(kind: string, object: WorkloadObject, spec: V1PodSpec
 /** The containers, those the annotations opt out marked; and what of the annotations was not honoured. */
 function optOut(containers: ContainerImage[], ...metadata: unknown[]): { containers: ContainerImage[]; problem: string | undefined } {
   const rule = ignoreRuleOf(...metadata);
-  const unmatched = unmatchedNames(rule, containers.map((c) => c.name));
+  // The annotation lists container names: an image volume is opted out only by "true" (a volume may share a container's name).
+  const unmatched = unmatchedNames(rule, containers.filter((c) => !c.volume).map((c) => c.name));
   const problems = [rule.problem, unmatched.length > 0 ? `annotation ${IGNORE_ANNOTATION} names no container ${unmatched.slice(0, 5).join(', ')}${unmatched.length > 5 ? ', …' : ''}` : undefined];
   const problem = problems.filter((p) => p !== undefined).join('; ') || undefined;
   if (!rule.all && rule.names.size === 0) return { containers, problem };
-  return { containers: containers.map((c) => (ignores(rule, c.name) ? { ...c, optedOut: true } : c)), problem };
+  return { containers: containers.map((c) => ((c.volume ? rule.all : ignores(rule, c.name)) ? { ...c, optedOut: true } : c)), problem };
 }
 
 /**
@@ -407,7 +415,7 @@ function sameWorkload(a: Workload, b: Workload): boolean {
     a.containers.length === b.containers.length &&
     a.containers.every((c, i) => {
       const d = b.containers[i] as ContainerImage;
-      return c.name === d.name && c.image === d.image && c.init === d.init && c.optedOut === d.optedOut;
+      return c.name === d.name && c.image === d.image && c.init === d.init && c.volume === d.volume && c.optedOut === d.optedOut;
     }) &&
     a.imagePullSecrets.length === b.imagePullSecrets.length &&
     a.imagePullSecrets.every((name, i) => name === b.imagePullSecrets[i])

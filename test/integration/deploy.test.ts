@@ -371,6 +371,7 @@ describe('alert rules', () => {
       'CronJobImageAbsent',
       'PodImageAbsent',
       'JobImageAbsent',
+      'ImageVolumeAbsent',
       'ImagePlatformMissing',
       'ImageCheckFailing',
       'ImageExistenceExporterDown',

@@ -20,10 +20,10 @@ export const HOSTILE = {
 };
 
 function container(
-  fields: Pick<CheckedContainer, 'kind' | 'namespace' | 'name' | 'container' | 'image' | 'status' | 'reason'> & { init?: boolean },
+  fields: Pick<CheckedContainer, 'kind' | 'namespace' | 'name' | 'container' | 'image' | 'status' | 'reason'> & { init?: boolean; volume?: boolean },
   location: SourceLocation | null,
 ): CheckedContainer {
-  return { init: false, ...fields, source: location ? `${location.file}:${location.line}` : null, location };
+  return { init: false, volume: false, ...fields, source: location ? `${location.file}:${location.line}` : null, location };
 }
 
 /** Problems first, as checkedContainers orders them. */

@@ -1,4 +1,5 @@
 /** Builders for realistic Kubernetes objects served by the loopback API server. */
+import type { V1Volume } from '@kubernetes/client-node';
 
 export interface ContainerInput {
   readonly name: string;
@@ -12,6 +13,8 @@ export interface PodTemplateInput {
   readonly serviceAccountName?: string;
   /** Pod spec fields of placement, as written in a manifest (nodeSelector, affinity, tolerations). */
   readonly placement?: { nodeSelector?: Record<string, string>; affinity?: object; tolerations?: object[] };
+  /** Pod volumes as the API server returns them (image volumes: `{ name, image: { reference, pullPolicy } }`). */
+  readonly volumes?: V1Volume[];
 }
 
 function podTemplate(labels: Record<string, string>, input: PodTemplateInput) {
@@ -23,6 +26,7 @@ function podTemplate(labels: Record<string, string>, input: PodTemplateInput) {
       ...(input.initContainers ? { initContainers: input.initContainers.map((c) => ({ ...c, resources: {} })) } : {}),
       containers: input.containers.map((c) => ({ ...c, imagePullPolicy: 'IfNotPresent', resources: {} })),
       ...input.placement,
+      ...(input.volumes ? { volumes: input.volumes } : {}),
       restartPolicy: 'Always',
     },
   };

@@ -252,6 +252,7 @@ describe('a container skipped on purpose (--ignored-images, the opt-out annotati
     name: 'legacy',
     container: 'app',
     init: false,
+    volume: false,
     image: 'registry.example.com/shop/legacy:0.1',
     status: 'skipped',
     reason: 'skipped: opted out by the annotation k8s-image-existence-exporter/ignore',
@@ -270,5 +271,30 @@ describe('a container skipped on purpose (--ignored-images, the opt-out annotati
       const log = validSarif(textOf(sarif, report));
       expect(log.runs[0].results.map((r: { ruleId: string; level: string }) => [r.ruleId, r.level])).toEqual([['skipped', 'note']]);
     }
+  });
+});
+
+describe('an image volume (spec.volumes[].image)', () => {
+  const volume: CheckedContainer = { ...(CONTAINERS[0] as CheckedContainer), container: 'models', volume: true, image: 'registry.example.com/ml/models:3' };
+  // A container of the same workload with the volume's name: the two stay apart.
+  const sameName: CheckedContainer = { ...volume, volume: false };
+
+  test('is named "image volume <name>" where a container is named, in every output', () => {
+    const report = reportOf([volume, sameName]);
+    expect(report.exitCode).toBe(1);
+    const said = 'Deployment shop/checkout, image volume models: image "registry.example.com/ml/models:3" does not exist (registry says MANIFEST_UNKNOWN)';
+    const { annotations } = githubAnnotations(textOf(github, report));
+    expect(annotations.map((a) => a.message)).toEqual([said, said.replace('image volume', 'container')]);
+    const { cases } = parsedJunit(textOf(junit, report));
+    expect(cases.map((c) => c.name)).toEqual(['Deployment shop/checkout, image volume models: registry.example.com/ml/models:3', 'Deployment shop/checkout, container models: registry.example.com/ml/models:3']);
+    const results = validSarif(textOf(sarif, report)).runs[0].results;
+    expect(results[0].message.text).toContain('image volume models');
+    expect(results.map((r: { properties: { volume: boolean } }) => r.properties.volume)).toEqual([true, false]);
+    expect(results[0].partialFingerprints.primaryLocationLineHash).not.toBe(results[1].partialFingerprints.primaryLocationLineHash);
+    const json = JSON.parse(textOf(OUTPUTS.json, report)) as { containers: Array<{ volume: boolean; container: string }> };
+    expect(json.containers.map((c) => [c.container, c.volume])).toEqual([['models', true], ['models', false]]);
+    const lines = textOf(OUTPUTS.table, report).split('\n');
+    expect(lines[1]).toMatch(/ volume models +registry\.example\.com\/ml\/models:3 +absent/);
+    expect(lines[2]).not.toContain('volume');
   });
 });

@@ -134,8 +134,8 @@ describe('where each container is written', () => {
       ['plain', 'manifests/web.yaml:1', undefined],
       ['elsewhere', null, undefined],
     ]);
-    expect(Object.keys(document.containers[1])).toEqual(['kind', 'namespace', 'name', 'container', 'init', 'image', 'status', 'reason', 'source']);
-    expect(Object.keys(document.containers[0])).toEqual(['kind', 'namespace', 'name', 'container', 'init', 'image', 'status', 'reason', 'source', 'template']);
+    expect(Object.keys(document.containers[1])).toEqual(['kind', 'namespace', 'name', 'container', 'init', 'volume', 'image', 'status', 'reason', 'source']);
+    expect(Object.keys(document.containers[0])).toEqual(['kind', 'namespace', 'name', 'container', 'init', 'volume', 'image', 'status', 'reason', 'source', 'template']);
   });
 
   test('a template cannot write escape sequences into the table', () => {

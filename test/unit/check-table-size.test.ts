@@ -8,6 +8,7 @@ test('the table of 150,001 containers is written (column widths without spreadin
     namespace: 'shop',
     name: `app-${i}`,
     container: 'app',
+    volume: false,
     init: false,
     image: 'registry.example.com/web:1',
     status: 'present',

@@ -67,7 +67,8 @@ describe('rendering an answer', () => {
       const status = skipped ? undefined : statuses[i % 4];
       return {
         workload: { ...w, kind: kinds[i % 3]! },
-        container: w.containers[0]!,
+        // Some are image volumes: their series are in the volume families only.
+        container: i % 17 === 3 ? { ...w.containers[0]!, volume: true } : w.containers[0]!,
         status,
         detail: undefined,
         checkedAt: undefined,
@@ -105,7 +106,25 @@ describe('rendering an answer', () => {
       labelNames: ['namespace', 'owner_kind', 'owner_name', 'container', 'image', 'reason'],
       registers,
     });
+    const volumeExists = new Gauge({
+      name: `${PREFIX}_image_volume_exists`,
+      help: "1 if the registry serves the image or artifact of a workload's image volume (spec.volumes[].image), 0 if the registry says it does not exist. No series while that is unknown.",
+      labelNames: ['namespace', 'owner_kind', 'owner_name', 'volume', 'image'],
+      registers,
+    });
+    const volumeStatus = new Gauge({
+      name: `${PREFIX}_image_volume_check_status`,
+      help: 'Latest status of the check of an image volume; 1 for the current status. The statuses are those of image_check_status.',
+      labelNames: ['namespace', 'owner_kind', 'owner_name', 'volume', 'image', 'status'],
+      registers,
+    });
     for (const { workload: w, container: c, status: s, exists: e, missingPlatforms, skipped } of rows) {
+      if (c.volume) {
+        const volume = { namespace: w.namespace, owner_kind: w.kind, owner_name: w.name, volume: c.name, image: c.image };
+        if (e !== undefined) volumeExists.set(volume, e);
+        if (s !== undefined) volumeStatus.set({ ...volume, status: s }, 1);
+        continue;
+      }
       const owner = { namespace: w.namespace, owner_kind: w.kind, owner_name: w.name, container: c.name, image: c.image };
       if (e !== undefined) exists.get(w.kind)!.set({ namespace: w.namespace, owner_name: w.name, container: c.name, image: c.image }, e);
       if (s !== undefined) status.set({ ...owner, status: s }, 1);
@@ -113,6 +132,7 @@ describe('rendering an answer', () => {
       if (skipped) skippedGauge.set({ ...owner, reason: skipped === 'annotation' ? 'annotation' : 'ignored_images' }, 1);
     }
     expect(rows.filter((row) => row.skipped === 'ignored-images').length).toBeGreaterThan(100);
+    expect(rows.filter((row) => row.container.volume && row.exists !== undefined).length).toBeGreaterThan(50);
 
     const body = text(await new ExporterMetrics().render(snapshot(rows)));
     const containers = body.slice(0, body.indexOf(`# HELP ${PREFIX}_workload_list_up`));

@@ -36,6 +36,7 @@ interface RowInput {
   readonly kind?: string;
   readonly container?: string;
   readonly init?: boolean;
+  readonly volume?: boolean;
   readonly image: string;
   readonly status: CheckStatus | undefined;
   readonly detail?: string;
@@ -48,7 +49,7 @@ interface RowInput {
 function row(input: RowInput): ContainerRow {
   return {
     workload: workload(input.namespace ?? 'prod', input.name ?? 'web', input.kind),
-    container: { name: input.container ?? 'app', image: input.image, init: input.init ?? false },
+    container: { name: input.container ?? 'app', image: input.image, init: input.init ?? false, ...(input.volume ? { volume: true as const } : {}) },
     status: input.status,
     detail: input.status === undefined ? undefined : (input.detail ?? `detail of ${input.status}`),
     checkedAt: input.status === undefined ? undefined : (input.checkedAt ?? NOW - 30_000),
@@ -167,10 +168,10 @@ describe('status model', () => {
       lastProven: 'absent',
       missingPlatforms: null,
       count: 1,
-      containers: [{ namespace: 'prod', kind: 'Deployment', name: 'web', container: 'gone', init: false }],
+      containers: [{ namespace: 'prod', kind: 'Deployment', name: 'web', container: 'gone', init: false, volume: false }],
     });
     expect(absent[0]?.registry).toBe('127.0.0.1:5000');
-    expect(absent[0]?.containers).toEqual([{ namespace: 'a-first', kind: 'Deployment', name: 'web', container: 'gone', init: false }]);
+    expect(absent[0]?.containers).toEqual([{ namespace: 'a-first', kind: 'Deployment', name: 'web', container: 'gone', init: false, volume: false }]);
     expect(entries(model, 'bad_reference')[0]).toMatchObject({ registry: '-', reason: expect.stringContaining('contains whitespace') });
     expect(entries(model, 'auth_failure')[0]?.registry).toBe('registry.example.com:8443');
     expect(entries(model, 'rate_limited')[0]?.registry).toBe('docker.io');
@@ -384,5 +385,24 @@ describe('routes', () => {
       server.close();
       server.closeAllConnections();
     }
+  });
+});
+
+describe('image volumes (spec.volumes[].image)', () => {
+  test('are listed with the containers, a row saying "volume <name>" where a container row says the container', async () => {
+    const rows = [
+      row({ container: 'models', volume: true, image: 'registry.example.com/ml/models:3', status: 'absent' }),
+      row({ container: 'app', image: 'registry.example.com/ml/app:3', status: 'absent' }),
+    ];
+    const last = { snapshot: snapshot(rows), at: NOW };
+    const absent = entries(await modelOf(last), 'absent');
+    expect(absent.map((e) => [e.image, e.container, e.volume])).toEqual([
+      ['registry.example.com/ml/app:3', 'app', false],
+      ['registry.example.com/ml/models:3', 'models', true],
+    ]);
+    const html = await htmlOf(last);
+    expect(html).toContain('<td>volume models</td>');
+    expect(html).toContain('<td>app</td>');
+    expect(html).not.toContain('volume app');
   });
 });

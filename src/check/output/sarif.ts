@@ -93,7 +93,7 @@ function result(c: CheckedContainer, report: CheckReport, { cwd }: OutputContext
     message: { text: messageWords(c, place.note) },
     locations: [{ ...(physical ? { physicalLocation: physical } : {}), logicalLocations: logical }],
     partialFingerprints: { primaryLocationLineHash: fingerprint(c) },
-    properties: { kind: c.kind, namespace: c.namespace, name: c.name, container: c.container, init: c.init, image: c.image, status: c.status, reason: c.reason, source: c.source },
+    properties: { kind: c.kind, namespace: c.namespace, name: c.name, container: c.container, init: c.init, volume: c.volume, image: c.image, status: c.status, reason: c.reason, source: c.source },
   };
 }
 
@@ -103,7 +103,8 @@ function result(c: CheckedContainer, report: CheckReport, { cwd }: OutputContext
  * its first line), and would merge their alerts into one.
  */
 function fingerprint(c: CheckedContainer): string {
-  const identity = [c.kind, c.namespace, c.name, c.init ? 'init' : '', c.container].join('\u0000');
+  // A volume may share a container's name: told apart where `init` is (containers' fingerprints unchanged).
+  const identity = [c.kind, c.namespace, c.name, c.volume ? 'volume' : c.init ? 'init' : '', c.container].join('\u0000');
   return `${createHash('sha256').update(identity).digest('hex').slice(0, 32)}:1`;
 }
 

@@ -23,7 +23,7 @@ export const table: Render = function* ({ containers, summary }, { colour }) {
       c.kind,
       c.namespace || '-',
       c.name,
-      c.init ? `${c.container} (init)` : c.container,
+      c.volume ? `volume ${c.container}` : c.init ? `${c.container} (init)` : c.container,
       c.image || '""',
       c.status,
       ...(located ? [locationText(c.location) || '-'] : []),

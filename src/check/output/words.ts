@@ -111,9 +111,9 @@ export function workloadWords(c: CheckedContainer): string {
   return `${c.kind} ${c.namespace === '' ? '' : `${c.namespace}/`}${named(c.name)}`;
 }
 
-/** `container app`, `init container migrate`. */
+/** `container app`, `init container migrate`, `image volume models`. */
 export function containerWords(c: CheckedContainer): string {
-  return `${c.init ? 'init container' : 'container'} ${named(c.container)}`;
+  return `${c.volume ? 'image volume' : c.init ? 'init container' : 'container'} ${named(c.container)}`;
 }
 
 /** The image quoted as written (JSON quotes: a newline in it stays visible as `\n`), or `no image`. */

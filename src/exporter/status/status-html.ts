@@ -103,7 +103,7 @@ function row({ workload, container }: ContainerRow, cells: string): string {
     `<td>${escapeHtml(workload.namespace)}</td>` +
     `<td>${escapeHtml(workload.kind)}</td>` +
     `<td>${escapeHtml(workload.name)}</td>` +
-    `<td>${escapeHtml(container.name)}${container.init ? ' <span class="note">(init)</span>' : ''}</td>` +
+    `<td>${container.volume ? 'volume ' : ''}${escapeHtml(container.name)}${container.init ? ' <span class="note">(init)</span>' : ''}</td>` +
     cells +
     '</tr>'
   );

@@ -45,7 +45,7 @@ export async function statusJsonBody(index: StatusIndex): Promise<Buffer[]> {
         const { workload, container } = row;
         out.write(
           `${r > 0 ? ',' : ''}{"namespace":${str(workload.namespace)},"kind":${str(workload.kind)},"name":${str(workload.name)},` +
-            `"container":${str(container.name)},"init":${container.init}}`,
+            `"container":${str(container.name)},"init":${container.init},"volume":${container.volume === true}}`,
         );
         if (out.item()) await yieldToEventLoop();
       }

@@ -33,7 +33,7 @@
  *     `missingPlatforms` (array of `os/arch[/variant]`, only in the platform_missing group, else
  *     null), `count` (containers), and
  *   - `containers` (array, all of them, sorted by namespace, kind, name, container), each:
- *     `namespace`, `kind`, `name` (the workload), `container`, `init` (boolean: an init container).
+ *     `namespace`, `kind`, `name` (the workload), `container`, `init` (boolean: an init container), `volume` (boolean: an image volume, `container` being its name).
  */
 import { skipReasonText, type ContainerRow, type Snapshot } from '../../engine/collector.js';
 import { IGNORE_ANNOTATION } from '../../kubernetes/ignore-annotation.js';
@@ -117,6 +117,7 @@ export interface StatusContainer {
   readonly name: string;
   readonly container: string;
   readonly init: boolean;
+  readonly volume: boolean;
 }
 
 export interface StatusImage {
