@@ -70,7 +70,8 @@ export interface Annotation {
 
 /** The runner's reading of a workflow command line: properties, then the message, each unescaped. */
 export function annotation(line: string): Annotation | undefined {
-  const match = /^::(\w+)(?: ([^:]*))?::(.*)$/.exec(line);
+  // `s`: a message may hold U+2028/U+2029, which end no line for the runner (it splits on \n) but stop a plain `.`.
+  const match = /^::(\w+)(?: ([^:]*))?::(.*)$/s.exec(line);
   if (!match) return undefined;
   const unescape = (text: string, property: boolean) => {
     let value = text.replace(/%0D/g, '\r').replace(/%0A/g, '\n');
