@@ -75,7 +75,10 @@ export function checkedContainers(rows: readonly ContainerRow[], locationOf: (wo
 }
 
 export interface CheckSummary {
+  /** Entries checked: containers and image volumes. */
   readonly containers: number;
+  /** Of them, image volumes; only when there are some. */
+  readonly volumes?: number;
   /** Distinct image strings. */
   readonly images: number;
   readonly statuses: Readonly<Partial<Record<CheckedContainer['status'], number>>>;
@@ -85,8 +88,13 @@ export interface CheckSummary {
 
 export function summarize(containers: readonly CheckedContainer[], unlisted: readonly string[] = []): CheckSummary {
   const statuses: Partial<Record<CheckedContainer['status'], number>> = {};
-  for (const { status } of containers) statuses[status] = (statuses[status] ?? 0) + 1;
-  return { containers: containers.length, images: new Set(containers.map((c) => c.image)).size, statuses, unlisted };
+  let volumes = 0;
+  for (const { status, volume } of containers) {
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    if (volume) volumes++;
+  }
+  const images = new Set(containers.map((c) => c.image)).size;
+  return volumes > 0 ? { containers: containers.length, volumes, images, statuses, unlisted } : { containers: containers.length, images, statuses, unlisted };
 }
 
 /**
@@ -112,7 +120,10 @@ export function summaryLine(summary: CheckSummary): string {
   const counts = Object.entries(summary.statuses)
     .sort(([a], [b]) => rank(a as CheckedContainer['status']) - rank(b as CheckedContainer['status']) || a.localeCompare(b))
     .map(([status, n]) => `${n} ${status}`);
-  const images = `${summary.containers} container${summary.containers === 1 ? '' : 's'}, ${summary.images} image${summary.images === 1 ? '' : 's'}`;
+  const volumes = summary.volumes ?? 0;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const entries = volumes > 0 ? `${plural(summary.containers - volumes, 'container')} and ${plural(volumes, 'image volume')}` : plural(summary.containers, 'container');
+  const images = `${entries}, ${plural(summary.images, 'image')}`;
   const unlisted = summary.unlisted.map((problem) => `; not listed: ${problem}`).join('');
   return `${images}: ${counts.length > 0 ? counts.join(', ') : 'nothing to check'}${unlisted}`;
 }

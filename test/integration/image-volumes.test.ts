@@ -90,8 +90,11 @@ describe('check', () => {
       ['models', true, 'present'],
       ['no-ref', true, 'bad_reference'],
     ]);
+    expect((JSON.parse(run.stdout) as { summary: { containers: number; volumes?: number } }).summary).toMatchObject({ containers: 4, volumes: 3 });
     const github = await checkHere([`--allow-plain-http=${host}`, '--output=github', file]);
     expect(github.stdout).toContain(`Deployment ml/serve, image volume gone: image "${host}/ml/models:nope" does not exist`);
+    // The summary tells volumes from containers.
+    expect(github.stdout.trimEnd().split('\n').at(-1)).toMatch(/^1 container and 3 image volumes, \d+ images: /);
   });
 
   test('--cluster: the image volumes of the listed Deployments are checked too', async () => {
