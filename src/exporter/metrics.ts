@@ -181,6 +181,13 @@ function containerFamilies(rows: readonly ContainerRow[]): ContainerFamily[] {
     rows: volumeRows,
     linesOf: (row) => (row.status === undefined ? '' : `\n${volumeStatus}{${volumeLabels(row)},status="${escapeLabel(row.status)}"} 1`),
   });
+  const volumeSkipped = `${PREFIX}_image_volume_skipped`;
+  families.push({
+    name: volumeSkipped,
+    help: 'An image volume not checked on purpose: reason "ignored_images" (its image matches --ignored-images) or "annotation" (its workload opts out with k8s-image-existence-exporter/ignore: "true"). 1 per such volume.',
+    rows: volumeRows,
+    linesOf: (row) => (row.skipped === undefined ? '' : `\n${volumeSkipped}{${volumeLabels(row)},reason="${SKIP_LABELS[row.skipped]}"} 1`),
+  });
   return families;
 }
 

@@ -65,6 +65,21 @@ describe('the exporter', () => {
     // The container families hold the container only, with their labels as always.
     expect(scrape.find(`${PREFIX}_deployment_image_exists`).map((s) => s.labels)).toEqual([{ namespace: 'ml', owner_name: 'serve', container: 'app', image: `${host}/ml/serve:1` }]);
     expect(scrape.find(`${PREFIX}_image_check_status`).map((s) => s.labels.container)).toEqual(['app']);
+    expect(scrape.find(`${PREFIX}_image_volume_skipped`)).toEqual([]);
+  });
+
+  test('an image volume skipped on purpose is said in image_volume_skipped, and has no other series', async () => {
+    const ignoring = await startExporter(kube.kubeconfigPath, [`--allow-plain-http=${host}`, `--ignored-images=${host}/ml/models:3`]);
+    try {
+      const scrape = await ignoring.scrapeFresh();
+      const models = { namespace: 'ml', owner_kind: 'Deployment', owner_name: 'serve', volume: 'models', image: `${host}/ml/models:3` };
+      expect(scrape.find(`${PREFIX}_image_volume_skipped`).map((s) => s.labels)).toEqual([{ ...models, reason: 'ignored_images' }]);
+      expect(scrape.find(`${PREFIX}_image_volume_exists`, { volume: 'models' })).toEqual([]);
+      expect(scrape.find(`${PREFIX}_image_volume_check_status`, { volume: 'models' })).toEqual([]);
+      expect(scrape.find(`${PREFIX}_image_skipped`)).toEqual([]);
+    } finally {
+      await ignoring.stop();
+    }
   });
 });
 

@@ -118,11 +118,18 @@ describe('rendering an answer', () => {
       labelNames: ['namespace', 'owner_kind', 'owner_name', 'volume', 'image', 'status'],
       registers,
     });
+    const volumeSkipped = new Gauge({
+      name: `${PREFIX}_image_volume_skipped`,
+      help: 'An image volume not checked on purpose: reason "ignored_images" (its image matches --ignored-images) or "annotation" (its workload opts out with k8s-image-existence-exporter/ignore: "true"). 1 per such volume.',
+      labelNames: ['namespace', 'owner_kind', 'owner_name', 'volume', 'image', 'reason'],
+      registers,
+    });
     for (const { workload: w, container: c, status: s, exists: e, missingPlatforms, skipped } of rows) {
       if (c.volume) {
         const volume = { namespace: w.namespace, owner_kind: w.kind, owner_name: w.name, volume: c.name, image: c.image };
         if (e !== undefined) volumeExists.set(volume, e);
         if (s !== undefined) volumeStatus.set({ ...volume, status: s }, 1);
+        if (skipped) volumeSkipped.set({ ...volume, reason: skipped === 'annotation' ? 'annotation' : 'ignored_images' }, 1);
         continue;
       }
       const owner = { namespace: w.namespace, owner_kind: w.kind, owner_name: w.name, container: c.name, image: c.image };
@@ -133,6 +140,7 @@ describe('rendering an answer', () => {
     }
     expect(rows.filter((row) => row.skipped === 'ignored-images').length).toBeGreaterThan(100);
     expect(rows.filter((row) => row.container.volume && row.exists !== undefined).length).toBeGreaterThan(50);
+    expect(rows.filter((row) => row.container.volume && row.skipped !== undefined).length).toBeGreaterThan(10);
 
     const body = text(await new ExporterMetrics().render(snapshot(rows)));
     const containers = body.slice(0, body.indexOf(`# HELP ${PREFIX}_workload_list_up`));
