@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { get as httpGet } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
-import { WorkloadLister } from '../src/kubernetes/workloads.js';
+import { WorkloadLister } from '../src/kubernetes/workload-lister.js';
 import { request } from 'undici';
 import { BUILTIN_KINDS } from '../src/kubernetes/workloads.js';
 import { ExporterMetrics } from '../src/exporter/metrics.js';

@@ -12,7 +12,8 @@ import type { CredentialProviders } from '../credentials/providers/providers.js'
 import { PullSecretCredentials } from '../credentials/pull-secrets.js';
 import { ListReader } from '../kubernetes/list-reader.js';
 import { Namespaces } from '../kubernetes/namespaces.js';
-import { customSourceId, WorkloadLister } from '../kubernetes/workloads.js';
+import { WorkloadLister } from '../kubernetes/workload-lister.js';
+import { customSourceId } from '../kubernetes/workloads.js';
 import { Listings } from './listings.js';
 import type { Logger } from '../utils/log.js';
 

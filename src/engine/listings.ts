@@ -7,7 +7,8 @@
  */
 import { describeApiError } from '../kubernetes/api.js';
 import { ALL_NAMESPACES, type Namespaces } from '../kubernetes/namespaces.js';
-import { keepUnchanged, type SourceId, type Workload, type WorkloadLister } from '../kubernetes/workloads.js';
+import type { WorkloadLister } from '../kubernetes/workload-lister.js';
+import { keepUnchanged, type SourceId, type Workload } from '../kubernetes/workloads.js';
 import type { Logger } from '../utils/log.js';
 import { Refreshing } from '../utils/refreshing.js';
 

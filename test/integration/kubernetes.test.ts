@@ -4,7 +4,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { WorkloadLister } from '../../src/kubernetes/workloads.js';
+import { WorkloadLister } from '../../src/kubernetes/workload-lister.js';
 import { placementKey, placementOf } from '../../src/platform/placement.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { cronJob, deployment } from '../support/objects.js';
