@@ -346,6 +346,7 @@ describe('--output json', () => {
       name: 'gone',
       container: 'app',
       init: false,
+      volume: false,
       image: `${open.host}/shop/web:0.9`,
       status: 'absent',
       reason: expect.stringContaining('MANIFEST_UNKNOWN'),
