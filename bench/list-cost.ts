@@ -9,7 +9,7 @@
  *   BENCH_WORKLOADS  Deployments (default 10000)
  */
 import { realisticDeployment } from '../test/support/objects.js';
-import { getListPage, processCpuSeconds, processRssMiB, startRealApiServer } from './support/real-apiserver.js';
+import { processCpuSeconds, processRssMiB, readWholeList, startRealApiServer } from './support/real-apiserver.js';
 
 const WORKLOADS = Number(process.env.BENCH_WORKLOADS ?? 10_000);
 const LISTS = 5;
@@ -47,15 +47,11 @@ try {
     let wireBytes = 0;
     let items = 0;
     for (let list = 0; list < LISTS; list++) {
-      let token: string | undefined;
-      do {
-        const page = await getListPage(`${server.url}${PATH}${query(token)}`, { ca: server.caCertPem, token: server.exporterToken, gzip });
-        if (page.status !== 200) throw new Error(`${mode}: HTTP ${page.status}`);
-        requests++;
-        wireBytes += page.wireBytes;
-        items += page.items;
-        token = page.continueToken;
-      } while (token);
+      const urlOf = (token: string | undefined) => `${server.url}${PATH}${query(token)}`;
+      const cost = await readWholeList(urlOf, { ca: server.caCertPem, token: server.exporterToken, gzip }).catch((error: Error) => Promise.reject(new Error(`${mode}: ${error.message}`)));
+      requests += cost.requests;
+      wireBytes += cost.wireBytes;
+      items += cost.items;
     }
     clearInterval(sampler);
     console.log(`\n${mode}`);

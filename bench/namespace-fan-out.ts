@@ -9,11 +9,11 @@
  *
  * Run with `npx tsx bench/namespace-fan-out.ts`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { deployedRuntime } from '../test/support/deployed.js';
+import { startExporterProcess, type ExporterProcess } from '../test/support/process.js';
 import { scrapeUrl } from '../test/support/exporter.js';
 import { realisticDeployment } from '../test/support/objects.js';
 import { pushImage } from '../test/support/push.js';
@@ -57,26 +57,9 @@ function connectionsTo(pid: number, port: number): number {
   return count;
 }
 
-function startExporter(root: string, kubeconfig: string, flags: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  const child = spawn(process.execPath, [...DEPLOYED.nodeArgs, '--import', 'tsx', 'src/main.ts', '--bind-address=127.0.0.1:0', '--log-level=info', `--kubeconfig=${kubeconfig}`, ...flags], {
-    cwd: root,
-    env: { ...process.env, ...DEPLOYED.env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-100_000)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`exporter did not start: ${stderr}`)), 60_000);
-    child.stderr!.on('data', () => {
-      const port = /"msg":"listening".*"port":(\d+)/.exec(stderr)?.[1];
-      if (port) {
-        clearTimeout(timer);
-        resolve({ child, url: `http://127.0.0.1:${port}`, stderr: () => stderr });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`exporter exited (${code}): ${stderr}`)));
-  });
+/** The exporter of `root` as deployed (its Node flags and memory limit), on a free port. */
+function startExporter(root: string, kubeconfig: string, flags: string[]): Promise<ExporterProcess> {
+  return startExporterProcess(['--log-level=info', `--kubeconfig=${kubeconfig}`, ...flags], { cwd: root, nodeArgs: DEPLOYED.nodeArgs, env: DEPLOYED.env, stderrChars: 100_000 });
 }
 
 async function measure(server: RealApiServer, registryHost: string, label: string, root: string): Promise<void> {

@@ -22,7 +22,6 @@
  *   BENCH_LISTS        listings per way of asking in part 1 (default 3)
  *   BENCH_BASE_ROOT    another checkout whose exporter is measured too (before/after)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -30,12 +29,13 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ListReader } from '../src/kubernetes/list-reader.js';
 import { toWorkload, type WorkloadObject } from '../src/kubernetes/workloads.js';
 import { deployedRuntime } from '../test/support/deployed.js';
+import { startExporterProcess, type ExporterProcess } from '../test/support/process.js';
 import { scrapeUrl, type Scrape } from '../test/support/exporter.js';
 import { realisticDeployment } from '../test/support/objects.js';
 import { pushImage } from '../test/support/push.js';
 import { startRegistry } from '../test/support/registry.js';
 import { realisticPod } from './support/realistic-pod.js';
-import { getListPage, processCpuSeconds, processRssMiB, startRealApiServer, type RealApiServer } from './support/real-apiserver.js';
+import { processCpuSeconds, readWholeList, processRssMiB, startRealApiServer, type RealApiServer } from './support/real-apiserver.js';
 
 const PODS = Number(process.env.BENCH_PODS ?? 50_000);
 const DEPLOYMENTS = Number(process.env.BENCH_DEPLOYMENTS ?? 5_000);
@@ -74,15 +74,11 @@ async function listCosts(server: RealApiServer): Promise<void> {
     let wireBytes = 0;
     let items = 0;
     for (let list = 0; list < LISTS; list++) {
-      let token: string | undefined;
-      do {
-        const page = await getListPage(`${server.url}/api/v1/pods${token ? `?limit=500&continue=${encodeURIComponent(token)}` : query}`, { ca: server.caCertPem, token: server.exporterToken, accept });
-        if (page.status !== 200) throw new Error(`${mode}: HTTP ${page.status}`);
-        requests++;
-        wireBytes += page.wireBytes;
-        items += page.items;
-        token = paginate ? page.continueToken : undefined;
-      } while (token);
+      const urlOf = (token: string | undefined) => `${server.url}/api/v1/pods${token ? `?limit=500&continue=${encodeURIComponent(token)}` : query}`;
+      const cost = await readWholeList(urlOf, { ca: server.caCertPem, token: server.exporterToken, accept }, paginate).catch((error: Error) => Promise.reject(new Error(`${mode}: ${error.message}`)));
+      requests += cost.requests;
+      wireBytes += cost.wireBytes;
+      items += cost.items;
     }
     console.log(`  ${mode}`);
     console.log(
@@ -115,27 +111,9 @@ interface RunResult {
   readonly peakRssMiB: number;
 }
 
-function startExporter(root: string, kubeconfig: string, flags: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [...DEPLOYED.nodeArgs, '--import', 'tsx', 'src/main.ts', '--bind-address=127.0.0.1:0', '--log-level=info', `--kubeconfig=${kubeconfig}`, ...flags], {
-    cwd: root,
-    env: { ...process.env, ...DEPLOYED.env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-100_000)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`exporter did not start: ${stderr}`)), 60_000);
-    const look = () => {
-      const port = /"msg":"listening".*"port":(\d+)/.exec(stderr)?.[1];
-      if (port) {
-        clearTimeout(timer);
-        resolve({ child, url: `http://127.0.0.1:${port}` });
-      }
-    };
-    child.stderr!.on('data', look);
-    child.once('exit', (code) => reject(new Error(`exporter exited (${code}): ${stderr}`)));
-  });
+/** The exporter of `root` as deployed (its Node flags and memory limit), on a free port. */
+function startExporter(root: string, kubeconfig: string, flags: string[]): Promise<ExporterProcess> {
+  return startExporterProcess(['--log-level=info', `--kubeconfig=${kubeconfig}`, ...flags], { cwd: root, nodeArgs: DEPLOYED.nodeArgs, env: DEPLOYED.env, stderrChars: 100_000 });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -123,6 +123,33 @@ export function getListPage(url: string, options: { ca: string; token: string; a
   });
 }
 
+/** What reading a whole list took. */
+export interface ListCost {
+  readonly requests: number;
+  readonly wireBytes: number;
+  readonly items: number;
+}
+
+/**
+ * Reads one list to its end: the page `urlOf(undefined)`, then `urlOf(token)` while the server gives
+ * a continue token (only the first page when `paginate` is false). Throws on any status but 200.
+ */
+export async function readWholeList(urlOf: (token: string | undefined) => string, options: Parameters<typeof getListPage>[1], paginate = true): Promise<ListCost> {
+  let requests = 0;
+  let wireBytes = 0;
+  let items = 0;
+  let token: string | undefined;
+  do {
+    const page = await getListPage(urlOf(token), options);
+    if (page.status !== 200) throw new Error(`HTTP ${page.status}`);
+    requests++;
+    wireBytes += page.wireBytes;
+    items += page.items;
+    token = paginate ? page.continueToken : undefined;
+  } while (token);
+  return { requests, wireBytes, items };
+}
+
 export function processCpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) is in parentheses and may hold spaces; fields after it start at 3.

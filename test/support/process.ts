@@ -27,13 +27,17 @@ export interface ProcessOptions {
   readonly nodeArgs?: readonly string[];
   /** Added to this process' environment. */
   readonly env?: Readonly<Record<string, string>>;
+  /** The checkout to run (a benchmark's "before"); default this one. */
+  readonly cwd?: string;
+  /** Keep only the last this many characters of stderr (a long run that logs at info). */
+  readonly stderrChars?: number;
 }
 
 export async function startExporterProcess(flags: readonly string[], options: ProcessOptions = {}): Promise<ExporterProcess> {
   const child = spawn(
     process.execPath,
     [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts', '--bind-address=127.0.0.1:0', ...flags],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } },
+    { cwd: options.cwd ?? ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } },
   );
   const exited = once(child, 'exit').then(([code, signal]) => ({
     code: code as number | null,
@@ -42,7 +46,10 @@ export async function startExporterProcess(flags: readonly string[], options: Pr
   }));
   let stderr = '';
   child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => (stderr += chunk));
+  child.stderr!.on('data', (chunk: string) => {
+    stderr += chunk;
+    if (options.stderrChars !== undefined) stderr = stderr.slice(-options.stderrChars);
+  });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`exporter did not start: ${stderr}`)), 90_000);
     const look = () => {
