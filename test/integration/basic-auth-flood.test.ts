@@ -9,7 +9,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { Agent, request, type ClientRequest } from 'node:http';
+import { Agent, type ClientRequest } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import bcrypt from 'bcryptjs';
@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deployedRuntime } from '../support/deployed.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { startExporterProcess, type ExporterProcess } from '../support/process.js';
+import { get, type Sent } from '../support/http-get.js';
 import { makeTempDir } from '../support/tmp.js';
 
 const PASSWORD = 'scrape-password';
@@ -49,40 +50,6 @@ afterAll(async () => {
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
-interface Sent {
-  readonly status: number;
-  readonly ms: number;
-}
-
-/** One GET; `localAddress` picks the loopback address it comes from (each flood client its own). */
-function get(
-  path: string,
-  options: { authorization?: string; agent?: Agent | false; localAddress?: string; timeoutMs?: number; onRequest?: (req: ClientRequest) => void } = {},
-): Promise<Sent> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1',
-      port: exporter.port,
-      path,
-      agent: options.agent ?? false,
-      localAddress: options.localAddress,
-      headers: options.authorization ? { authorization: options.authorization } : {},
-    });
-    options.onRequest?.(req);
-    // A client that gives up hangs up (and, in the flood, asks again).
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => req.destroy(new Error('gave up')), options.timeoutMs);
-    req.on('close', () => clearTimeout(timer));
-    req.on('error', reject);
-    req.on('response', (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
-      res.on('error', reject);
-    });
-    req.end();
-  });
-}
-
 /** The flood clients' addresses: 127.0.1.1, 127.0.1.2, … (all loopback on Linux). */
 const floodAddress = (i: number) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
 
@@ -112,13 +79,13 @@ describe('wrong passwords cannot starve /healthz or an authenticated scrape', ()
   test(`${FLOOD_CLIENTS} clients sending wrong passwords: /healthz and a verified scraper answer within ${ANSWER_WITHIN_MS} ms`, async () => {
     const scraper = new Agent({ keepAlive: true, maxSockets: 1 });
     // The scraper's password is verified once, before the flood.
-    expect((await get('/metrics', { authorization: basic('prometheus', PASSWORD), agent: scraper })).status).toBe(200);
+    expect((await get(exporter.port, '/metrics', { authorization: basic('prometheus', PASSWORD), agent: scraper })).status).toBe(200);
 
     let flooding = true;
     const statuses = new Map<number, number>();
     const clients = Array.from({ length: FLOOD_CLIENTS }, async (_, i) => {
       for (let n = 0; flooding; n++) {
-        const { status } = await get('/metrics', {
+        const { status } = await get(exporter.port, '/metrics', {
           authorization: basic('prometheus', `guess-${i}-${n}`),
           localAddress: floodAddress(i),
           timeoutMs: GIVE_UP_MS,
@@ -132,8 +99,8 @@ describe('wrong passwords cannot starve /healthz or an authenticated scrape', ()
     });
 
     await sleep(500);
-    const probe = (path: string, options: Parameters<typeof get>[1] = {}) =>
-      get(path, { ...options, timeoutMs: 4 * ANSWER_WITHIN_MS }).catch(() => ({ status: 0, ms: Number.POSITIVE_INFINITY }));
+    const probe = (path: string, options: Parameters<typeof get>[2] = {}) =>
+      get(exporter.port, path, { ...options, timeoutMs: 4 * ANSWER_WITHIN_MS }).catch(() => ({ status: 0, ms: Number.POSITIVE_INFINITY }));
     const health: Sent[] = [];
     const scrapes: Sent[] = [];
     for (let i = 0; i < PROBES; i++) {
@@ -167,7 +134,7 @@ describe('wrong passwords cannot starve /healthz or an authenticated scrape', ()
 
     const requests: ClientRequest[] = [];
     const sent = Array.from({ length: HANG_UP_CLIENTS }, (_, i) =>
-      get('/metrics', { authorization: basic('prometheus', `guess-${i}`), localAddress: floodAddress(i), onRequest: (req) => requests.push(req) }).catch(() => undefined),
+      get(exporter.port, '/metrics', { authorization: basic('prometheus', `guess-${i}`), localAddress: floodAddress(i), onRequest: (req) => requests.push(req) }).catch(() => undefined),
     );
     await sleep(300);
     for (const req of requests) req.destroy();
@@ -179,6 +146,6 @@ describe('wrong passwords cannot starve /healthz or an authenticated scrape', ()
     console.log(`one comparison ${comparisonMs.toFixed(0)} ms of CPU; after ${HANG_UP_CLIENTS} clients hung up the exporter used ${after} ms (cap ${cap.toFixed(0)} ms)`);
     expect(after).toBeLessThan(cap);
     // And it still answers.
-    expect((await get('/healthz')).status).toBe(200);
+    expect((await get(exporter.port, '/healthz')).status).toBe(200);
   }, 60_000);
 });

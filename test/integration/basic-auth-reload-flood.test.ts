@@ -7,7 +7,7 @@
  * each flood client from its own loopback address, asking again as soon as it has its answer.
  */
 import { writeFile } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import bcrypt from 'bcryptjs';
@@ -15,6 +15,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { deployedRuntime } from '../support/deployed.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { startExporterProcess, type ExporterProcess } from '../support/process.js';
+import { get } from '../support/http-get.js';
 import { makeTempDir } from '../support/tmp.js';
 
 const PASSWORD = 'scrape-password';
@@ -42,37 +43,23 @@ afterAll(async () => {
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
-function get(path: string, options: { authorization: string; agent?: Agent; localAddress?: string; timeoutMs: number }): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request({
-      host: '127.0.0.1',
-      port: exporter.port,
-      path,
-      agent: options.agent ?? false,
-      localAddress: options.localAddress,
-      headers: { authorization: options.authorization },
-    });
-    const timer = setTimeout(() => req.destroy(new Error('gave up')), options.timeoutMs);
-    req.on('close', () => clearTimeout(timer));
-    req.on('error', () => resolve(0));
-    req.on('response', (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', () => resolve(0));
-    });
-    req.end();
-  });
+/** The status of one GET; 0 when it got no answer (refused, reset, or given up on). */
+function statusOf(path: string, options: { authorization: string; agent?: Agent; localAddress?: string; timeoutMs: number }): Promise<number> {
+  return get(exporter.port, path, options).then(
+    (sent) => sent.status,
+    () => 0,
+  );
 }
 
 test('a reload that keeps the scraper\'s user keeps its password verified during a flood of wrong ones', async () => {
   const scraper = new Agent({ keepAlive: true, maxSockets: 1 });
-  const scrape = () => get('/metrics', { authorization: basic('prometheus', PASSWORD), agent: scraper, timeoutMs: 20_000 });
+  const scrape = () => statusOf('/metrics', { authorization: basic('prometheus', PASSWORD), agent: scraper, timeoutMs: 20_000 });
   expect(await scrape()).toBe(200);
 
   let flooding = true;
   const flood = Array.from({ length: FLOOD_CLIENTS }, async (_, i) => {
     for (let n = 0; flooding; n++) {
-      const status = await get('/metrics', { authorization: basic('prometheus', `guess-${i}-${n}`), localAddress: `127.0.2.${1 + i}`, timeoutMs: 1000 });
+      const status = await statusOf('/metrics', { authorization: basic('prometheus', `guess-${i}-${n}`), localAddress: `127.0.2.${1 + i}`, timeoutMs: 1000 });
       if (status !== 401 && status !== 429) await sleep(50);
     }
   });

@@ -5,23 +5,20 @@
  * and a page of a few hundred realistic Deployments (hundreds of gunzipped chunks) outlived its
  * request timeout: the listing failed for as long as the scrapes went on.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ListReader } from '../../src/kubernetes/list-reader.js';
 import { asForeground, BACKGROUND_WAIT_MAX_MS, yieldToEventLoop } from '../../src/utils/yield.js';
-import { startKubeApi, type KubeApi } from '../support/kube-api.js';
-import { realisticDeployment } from '../support/objects.js';
+import type { KubeApi } from '../support/kube-api.js';
+import { kubeApiWithDeployments } from '../support/listing-load.js';
 
 const DEPLOYMENTS = 500;
 let kube: KubeApi;
 let kubeConfig: KubeConfig;
 
 beforeAll(async () => {
-  kube = await startKubeApi();
-  kube.set('Deployment', Array.from({ length: DEPLOYMENTS }, (_, i) => realisticDeployment('ns', `d${i}`, { containers: [{ name: 'c', image: `app:${i}` }] })));
-  kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(kube.kubeconfigPath);
+  ({ kube, kubeConfig } = await kubeApiWithDeployments(DEPLOYMENTS));
 });
 afterAll(() => kube?.stop());
 

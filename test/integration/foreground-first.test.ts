@@ -3,22 +3,19 @@
  * machine the two would otherwise take turns chunk by chunk, and the answer would be late by the
  * listing's share of the CPU. Counted in items read, not timed.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ListReader } from '../../src/kubernetes/list-reader.js';
 import { asForeground, BACKGROUND_WAIT_MAX_MS, yieldToEventLoop } from '../../src/utils/yield.js';
-import { startKubeApi, type KubeApi } from '../support/kube-api.js';
-import { realisticDeployment } from '../support/objects.js';
+import type { KubeApi } from '../support/kube-api.js';
+import { kubeApiWithDeployments } from '../support/listing-load.js';
 
 const DEPLOYMENTS = 2000;
 let kube: KubeApi;
 let kubeConfig: KubeConfig;
 
 beforeAll(async () => {
-  kube = await startKubeApi();
-  kube.set('Deployment', Array.from({ length: DEPLOYMENTS }, (_, i) => realisticDeployment('ns', `d${i}`, { containers: [{ name: 'c', image: `app:${i}` }] })));
-  kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(kube.kubeconfigPath);
+  ({ kube, kubeConfig } = await kubeApiWithDeployments(DEPLOYMENTS));
 });
 afterAll(() => kube?.stop());
 
