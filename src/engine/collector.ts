@@ -6,7 +6,7 @@
 import { beforeDeadline, TIMED_OUT } from '../utils/deadline.js';
 import type { KindListing, ListState } from './listings.js';
 import type { CheckLocation, CheckRequest, ImageChecker } from './image-check.js';
-import type { PullSource } from '../image/mirror.js';
+import type { PullSource } from '../image/pull-plan.js';
 import { ignoreMatcher, type IgnoreMatcher } from '../image/ignore.js';
 import { BadReferenceError, parseImageReference, type ImageReference } from '../image/reference.js';
 import { describeApiError } from '../kubernetes/api.js';

@@ -7,6 +7,7 @@
  * registry, which has the last word on absence. A mirror given with `--image-mirror-only` replaces
  * the original (air-gapped clusters): its answer is final.
  */
+import type { PullPlaces, PullSource } from './pull-plan.js';
 import { looksLikeRegistry, withLocation, type ImageReference } from './reference.js';
 
 export interface Location {
@@ -20,13 +21,6 @@ export interface MirrorRule {
   readonly to: Location;
   /** The mirror replaces the original: nodes never fall back to it. */
   readonly replaces: boolean;
-}
-
-/** One place a node may pull an image from, in the order it tries them. */
-export interface PullSource {
-  readonly ref: ImageReference;
-  /** Has the last word on absence: the original registry, or the mirror that replaces it. */
-  readonly authoritative: boolean;
 }
 
 function parseLocation(text: string): Location | undefined {
@@ -79,6 +73,17 @@ function longestRules(ref: ImageReference, rules: readonly MirrorRule[]): Mirror
   return matching.filter((rule) => rule.from.path.length === longest);
 }
 
+/** Moves an image whose string names no registry to --default-registry, when one is set. */
+export function toDefaultRegistry(ref: ImageReference, defaultRegistry: Location | undefined): ImageReference {
+  if (!defaultRegistry || namesRegistry(ref.original)) return ref;
+  return relocate(ref, { registry: ref.registry, path: '' }, defaultRegistry);
+}
+
+/** The flags as a source of pull places: --image-mirror and --image-mirror-only. */
+export function flagPlaces(rules: readonly MirrorRule[]): PullPlaces {
+  return { plan: (ref) => ({ sources: mirrorSources(ref, rules) }) };
+}
+
 /**
  * Where a node pulls `ref` from, in order: unqualified names go to the default registry when one is
  * set; then the mirrors of the longest matching prefix (in flag order), then the original — or,
@@ -89,10 +94,11 @@ export function resolveLocations(
   rules: readonly MirrorRule[],
   defaultRegistry: Location | undefined,
 ): PullSource[] {
-  let resolved = ref;
-  if (defaultRegistry && !namesRegistry(ref.original)) {
-    resolved = relocate(ref, { registry: ref.registry, path: '' }, defaultRegistry);
-  }
+  return mirrorSources(toDefaultRegistry(ref, defaultRegistry), rules);
+}
+
+/** The mirrors of the longest matching prefix (in flag order), then the original or its replacement. */
+function mirrorSources(resolved: ImageReference, rules: readonly MirrorRule[]): PullSource[] {
   const mirrors = longestRules(resolved, rules.filter((rule) => !rule.replaces));
   const replacement = longestRules(resolved, rules.filter((rule) => rule.replaces))[0];
   const final = replacement ? relocate(resolved, replacement.from, replacement.to) : resolved;
