@@ -180,7 +180,7 @@ describe('manifests', () => {
       /^(\s*)# ((?:- --(?:containerd-hosts-dir|registries-conf)=\S+)|volumeMounts:|volumes:|- name: (?:containerd-hosts|containers-conf)|  mountPath: \S+|  readOnly: true|  hostPath:|    path: \S+|    type: Directory)$/gm,
       '$1$2',
     );
-    const [doc] = loadAllYaml(uncommented) as Doc[];
+    const doc = (loadAllYaml(uncommented) as Doc[])[0]!;
     const pod = doc.spec.template.spec;
     const [container] = pod.containers;
     const flags = (container.args as string[]).filter((a) => /^--(containerd-hosts-dir|registries-conf)=/.test(a));
