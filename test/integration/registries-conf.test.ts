@@ -1,0 +1,232 @@
+/**
+ * `--registries-conf` against the real client as oracle: skopeo (Debian 1.9.3, which reads
+ * registries.conf through containers/image) is asked for each image with the same file, and must get
+ * the manifest exactly when our plan leads to it. Real registries on loopback play the registries,
+ * mirrors, an insecure (untrusted TLS) and a plain-HTTP place, and a place that is down.
+ *
+ * skopeo reads only what it is given: --registries-conf (and CONTAINERS_REGISTRIES_CONF), a HOME of
+ * its own (no ~/.config/containers), an empty --authfile, --cert-dir holding the test CA only. It
+ * also reads /etc/containers/registries.conf.d (it has no flag to move it); beforeAll checks no
+ * drop-in there defines a [[registry]] that would change these answers.
+ */
+import { execFile } from 'node:child_process';
+import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { parseImageReference } from '../../src/image/reference.js';
+import { loadRegistriesConf } from '../../src/node-config/registries-conf-load.js';
+import { createPki, type Pki } from '../support/pki.js';
+import { pushImage, pushManifestByDigestOnly } from '../support/push.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { makeTempDir } from '../support/tmp.js';
+
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
+
+const run = promisify(execFile);
+
+let pki: Pki;
+let primary: RunningRegistry; // TLS, trusted through --cert-dir / the CA file
+let mirror: RunningRegistry; // TLS, trusted
+let untrusted: RunningRegistry; // TLS with a certificate of a CA nobody is given
+let plain: RunningRegistry; // plain HTTP
+let down: RunningRegistry; // started then stopped: connection refused
+let dir: string;
+let home: string;
+let certDir: string;
+let authFile: string;
+/** Digests pushed, by name. */
+const digests: Record<string, string> = {};
+const registries: RunningRegistry[] = [];
+
+beforeAll(async () => {
+  for (const name of await readdir('/etc/containers/registries.conf.d').catch(() => [] as string[])) {
+    const text = await readFile(join('/etc/containers/registries.conf.d', name), 'utf8').catch(() => '');
+    expect(/^\s*\[\[registry\]\]|^\s*registry\s*=/m.test(text), `/etc/containers/registries.conf.d/${name} defines registries: skopeo would read it`).toBe(false);
+  }
+  [pki, dir] = await Promise.all([createPki(), makeTempDir('regconf')]);
+  const otherPki = await createPki();
+  [primary, mirror, untrusted, plain, down] = await Promise.all([
+    startRegistry({ tls: pki }),
+    startRegistry({ tls: pki }),
+    startRegistry({ tls: otherPki }),
+    startRegistry(),
+    startRegistry({ tls: pki }),
+  ]);
+  registries.push(primary, mirror, untrusted, plain, down);
+  await down.stop();
+  home = join(dir, 'home');
+  certDir = join(dir, 'certs');
+  await Promise.all([mkdir(home), mkdir(certDir)]);
+  authFile = join(dir, 'auth.json');
+  await Promise.all([writeFile(join(certDir, 'ca.crt'), pki.caCertPem), writeFile(authFile, '{"auths":{}}')]);
+  const pushed = await Promise.all([
+    pushImage(primary, 'team/app', 'v1', 'docker'),
+    pushImage(mirror, 'team/mirrored', 'v1', 'docker'),
+    pushManifestByDigestOnly(mirror, 'team/mirrored', 'docker'),
+    pushImage(untrusted, 'team/app', 'v1', 'docker'),
+    pushImage(plain, 'team/app', 'v1', 'docker'),
+  ]);
+  ['primary', 'mirror-tag', 'mirror-digest', 'untrusted', 'plain'].forEach((name, i) => (digests[name] = pushed[i]?.digest ?? ''));
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(registries.map((r) => r.stop()));
+});
+
+let confCount = 0;
+async function writeConf(text: string): Promise<string> {
+  const file = join(dir, `registries-${++confCount}.conf`);
+  await writeFile(file, text);
+  return file;
+}
+
+interface SkopeoAnswer {
+  readonly ok: boolean;
+  readonly stderr: string;
+}
+
+/** Whether skopeo, reading `file` for its registries configuration, gets the manifest of `ref`. */
+async function skopeo(file: string, ref: string): Promise<SkopeoAnswer> {
+  const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_RUNTIME_DIR: home, CONTAINERS_REGISTRIES_CONF: file, REGISTRY_AUTH_FILE: authFile };
+  try {
+    await run('skopeo', ['--registries-conf', file, '--command-timeout', '60s', 'inspect', '--raw', '--retry-times', '0', '--authfile', authFile, '--cert-dir', certDir, `docker://${ref}`], { env, timeout: 80_000 });
+    return { ok: true, stderr: '' };
+  } catch (err) {
+    return { ok: false, stderr: String((err as { stderr?: string }).stderr ?? err) };
+  }
+}
+
+/** The places our reading of the file gives for `ref`, as host/repository texts (or the refusal). */
+async function places(file: string, ref: string): Promise<string[] | string> {
+  const { places: conf } = await loadRegistriesConf(file);
+  const plan = conf.plan(parseImageReference(ref));
+  if ('blocked' in plan) return plan.blocked;
+  return plan.sources.map((s) => `${s.authoritative ? '' : 'mirror '}${s.endpoint ? `${s.endpoint.scheme}+insecure ` : ''}${s.ref.canonical}`);
+}
+
+describe('registries.conf read as containers/image reads it, skopeo as the oracle', () => {
+  test('location rewrites the matched prefix; a 404 at the location fails the pull', async () => {
+    const file = await writeConf(`[[registry]]\nprefix = "registry.example/team"\nlocation = "${primary.host}/team"\n`);
+    const [found, missing, boundary] = await Promise.all([
+      skopeo(file, 'registry.example/team/app:v1'),
+      skopeo(file, 'registry.example/team/app:nope'),
+      // The prefix matches at a path boundary only: registry.example/teamx is not rewritten.
+      skopeo(file, 'registry.example/teamx/app:v1'),
+    ]);
+    expect(found.ok).toBe(true);
+    expect(missing).toMatchObject({ ok: false, stderr: expect.stringMatching(/manifest unknown/i) });
+    expect(boundary.ok).toBe(false);
+    expect(await places(file, 'registry.example/team/app:v1')).toEqual([`${primary.host}/team/app:v1`]);
+    expect(await places(file, 'registry.example/teamx/app:v1')).toEqual(['registry.example/teamx/app:v1']);
+  });
+
+  test('mirrors in order, then the location: a mirror down or without the image is passed over', async () => {
+    const file = await writeConf(
+      `[[registry]]\nprefix = "registry.example"\nlocation = "${primary.host}"\n` +
+        `[[registry.mirror]]\nlocation = "${down.host}"\n[[registry.mirror]]\nlocation = "${mirror.host}"\n`,
+    );
+    const [atPrimary, atMirror, nowhere] = await Promise.all([
+      skopeo(file, 'registry.example/team/app:v1'), // mirror down, mirror 404, primary has it
+      skopeo(file, 'registry.example/team/mirrored:v1'), // only the second mirror has it
+      skopeo(file, 'registry.example/team/none:v1'),
+    ]);
+    expect([atPrimary.ok, atMirror.ok, nowhere.ok]).toEqual([true, true, false]);
+    expect(await places(file, 'registry.example/team/app:v1')).toEqual([
+      `mirror ${down.host}/team/app:v1`,
+      `mirror ${mirror.host}/team/app:v1`,
+      `${primary.host}/team/app:v1`,
+    ]);
+  });
+
+  test('pull-from-mirror = "digest-only": a tag skips the mirror, a digest uses it', async () => {
+    const file = await writeConf(
+      `[[registry]]\nprefix = "registry.example"\nlocation = "${primary.host}"\n` +
+        `[[registry.mirror]]\nlocation = "${mirror.host}"\npull-from-mirror = "digest-only"\n`,
+    );
+    const byTag = 'registry.example/team/mirrored:v1';
+    const byDigest = `registry.example/team/mirrored@${digests['mirror-digest']}`;
+    const [tag, digest] = await Promise.all([skopeo(file, byTag), skopeo(file, byDigest)]);
+    expect(tag).toMatchObject({ ok: false, stderr: expect.stringMatching(/manifest unknown|not found/i) });
+    expect(digest.ok).toBe(true);
+    expect(await places(file, byTag)).toEqual([`${primary.host}/team/mirrored:v1`]);
+    expect(await places(file, byDigest)).toEqual([`mirror ${mirror.host}/team/mirrored@${digests['mirror-digest']}`, `${primary.host}/team/mirrored@${digests['mirror-digest']}`]);
+  });
+
+  test('pull-from-mirror = "tag-only": a digest skips the mirror, a tag uses it', async () => {
+    const file = await writeConf(
+      `[[registry]]\nprefix = "registry.example"\nlocation = "${primary.host}"\n` +
+        `[[registry.mirror]]\nlocation = "${mirror.host}"\npull-from-mirror = "tag-only"\n`,
+    );
+    const [tag, digest] = await Promise.all([
+      skopeo(file, 'registry.example/team/mirrored:v1'),
+      skopeo(file, `registry.example/team/mirrored@${digests['mirror-digest']}`),
+    ]);
+    expect([tag.ok, digest.ok]).toEqual([true, false]);
+    expect(await places(file, `registry.example/team/mirrored@${digests['mirror-digest']}`)).toEqual([`${primary.host}/team/mirrored@${digests['mirror-digest']}`]);
+  });
+
+  test('a wildcard prefix matches any subdomain and its location replaces the host', async () => {
+    const file = await writeConf(`[[registry]]\nprefix = "*.example.test"\nlocation = "${primary.host}/team"\n`);
+    const [sub, deeper, bare] = await Promise.all([
+      skopeo(file, 'a.example.test/app:v1'),
+      skopeo(file, 'b.c.example.test/app:v1'),
+      skopeo(file, 'example.test/app:v1'), // not a subdomain: no match, the name is asked as is
+    ]);
+    expect([sub.ok, deeper.ok, bare.ok]).toEqual([true, true, false]);
+    expect(await places(file, 'b.c.example.test/app:v1')).toEqual([`${primary.host}/team/app:v1`]);
+    expect(await places(file, 'example.test/app:v1')).toEqual(['example.test/app:v1']);
+  });
+
+  test('a wildcard prefix without a location keeps the name and uses its mirrors', async () => {
+    const file = await writeConf(`[[registry]]\nprefix = "*.example.test"\n[[registry.mirror]]\nlocation = "${mirror.host}"\n`);
+    const [viaMirror, nowhere] = await Promise.all([skopeo(file, 'a.example.test/team/mirrored:v1'), skopeo(file, 'a.example.test/team/app:v1')]);
+    expect([viaMirror.ok, nowhere.ok]).toEqual([true, false]);
+    expect(await places(file, 'a.example.test/team/app:v1')).toEqual([`mirror ${mirror.host}/team/app:v1`, 'a.example.test/team/app:v1']);
+  });
+
+  test('insecure: an untrusted certificate and plain HTTP are used only when the file says so', async () => {
+    const secure = await writeConf(
+      `[[registry]]\nprefix = "untrusted.example"\nlocation = "${untrusted.host}"\n[[registry]]\nprefix = "plain.example"\nlocation = "${plain.host}"\n`,
+    );
+    const insecure = await writeConf(
+      `[[registry]]\nprefix = "untrusted.example"\nlocation = "${untrusted.host}"\ninsecure = true\n` +
+        `[[registry]]\nprefix = "plain.example"\nlocation = "${plain.host}"\ninsecure = true\n`,
+    );
+    const answers = await Promise.all([
+      skopeo(secure, 'untrusted.example/team/app:v1'),
+      skopeo(secure, 'plain.example/team/app:v1'),
+      skopeo(insecure, 'untrusted.example/team/app:v1'),
+      skopeo(insecure, 'plain.example/team/app:v1'),
+    ]);
+    expect(answers.map((a) => a.ok)).toEqual([false, false, true, true]);
+    expect(await places(insecure, 'plain.example/team/app:v1')).toEqual([`https+insecure ${plain.host}/team/app:v1`]);
+  });
+
+  test('blocked: the registry is refused; its mirrors are still tried (the check is per place)', async () => {
+    const file = await writeConf(
+      `[[registry]]\nprefix = "registry.example"\nlocation = "${primary.host}"\nblocked = true\n` +
+        `[[registry]]\nprefix = "${primary.host}"\nlocation = "${primary.host}"\nblocked = true\n` +
+        `[[registry]]\nprefix = "mirrored.example"\nlocation = "${primary.host}"\nblocked = true\n[[registry.mirror]]\nlocation = "${mirror.host}"\n`,
+    );
+    const [rewritten, direct, viaMirror] = await Promise.all([
+      skopeo(file, 'registry.example/team/app:v1'),
+      skopeo(file, `${primary.host}/team/app:v1`),
+      skopeo(file, 'mirrored.example/team/mirrored:v1'),
+    ]);
+    expect(rewritten).toMatchObject({ ok: false, stderr: expect.stringMatching(/blocked/) });
+    expect(direct).toMatchObject({ ok: false, stderr: expect.stringMatching(/blocked/) });
+    expect(viaMirror.ok).toBe(true);
+    expect(await places(file, 'registry.example/team/app:v1')).toBe(`registry ${primary.host} is blocked in ${file}`);
+    expect(await places(file, 'mirrored.example/team/mirrored:v1')).toEqual([`${mirror.host}/team/mirrored:v1`]);
+  });
+});
+
+describe('blocked is decided by the name actually pulled', () => {
+  test('an entry blocked under one prefix but rewriting to an unblocked location is pulled', async () => {
+    const file = await writeConf(`[[registry]]\nprefix = "rewrite.example"\nlocation = "${primary.host}"\nblocked = true\n`);
+    const answer = await skopeo(file, 'rewrite.example/team/app:v1');
+    expect(answer.ok).toBe(true);
+    expect(await places(file, 'rewrite.example/team/app:v1')).toEqual([`${primary.host}/team/app:v1`]);
+  });
+});
