@@ -237,7 +237,7 @@ function checkLocation(reader: Reader, location: string, where: string): void {
   if (location === '') return;
   try {
     const ref = parseImageReference(`${location}/x`);
-    if (!location.startsWith(`${ref.registry}`) && !/^(index|registry-1)\.docker\.io(\/|$)/.test(location)) throw new Error('no registry host');
+    if (!location.startsWith(ref.registry) && !/^(index|registry-1)\.docker\.io(\/|$)/.test(location)) throw new Error('no registry host');
   } catch {
     reader.fail(`${where}location ${quote(location)} is not a registry host[:port] with an optional lowercase namespace`);
   }
