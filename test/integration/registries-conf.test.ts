@@ -9,11 +9,12 @@
  * also reads /etc/containers/registries.conf.d (it has no flag to move it); beforeAll checks no
  * drop-in there defines a [[registry]] that would change these answers.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { runCheck } from '../../src/check/run.js';
@@ -23,6 +24,7 @@ import { listenLoopback } from '../support/listen.js';
 import { createPki, type Pki } from '../support/pki.js';
 import { pushImage, pushManifestByDigestOnly } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { ended } from '../support/process.js';
 import { makeTempDir } from '../support/tmp.js';
 
 vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
@@ -280,5 +282,33 @@ describe('registries.conf read as containers/image reads it, skopeo as the oracl
     const file = await writeConf(`[[registry]]\nprefix = "rewrite.example"\nlocation = "${primary.host}"\nblocked = true\n`);
     await agree(file, [['rewrite.example/team/app:v1', 'present']]);
     expect(await places(file, 'rewrite.example/team/app:v1')).toEqual([`${primary.host}/team/app:v1`]);
+  });
+});
+
+// skopeo cannot be pointed at another registries.conf.d (it reads /etc/containers/registries.conf.d):
+// the drop-ins are held against containers/image's tryUpdatingCache as read, through the real command.
+describe('the drop-ins and a broken file, through the real command', () => {
+  test('a drop-in beside the file replaces the entry of its prefix', async () => {
+    const root = join(dir, 'with-drop-ins');
+    await mkdir(join(root, 'registries.conf.d'), { recursive: true });
+    const file = join(root, 'registries.conf');
+    await writeFile(file, `[[registry]]\nprefix = "registry.example"\nlocation = "${down.host}"\n`);
+    await writeFile(join(root, 'registries.conf.d', '50-moved.conf'), `[[registry]]\nprefix = "registry.example"\nlocation = "${primary.host}"\n`);
+    expect(await ours(file, ['registry.example/team/app:v1', 'registry.example/team/none:v1'])).toEqual(['present', 'absent']);
+  });
+
+  test('a file that does not read is a flag error (exit 2) naming the file and line:column', async () => {
+    const file = await writeConf(`[[registry]]\nprefix = "registry.example"\nlocation = "${primary.host}"\nblocked = maybe\n`);
+    const manifest = join(dir, 'one.yaml');
+    await writeFile(manifest, 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: registry.example/team/app:v1}]}\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'check', '--registries-conf', file, manifest], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: { ...process.env, HOME: home, DOCKER_CONFIG: join(home, '.docker') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const { code, stderr } = await ended(child, { killAfterMs: 80_000 });
+    expect(code).toBe(2);
+    expect(stderr).toContain('--registries-conf');
+    expect(stderr).toContain(`${file}:4:`);
   });
 });
