@@ -88,6 +88,24 @@ describe('NodePullConfig', () => {
     expect(blocked(third, 'ghcr.io/a/b:1')).toBe(false);
   });
 
+  test('a reading that never ends does not hold the scrapes: they go on with the last good configuration', async () => {
+    const dir = await makeTempDir('nodeconf');
+    const path = join(dir, 'registries');
+    await writeFile(path, 'quay.io\n');
+    const { logger, clock } = setUp();
+    let hang = false;
+    const load = () => (hang ? new Promise<LoadedPullConfig>(() => undefined) : loadBlockList(path));
+    const config = await NodePullConfig.start('registries-conf', path, load, logger, clock.now);
+    const first = await config.current();
+    hang = true; // a stuck network mount, say
+    await writeFile(path, 'ghcr.io\n');
+    clock.pass(10_000);
+    const started = Date.now();
+    expect(await config.current()).toBe(first);
+    expect(await config.current()).toBe(first); // and the next scrape, while the reading still hangs
+    expect(Date.now() - started).toBeLessThan(10_000); // two waits of LOOK_WAIT_MS (1 s), generously
+  });
+
   test('a storm of scrapes looks at the files at most once per 2 s', async () => {
     const dir = await makeTempDir('nodeconf');
     const path = join(dir, 'registries');
