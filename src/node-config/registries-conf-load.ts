@@ -4,11 +4,10 @@
  * containers/image's tryUpdatingCache does. Bounded: a file over 1 MiB, or more than 1,000 drop-ins,
  * is an error.
  */
-import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { PullPlaces } from '../image/pull-plan.js';
-import { readBounded } from '../utils/untrusted.js';
+import { readSmallFile, SmallFileError } from '../utils/small-file.js';
 import { NodeConfigError } from './node-config-error.js';
 import { mergeRegistries, parseRegistriesConf, registriesConfPlaces } from './registries-conf.js';
 
@@ -19,16 +18,21 @@ function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/** A regular file of at most 1 MiB (a FIFO in its place is an error, not a hang). */
 async function readConf(file: string): Promise<string> {
   try {
-    const { text, truncated } = await readBounded(createReadStream(file), MAX_CONF_BYTES + 1);
-    if (truncated) throw new NodeConfigError(`${file}: larger than 1 MiB`);
-    return text;
+    return await readSmallFile(file, MAX_CONF_BYTES);
   } catch (err) {
-    if (err instanceof NodeConfigError) throw err;
-    const code = errorCode(err);
-    throw new NodeConfigError(`${file}: cannot be read${code ? ` (${code})` : ''}`, { cause: err });
+    if (err instanceof SmallFileError) throw new NodeConfigError(err.message);
+    throw err;
   }
+}
+
+async function isGone(file: string): Promise<boolean> {
+  return lstat(file).then(
+    () => false,
+    (err: unknown) => errorCode(err) === 'ENOENT',
+  );
 }
 
 /** The drop-ins, sorted as filepath.WalkDir lists them (byte order); none when the directory is missing. */
@@ -56,7 +60,7 @@ export async function loadRegistriesConf(file: string): Promise<{ places: PullPl
       text = await readConf(dropIn);
     } catch (err) {
       // Removed between the listing and the read: containers/image skips it too.
-      if (err instanceof NodeConfigError && errorCode(err.cause) === 'ENOENT') continue;
+      if (await isGone(dropIn)) continue;
       throw err;
     }
     files.push(dropIn);

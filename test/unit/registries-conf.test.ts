@@ -2,8 +2,10 @@
  * registries.conf read as containers/image's pkg/sysregistriesv2 reads it. Cases are taken from its
  * tests (system_registries_v2_test.go, testdata/) and the containers-registries.conf(5) examples.
  */
+import { execFile } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import type { PullPlan } from '../../src/image/pull-plan.js';
 import { parseImageReference } from '../../src/image/reference.js';
@@ -12,6 +14,7 @@ import { loadRegistriesConf, MAX_CONF_BYTES, MAX_DROP_INS } from '../../src/node
 import { findRegistry, mergeRegistries, parseRegistriesConf, planPull, refMatchingPrefix } from '../../src/node-config/registries-conf.js';
 import { makeTempDir } from '../support/tmp.js';
 
+const execFileAsync = promisify(execFile);
 const FILE = '/etc/containers/registries.conf';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
@@ -320,7 +323,7 @@ describe('loadRegistriesConf', () => {
   test('no registries.conf.d is no error; a missing file is', async () => {
     const { file } = await setUp('');
     expect((await loadRegistriesConf(file)).files).toHaveLength(2);
-    await expect(loadRegistriesConf(`${file}.missing`)).rejects.toThrow(new NodeConfigError(`${file}.missing: cannot be read (ENOENT)`));
+    await expect(loadRegistriesConf(`${file}.missing`)).rejects.toThrow(new NodeConfigError(`cannot read ${file}.missing: ENOENT`));
   });
 
   test('an error in a drop-in names the drop-in, with line:column for syntax', async () => {
@@ -328,9 +331,15 @@ describe('loadRegistriesConf', () => {
     await expect(loadRegistriesConf(file)).rejects.toThrow(new RegExp(`^${join(dir, 'bad.conf')}:2:\\d+: `));
   });
 
+  test('a FIFO in place of a drop-in is an error, not a hang', async () => {
+    const { file, dir } = await setUp('', { 'a.conf': '' });
+    await execFileAsync('mkfifo', [join(dir, 'b.conf')]);
+    await expect(loadRegistriesConf(file)).rejects.toThrow(`${join(dir, 'b.conf')} is not a regular file`);
+  });
+
   test('bounds: a file over 1 MiB, more than 1,000 drop-ins', async () => {
     const big = await setUp(`# ${'x'.repeat(MAX_CONF_BYTES)}\n`);
-    await expect(loadRegistriesConf(big.file)).rejects.toThrow(`${big.file}: larger than 1 MiB`);
+    await expect(loadRegistriesConf(big.file)).rejects.toThrow(`${big.file} is larger than ${MAX_CONF_BYTES} bytes`);
     const exact = await setUp(`${'#'.repeat(MAX_CONF_BYTES - 1)}\n`);
     expect((await loadRegistriesConf(exact.file)).files).toHaveLength(2);
     const many = await setUp('', { 'a.conf': '' });
