@@ -359,28 +359,31 @@ export function planPull(conf: RegistriesConf, ref: ImageReference): PullPlan {
   if (!entry) return { sources: [{ ref, authoritative: true }] };
   const places: { ref: ImageReference; insecure: boolean }[] = [];
   const refusals: string[] = [];
-  for (const endpoint of endpointsFor(entry, ref.digest !== undefined)) {
+  let registryRefused = false;
+  const endpoints = endpointsFor(entry, ref.digest !== undefined);
+  for (const [index, endpoint] of endpoints.entries()) {
     const rewritten = rewrite(ref, entry.prefix, endpoint.location);
     if (!rewritten) {
       refusals.push(`rewriting ${ref.canonical} with prefix ${quote(entry.prefix)} and location ${quote(endpoint.location)} in ${entry.file} gives an invalid reference`);
       // PullSourcesFromReference fails as a whole: the node pulls from nowhere.
-      return { blocked: refusals.join('; ') };
+      return { sources: [], blocked: refusals.join('; ') };
     }
     const physical = findRegistry(conf, `${rewritten.registry}/${rewritten.repository}`);
     if (physical?.blocked) {
       refusals.push(`registry ${physical.prefix} is blocked in ${physical.file}`);
+      // The location comes last: refused, the node has only the mirrors before it.
+      if (index === endpoints.length - 1) registryRefused = true;
       continue;
     }
     places.push({ ref: rewritten, insecure: endpoint.insecure });
   }
-  if (places.length === 0) return { blocked: refusals.join('; ') };
   const sources: PullSource[] = places.map((place, index) => ({
     ref: place.ref,
-    // The last place tried has the last word: the registry, or its last mirror when it is blocked.
-    authoritative: index === places.length - 1,
+    // The registry has the last word; when it is refused, nobody has: a miss everywhere is `blocked`.
+    authoritative: !registryRefused && index === places.length - 1,
     ...(place.insecure ? { endpoint: insecureEndpoint(place.ref) } : {}),
   }));
-  return { sources };
+  return registryRefused ? { sources, blocked: refusals.join('; ') } : { sources };
 }
 
 /** The configuration as a source of pull places. */

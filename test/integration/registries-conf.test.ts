@@ -149,8 +149,9 @@ async function agree(file: string, cases: readonly (readonly [ref: string, statu
 async function places(file: string, ref: string): Promise<string[] | string> {
   const { places: conf } = await loadRegistriesConf(file);
   const plan = conf.plan(parseImageReference(ref));
-  if ('blocked' in plan) return plan.blocked;
-  return plan.sources.map((s) => `${s.authoritative ? '' : 'mirror '}${s.endpoint ? `${s.endpoint.scheme}+insecure ` : ''}${s.ref.canonical}`);
+  if (plan.blocked !== undefined && plan.sources.length === 0) return plan.blocked;
+  const listed = plan.sources.map((s) => `${s.authoritative ? '' : 'mirror '}${s.endpoint ? `${s.endpoint.scheme}+insecure ` : ''}${s.ref.canonical}`);
+  return plan.blocked === undefined ? listed : [...listed, `then blocked: ${plan.blocked}`];
 }
 
 describe('registries.conf read as containers/image reads it, skopeo as the oracle', () => {
@@ -273,9 +274,11 @@ describe('registries.conf read as containers/image reads it, skopeo as the oracl
       ['registry.example/team/app:v1', 'blocked'],
       [`${primary.host}/team/app:v1`, 'blocked'],
       ['mirrored.example/team/mirrored:v1', 'present'],
+      // The mirror lacks it and the registry is refused: the node cannot pull it, and nobody said absent.
+      ['mirrored.example/team/nowhere:v1', 'blocked'],
     ]);
     expect(await places(file, 'registry.example/team/app:v1')).toBe(`registry ${primary.host} is blocked in ${file}`);
-    expect(await places(file, 'mirrored.example/team/mirrored:v1')).toEqual([`${mirror.host}/team/mirrored:v1`]);
+    expect(await places(file, 'mirrored.example/team/mirrored:v1')).toEqual([`mirror ${mirror.host}/team/mirrored:v1`, `then blocked: registry ${primary.host} is blocked in ${file}`]);
   });
 
   test('blocked is decided by the name pulled: an entry that rewrites to an unblocked location is pulled', async () => {

@@ -22,7 +22,7 @@ async function loadBlockList(path: string): Promise<LoadedPullConfig> {
   const names = text.split('\n').filter((line) => line !== '');
   if (names.includes('!')) throw new Error(`${path}:${names.indexOf('!') + 1}: not a registry name`);
   const places: PullPlaces = {
-    plan: (ref) => (names.includes(ref.registry) ? { blocked: `${ref.registry} is blocked in ${path}` } : { sources: [{ ref, authoritative: true }] }),
+    plan: (ref) => (names.includes(ref.registry) ? { sources: [], blocked: `${ref.registry} is blocked in ${path}` } : { sources: [{ ref, authoritative: true }] }),
   };
   return { places, files: [path] };
 }
@@ -34,7 +34,7 @@ function setUp() {
   return { lines, logger, clock: { now: () => now, pass: (ms: number) => (now += ms) } };
 }
 
-const blocked = (places: PullPlaces, image: string) => 'blocked' in places.plan(parseImageReference(image));
+const blocked = (places: PullPlaces, image: string) => places.plan(parseImageReference(image)).blocked !== undefined;
 
 describe('NodePullConfig', () => {
   test('a file that does not read at start-up is a flag error naming the flag', async () => {

@@ -24,8 +24,9 @@ function conf(text: string) {
 
 /** The plan as texts: `mirror ` for non-authoritative places, `insecure ` for an insecure endpoint. */
 function places(plan: PullPlan): string[] | string {
-  if ('blocked' in plan) return plan.blocked;
-  return plan.sources.map((s) => `${s.authoritative ? '' : 'mirror '}${s.endpoint ? 'insecure ' : ''}${s.ref.canonical}`);
+  if (plan.blocked !== undefined && plan.sources.length === 0) return plan.blocked;
+  const listed = plan.sources.map((s) => `${s.authoritative ? '' : 'mirror '}${s.endpoint ? 'insecure ' : ''}${s.ref.canonical}`);
+  return plan.blocked === undefined ? listed : [...listed, `then blocked: ${plan.blocked}`];
 }
 
 function plan(text: string, image: string): string[] | string {
@@ -212,8 +213,8 @@ location = "m.example"
     // Blocked under its prefix, but the name it rewrites to is not: containers/image pulls it.
     expect(plan(text, 'free.example/a:1')).toEqual(['elsewhere.example/a:1']);
     // (Entries of one location must agree on blocked.) The location is blocked, its mirror is not: the
-    // mirror is the last place, so it has the last word.
-    expect(plan(text, 'cached.example/a:1')).toEqual(['m.example/a:1']);
+    // mirror is tried, but has not the last word — a miss there is `blocked`, never `absent`.
+    expect(plan(text, 'cached.example/a:1')).toEqual(['mirror m.example/a:1', `then blocked: registry blocked.example is blocked in ${FILE}`]);
   });
 
   test('a rewrite that gives an invalid name refuses the image, as the pull fails', () => {
