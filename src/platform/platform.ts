@@ -14,6 +14,17 @@ export interface Platform {
   readonly variant?: string;
 }
 
+/**
+ * The platforms a manifest provides, and where they were read: from an index (or Docker manifest
+ * list), whose entries a node chooses among by platform and pulls only its match; or from a single
+ * manifest's config, which a node pulls whole (containerd checks no platform of the manifest a
+ * reference names, only of an index's entries: images.Manifest and LimitManifests).
+ */
+export interface ProvidedPlatforms {
+  readonly from: 'index' | 'manifest';
+  readonly platforms: readonly Platform[];
+}
+
 /** An image index entry marked so is a build attestation, not something a node can run. */
 const ATTESTATION_TYPE = 'attestation-manifest';
 const REFERENCE_TYPE_ANNOTATION = 'vnd.docker.reference.type';
