@@ -10,7 +10,7 @@
  * platforms, names too long: see platform.ts): that is kept as such, without its platforms, and
  * stays unknown without being read again.
  */
-import { isUnknowable, platformOfConfig, platformsOfIndex, type ProvidedPlatforms, type Unknowable } from '../platform/platform.js';
+import { configMayNamePlatform, isUnknowable, platformOfConfig, platformsOfIndex, type ProvidedPlatforms, type Unknowable } from '../platform/platform.js';
 import { digestOf } from '../utils/untrusted.js';
 import { Refreshing } from '../utils/refreshing.js';
 
@@ -32,6 +32,13 @@ const MAX_PLATFORMS = 50_000;
 
 type Fact = ProvidedPlatforms | Unknowable;
 
+/**
+ * A single manifest whose config names no platform: content addressed, so that never changes and
+ * is kept rather than read again at every check (a container's image then has no known platform;
+ * an image volume needs none).
+ */
+const NAMES_NONE: ProvidedPlatforms = Object.freeze({ from: 'manifest', platforms: undefined });
+
 export class PlatformFacts {
   /** Read once per digest (concurrent checks of images with one digest start one read), kept until a bound drops them. */
   private readonly facts: Refreshing<string, Fact>;
@@ -42,7 +49,7 @@ export class PlatformFacts {
       freshMs: Infinity,
       maxEntries: maxDigests,
       maxWeight: maxPlatforms,
-      weigh: (_digest, fact) => (isUnknowable(fact) ? 0 : fact.platforms.length),
+      weigh: (_digest, fact) => (isUnknowable(fact) ? 0 : (fact.platforms?.length ?? 0)),
     });
   }
 
@@ -78,9 +85,15 @@ async function readPlatforms(digest: string, read: DocumentReader): Promise<Fact
   const manifest = await read(`manifests/${digest}`);
   const listed = platformsOfIndex(manifest);
   if (listed) return isUnknowable(listed) ? listed : { from: 'index', platforms: listed };
-  const config = digestOf((manifest as { config?: { digest?: unknown } } | null)?.config?.digest);
+  const { digest: configDigest, mediaType } = (manifest as { config?: { digest?: unknown; mediaType?: unknown } } | null)?.config ?? {};
+  const config = digestOf(configDigest);
   if (config === undefined) return undefined;
-  const platform = platformOfConfig(await read(`blobs/${config}`));
-  if (platform === undefined || isUnknowable(platform)) return platform;
+  // An artifact's config is not an image's: no blob read for a platform it does not hold.
+  if (!configMayNamePlatform(mediaType)) return NAMES_NONE;
+  const document = await read(`blobs/${config}`);
+  if (document === undefined) return undefined;
+  const platform = platformOfConfig(document);
+  if (platform === undefined) return NAMES_NONE;
+  if (isUnknowable(platform)) return platform;
   return { from: 'manifest', platforms: [platform] };
 }

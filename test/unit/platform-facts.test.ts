@@ -42,6 +42,31 @@ describe('PlatformFacts', () => {
     expect(facts.kept()).toEqual({ digests: 2, platforms: 1 });
   });
 
+  test("an artifact's config names no platform: not read, kept as naming none; an image config naming none is kept so too", async () => {
+    const facts = new PlatformFacts();
+    const artifact = { schemaVersion: 2, artifactType: 'application/vnd.example.models', config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: digest(7), size: 2 } };
+    const bare = { schemaVersion: 2, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digest(8) } };
+    const read = documents({ [`manifests/${digest(1)}`]: artifact, [`manifests/${digest(2)}`]: bare, [`blobs/${digest(8)}`]: { rootfs: {} } });
+    await facts.learn(digest(1), read);
+    await facts.learn(digest(2), read);
+    expect(facts.of(digest(1))).toEqual({ from: 'manifest', platforms: undefined });
+    expect(facts.of(digest(2))).toEqual({ from: 'manifest', platforms: undefined });
+    // Content addressed: neither is read again at the next check.
+    await facts.learn(digest(1), read);
+    await facts.learn(digest(2), read);
+    expect(read.reads).toEqual([`manifests/${digest(1)}`, `manifests/${digest(2)}`, `blobs/${digest(8)}`]);
+    expect(facts.kept()).toEqual({ digests: 2, platforms: 0 });
+  });
+
+  test('a config blob that cannot be read now is not taken as naming no platform: read again next time', async () => {
+    const facts = new PlatformFacts();
+    const manifest = { schemaVersion: 2, config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: digest(3) } };
+    await facts.learn(digest(2), documents({ [`manifests/${digest(2)}`]: manifest }));
+    expect(facts.of(digest(2))).toBeUndefined();
+    await facts.learn(digest(2), documents({ [`manifests/${digest(2)}`]: manifest, [`blobs/${digest(3)}`]: { os: 'linux', architecture: 'arm64' } }));
+    expect(facts.of(digest(2))).toEqual({ from: 'manifest', platforms: [{ os: 'linux', architecture: 'arm64' }] });
+  });
+
   test('concurrent learners of one digest share one read', async () => {
     const facts = new PlatformFacts();
     const read = documents({ [`manifests/${digest(1)}`]: index });

@@ -40,7 +40,15 @@ describe('platformsToMatch', () => {
   test("an image volume must match an index's entries only; a single manifest any node pulls", () => {
     expect(platformsToMatch(index(amd64), true)).toEqual([amd64]);
     expect(platformsToMatch(index(), true)).toEqual([]);
-    expect(platformsToMatch(single(amd64), true)).toBeUndefined();
+    expect(platformsToMatch(single(amd64), true)).toBe('any');
+  });
+
+  test('a single manifest whose config names no platform (an artifact): unknown for a container, any node for a volume', () => {
+    const artifact: ProvidedPlatforms = { from: 'manifest', platforms: undefined };
+    expect(platformsToMatch(artifact, false)).toBeUndefined();
+    expect(platformsToMatch(artifact, true)).toBe('any');
+    expect(new MissingPlatforms().ofPulled(workload, false, artifact, ARM_CLUSTER)).toBeUndefined();
+    expect(new MissingPlatforms().ofPulled(workload, true, artifact, ARM_CLUSTER)).toEqual([]);
   });
 });
 
