@@ -16,7 +16,7 @@ import type { Logger } from '../utils/log.js';
 import type { Nodes } from './nodes.js';
 import { MissingPlatforms } from '../platform/missing.js';
 import type { NodeFacts } from '../platform/placement.js';
-import type { Platform } from '../platform/platform.js';
+import type { ProvidedPlatforms } from '../platform/platform.js';
 import { RecheckRounds } from './rechecks.js';
 import type { CredentialLookup, CredentialSource, PullCredentials } from '../credentials/source.js';
 import { isProven, type CheckResult, type CheckStatus } from '../registry/status.js';
@@ -45,7 +45,8 @@ export interface ContainerRow {
   readonly exists: 0 | 1 | undefined;
   /**
    * Platforms of the nodes the workload may run on that the present image does not provide ([]:
-   * none); undefined when that is not known (not present, platforms or nodes unread, checks off).
+   * none; an image volume lacks them only when an index lists none: platform/missing.ts); undefined
+   * when that is not known (not present, platforms or nodes unread, checks off).
    */
   readonly missingPlatforms: readonly string[] | undefined;
   /** Not checked on purpose (every field above is then undefined); undefined for a container that is checked. */
@@ -200,7 +201,7 @@ export class Collector {
           exists: proven ? (proven.status === 'present' ? 1 : 0) : undefined,
           // From the result that proves the image present (the current one, or the last proven one
           // that `exists` also reports while the registry cannot be asked).
-          missingPlatforms: nodes && proven?.status === 'present' && proven.digest ? this.missingOn(workload, platformsOf(proven.digest), nodes) : undefined,
+          missingPlatforms: nodes && proven?.status === 'present' && proven.digest ? this.missingOn(workload, container.volume === true, platformsOf(proven.digest), nodes) : undefined,
         };
       });
 
@@ -219,8 +220,8 @@ export class Collector {
     this.options.logger.warn('workload annotation not honoured', { kind, namespace, name, problem: annotationProblem });
   }
 
-  private missingOn(workload: Workload, platforms: readonly Platform[] | undefined, nodes: readonly NodeFacts[]): readonly string[] | undefined {
-    return platforms && this.missingPlatforms.of(workload, platforms, nodes);
+  private missingOn(workload: Workload, volume: boolean, provided: ProvidedPlatforms | undefined, nodes: readonly NodeFacts[]): readonly string[] | undefined {
+    return provided && this.missingPlatforms.ofPulled(workload, volume, provided, nodes);
   }
 
   /**

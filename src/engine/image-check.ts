@@ -17,7 +17,7 @@ import type { RegistryClient } from '../registry/client.js';
 import type { PullCredential } from '../registry/credentials.js';
 import { FailureLog } from '../registry/failure-log.js';
 import { HostGate } from '../registry/host-gate.js';
-import type { Platform } from '../platform/platform.js';
+import type { ProvidedPlatforms } from '../platform/platform.js';
 import { PlatformFacts } from '../registry/platforms.js';
 import { isProven, type CheckResult } from '../registry/status.js';
 import { ANONYMOUS, decideVerdict, type Attempt } from '../registry/verdict.js';
@@ -159,7 +159,7 @@ export class ImageChecker {
   }
 
   /** The platforms of a present image's manifest, once read (see PlatformFacts). */
-  platformsOf(digest: string): readonly Platform[] | undefined {
+  platformsOf(digest: string): ProvidedPlatforms | undefined {
     return this.platforms.of(digest);
   }
 

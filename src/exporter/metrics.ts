@@ -181,6 +181,17 @@ function containerFamilies(rows: readonly ContainerRow[]): ContainerFamily[] {
     rows: volumeRows,
     linesOf: (row) => (row.status === undefined ? '' : `\n${volumeStatus}{${volumeLabels(row)},status="${escapeLabel(row.status)}"} 1`),
   });
+  const volumePlatform = `${PREFIX}_image_volume_platform_missing`;
+  families.push({
+    name: volumePlatform,
+    help: "The image volume's index exists but lists nothing that nodes of this platform, where the workload may run, can pull (a single manifest is pulled on any node); 1 per such platform. No series when nothing is missing or it is not known.",
+    rows: volumeRows,
+    linesOf: (row) => {
+      if (!row.missingPlatforms?.length) return '';
+      const volume = volumeLabels(row);
+      return row.missingPlatforms.map((p) => `\n${volumePlatform}{${volume},platform="${escapeLabel(p)}"} 1`).join('');
+    },
+  });
   const volumeSkipped = `${PREFIX}_image_volume_skipped`;
   families.push({
     name: volumeSkipped,

@@ -14,6 +14,25 @@ export interface Platform {
   readonly variant?: string;
 }
 
+/**
+ * The platforms a manifest provides, and where they were read: from an index (or Docker manifest
+ * list), whose entries a node chooses among by platform and pulls only its match; or from a single
+ * manifest's config, which a node pulls whole (containerd checks no platform of the manifest a
+ * reference names, only of an index's entries: images.Manifest and LimitManifests).
+ */
+export type ProvidedPlatforms =
+  | { readonly from: 'index'; readonly platforms: readonly Platform[] }
+  /** `platforms` undefined: its config names none (an artifact's config, typically). */
+  | { readonly from: 'manifest'; readonly platforms: readonly Platform[] | undefined };
+
+/** The config media types of images; an artifact's config has its own (often the empty `{}`) and names no platform. */
+const IMAGE_CONFIG_TYPES: ReadonlySet<unknown> = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
+
+/** Whether a single manifest's config, by its media type, may name a platform (one without a media type is read: it may). */
+export function configMayNamePlatform(mediaType: unknown): boolean {
+  return mediaType === undefined || IMAGE_CONFIG_TYPES.has(mediaType);
+}
+
 /** An image index entry marked so is a build attestation, not something a node can run. */
 const ATTESTATION_TYPE = 'attestation-manifest';
 const REFERENCE_TYPE_ANNOTATION = 'vnd.docker.reference.type';

@@ -1,6 +1,8 @@
 /**
  * Which platforms an image provides, read from the registry once per manifest digest: an index (or
- * Docker manifest list) names its platforms; a single image's platform is in its config blob.
+ * Docker manifest list) names its platforms; a single image's platform is in its config blob. Which
+ * of the two it was is kept with them: a node pulls only its match from an index, but a single
+ * manifest whole, so image volumes are held to an index's platforms only (platform/missing.ts).
  * Content addressed by digest never changes, so the answer is kept (the most recently used ones,
  * up to a bound) and a warm cluster asks nothing more. Read after the existence check, never in
  * its way: what is not read yet, or cannot be, is unknown (undefined) and asked again at the next
@@ -8,14 +10,17 @@
  * platforms, names too long: see platform.ts): that is kept as such, without its platforms, and
  * stays unknown without being read again.
  */
-import { isUnknowable, platformOfConfig, platformsOfIndex, type Platform, type Unknowable } from '../platform/platform.js';
+import { configMayNamePlatform, isUnknowable, platformOfConfig, platformsOfIndex, type ProvidedPlatforms, type Unknowable } from '../platform/platform.js';
 import { digestOf } from '../utils/untrusted.js';
 import { Refreshing } from '../utils/refreshing.js';
 
 /** Reads a JSON document of the image's repository (`manifests/<digest>`, `blobs/<digest>`); undefined when it cannot. */
 export type DocumentReader = (path: string) => Promise<unknown>;
 
-/** A digest kept costs about 200 bytes (its string, the map entry and the array). */
+/**
+ * A digest kept costs about 240 bytes (its string, the map entry, the fact and its array; saying
+ * whether an index listed them added 0.8 MiB at 20,000 ordinary digests: bench/platform-facts.ts).
+ */
 const MAX_DIGESTS = 20_000;
 /**
  * Platforms kept, summed over the digests: each image may name up to 64 (platform.ts), so this is
@@ -25,7 +30,14 @@ const MAX_DIGESTS = 20_000;
  */
 const MAX_PLATFORMS = 50_000;
 
-type Fact = readonly Platform[] | Unknowable;
+type Fact = ProvidedPlatforms | Unknowable;
+
+/**
+ * A single manifest whose config names no platform: content addressed, so that never changes and
+ * is kept rather than read again at every check (a container's image then has no known platform;
+ * an image volume needs none).
+ */
+const NAMES_NONE: ProvidedPlatforms = Object.freeze({ from: 'manifest', platforms: undefined });
 
 export class PlatformFacts {
   /** Read once per digest (concurrent checks of images with one digest start one read), kept until a bound drops them. */
@@ -37,12 +49,12 @@ export class PlatformFacts {
       freshMs: Infinity,
       maxEntries: maxDigests,
       maxWeight: maxPlatforms,
-      weigh: (_digest, fact) => (isUnknowable(fact) ? 0 : fact.length),
+      weigh: (_digest, fact) => (isUnknowable(fact) ? 0 : (fact.platforms?.length ?? 0)),
     });
   }
 
-  /** The platforms of the manifest with this digest, when they have been read and can be known. */
-  of(digest: string): readonly Platform[] | undefined {
+  /** The platforms of the manifest with this digest (and whether an index lists them), when they have been read and can be known. */
+  of(digest: string): ProvidedPlatforms | undefined {
     const known = this.facts.held(digest)?.value;
     return isUnknowable(known) ? undefined : known;
   }
@@ -72,10 +84,16 @@ async function readPlatforms(digest: string, read: DocumentReader): Promise<Fact
   if (digestOf(digest) === undefined) return undefined;
   const manifest = await read(`manifests/${digest}`);
   const listed = platformsOfIndex(manifest);
-  if (listed) return listed;
-  const config = digestOf((manifest as { config?: { digest?: unknown } } | null)?.config?.digest);
+  if (listed) return isUnknowable(listed) ? listed : { from: 'index', platforms: listed };
+  const { digest: configDigest, mediaType } = (manifest as { config?: { digest?: unknown; mediaType?: unknown } } | null)?.config ?? {};
+  const config = digestOf(configDigest);
   if (config === undefined) return undefined;
-  const platform = platformOfConfig(await read(`blobs/${config}`));
-  if (platform === undefined || isUnknowable(platform)) return platform;
-  return [platform];
+  // An artifact's config is not an image's: no blob read for a platform it does not hold.
+  if (!configMayNamePlatform(mediaType)) return NAMES_NONE;
+  const document = await read(`blobs/${config}`);
+  if (document === undefined) return undefined;
+  const platform = platformOfConfig(document);
+  if (platform === undefined) return NAMES_NONE;
+  if (isUnknowable(platform)) return platform;
+  return { from: 'manifest', platforms: [platform] };
 }

@@ -7,7 +7,8 @@ import { gzipSync } from 'node:zlib';
 import { Agent, request } from 'undici';
 import type { PushAuth, RunningRegistry } from './registry.js';
 
-export type ImageKind = 'docker' | 'oci' | 'docker-list' | 'oci-index';
+/** 'oci-artifact': an OCI manifest with an artifactType, the empty config (`{}`) and one non-image layer, as `oras push` makes. */
+export type ImageKind = 'docker' | 'oci' | 'docker-list' | 'oci-index' | 'oci-artifact';
 
 export interface Platform {
   os: string;
@@ -39,6 +40,7 @@ export const MEDIA_TYPES = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
   ociConfig: 'application/vnd.oci.image.config.v1+json',
   ociLayer: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  ociEmpty: 'application/vnd.oci.empty.v1+json',
 } as const;
 
 /** Accept header naming all four manifest types, as an existence checker sends it. */
@@ -213,6 +215,20 @@ async function push(
   const platforms = opts.platforms ?? DEFAULT_PLATFORMS;
   const client = new RegistryClient(reg, repository);
   try {
+    if (kind === 'oci-artifact') {
+      const config = Buffer.from('{}');
+      const file = Buffer.from(`model weights for ${repository}:${tag ?? ''} ${Date.now()}\n`);
+      const [configDigest, fileDigest] = await Promise.all([client.pushBlob(config), client.pushBlob(file)]);
+      const bytes = manifestBytes({
+        schemaVersion: 2,
+        mediaType: MEDIA_TYPES.ociManifest,
+        artifactType: 'application/vnd.example.models.v1',
+        config: { mediaType: MEDIA_TYPES.ociEmpty, digest: configDigest, size: config.length },
+        layers: [{ mediaType: 'application/vnd.example.models.layer.v1', digest: fileDigest, size: file.length, annotations: { 'org.opencontainers.image.title': 'weights.bin' } }],
+      });
+      const digest = await client.putManifest(tag ?? sha256Digest(bytes), MEDIA_TYPES.ociManifest, bytes);
+      return { digest, mediaType: MEDIA_TYPES.ociManifest, childDigests: [], size: bytes.length };
+    }
     if (kind === 'docker' || kind === 'oci') {
       const oci = kind === 'oci';
       const mediaType = oci ? MEDIA_TYPES.ociManifest : MEDIA_TYPES.dockerManifest;

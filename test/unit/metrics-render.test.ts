@@ -118,6 +118,12 @@ describe('rendering an answer', () => {
       labelNames: ['namespace', 'owner_kind', 'owner_name', 'volume', 'image', 'status'],
       registers,
     });
+    const volumePlatform = new Gauge({
+      name: `${PREFIX}_image_volume_platform_missing`,
+      help: "The image volume's index exists but lists nothing that nodes of this platform, where the workload may run, can pull (a single manifest is pulled on any node); 1 per such platform. No series when nothing is missing or it is not known.",
+      labelNames: ['namespace', 'owner_kind', 'owner_name', 'volume', 'image', 'platform'],
+      registers,
+    });
     const volumeSkipped = new Gauge({
       name: `${PREFIX}_image_volume_skipped`,
       help: 'An image volume not checked on purpose: reason "ignored_images" (its image matches --ignored-images) or "annotation" (its workload opts out with k8s-image-existence-exporter/ignore: "true"). 1 per such volume.',
@@ -129,6 +135,7 @@ describe('rendering an answer', () => {
         const volume = { namespace: w.namespace, owner_kind: w.kind, owner_name: w.name, volume: c.name, image: c.image };
         if (e !== undefined) volumeExists.set(volume, e);
         if (s !== undefined) volumeStatus.set({ ...volume, status: s }, 1);
+        for (const p of missingPlatforms ?? []) volumePlatform.set({ ...volume, platform: p }, 1);
         if (skipped) volumeSkipped.set({ ...volume, reason: skipped === 'annotation' ? 'annotation' : 'ignored_images' }, 1);
         continue;
       }
@@ -141,6 +148,7 @@ describe('rendering an answer', () => {
     expect(rows.filter((row) => row.skipped === 'ignored-images').length).toBeGreaterThan(100);
     expect(rows.filter((row) => row.container.volume && row.exists !== undefined).length).toBeGreaterThan(50);
     expect(rows.filter((row) => row.container.volume && row.skipped !== undefined).length).toBeGreaterThan(10);
+    expect(rows.filter((row) => row.container.volume && row.missingPlatforms?.length).length).toBeGreaterThan(10);
 
     const body = text(await new ExporterMetrics().render(snapshot(rows)));
     const containers = body.slice(0, body.indexOf(`# HELP ${PREFIX}_workload_list_up`));
