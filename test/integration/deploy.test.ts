@@ -399,6 +399,7 @@ describe('alert rules', () => {
       'JobImageAbsent',
       'ImageVolumeAbsent',
       'ImagePlatformMissing',
+      'ImageVolumePlatformMissing',
       'ImageCheckFailing',
       'ImageExistenceExporterDown',
       'ImageExistenceExporterCannotListWorkloads',
