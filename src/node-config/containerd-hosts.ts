@@ -16,6 +16,7 @@
  * Where containerd logs a broken file and falls back, this module throws NodeConfigError instead,
  * so the operator hears of it (the caller keeps the last good configuration).
  */
+import { isIPv4, isIPv6 } from 'node:net';
 import { posix } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import type { Endpoint, EndpointTls, PullPlaces, PullPlan, PullSource } from '../image/pull-plan.js';
@@ -81,7 +82,8 @@ function describe(value: unknown): string {
  */
 function parseServer(server: string, overridePath: boolean, file: string, what: string): Pick<HostConfig, 'scheme' | 'host' | 'path'> {
   const url = server.startsWith('http') ? server : `https://${server}`;
-  const match = /^(https?):\/\/([^/?#\s]+)([^?#\s]*)$/.exec(url);
+  // A host name or address with an optional port: anything else could never be connected to.
+  const match = /^(https?):\/\/([A-Za-z0-9.-]+(?::\d+)?|\[[0-9A-Fa-f:.]+\](?::\d+)?)(\/[^?#\s]*)?$/.exec(url);
   if (!match) fail(file, `${what} ${JSON.stringify(server)} is not a registry URL such as https://mirror.example.com:5000/path`);
   const [, scheme, host = '', rawPath = ''] = match;
   let path = rawPath === '' ? '' : posix.normalize(rawPath).replace(/(.)\/+$/, '$1');
@@ -200,8 +202,12 @@ export function certFileHosts(dir: string, fileNames: readonly string[]): HostCo
 
 /** containerd's docker.IsLocalhost: `localhost` or a loopback address, with or without a port. */
 export function isLocalhost(host: string): boolean {
-  const bare = host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
-  return bare === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(bare) || bare === '::1';
+  // net.SplitHostPort: `[v6]:port` or `name:port`; a bare IPv6 address has no port to split.
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
+  const bare = bracketed ? (bracketed[1] ?? '') : isIPv6(host) ? host : host.replace(/:\d*$/, '');
+  if (bare === 'localhost') return true;
+  if (isIPv4(bare)) return bare.startsWith('127.');
+  return isIPv6(bare) && new URL(`http://[${bare}]`).hostname === '[::1]';
 }
 
 /** What ConfigureHosts fills into a host without `server`: the registry's own endpoint. */
