@@ -35,6 +35,7 @@ let origin: RunningRegistry; // TLS (test CA): the registry images are named by
 let mirror: RunningRegistry; // TLS (test CA)
 let empty: RunningRegistry; // TLS, holds nothing: a mirror answering 404
 let plain: RunningRegistry; // plain HTTP
+let cache: RunningRegistry; // plain HTTP, a pull-through cache of `plain`
 let limiter: Server; // answers 429 to everything
 let limiterHost: string;
 let downHost: string; // nothing listens there
@@ -207,6 +208,25 @@ const CASES: readonly Case[] = [
     ],
   },
   {
+    name: 'a pull-through cache, then the registry',
+    places: () => [`http://${cache.host}/v2`, `http://${plain.host}/v2`],
+    dirs: () => ({ [dirOf(plain.host)]: `[host."http://${cache.host}"]\n` }),
+    images: () => [
+      { image: `${plain.host}/app/plain:v1`, pulled: true, status: 'present' },
+      { image: `${plain.host}/app/gone:v1`, pulled: false, status: 'absent' },
+    ],
+  },
+  {
+    // The cache has the last word: its 404 is final (the README's caveat of --image-mirror-only).
+    name: 'a pull-through cache as the only place',
+    places: () => [`http://${cache.host}/v2`],
+    dirs: () => ({ [dirOf(plain.host)]: `server = "http://${plain.host}"\ncapabilities = ["push"]\n[host."http://${cache.host}"]\n` }),
+    images: () => [
+      { image: `${plain.host}/app/plain:v1`, pulled: true, status: 'present' },
+      { image: `${plain.host}/app/gone:v1`, pulled: false, status: 'absent' },
+    ],
+  },
+  {
     name: 'a pull-only mirror serves digests, not tags',
     places: () => [`https://${origin.host}/v2`],
     dirs: () => ({ [dirOf(origin.host)]: `server = "https://${origin.host}"\n${ca()}\n[host."https://${mirror.host}"]\n  capabilities = ["pull"]\n  ${ca()}\n` }),
@@ -252,6 +272,7 @@ describe.skipIf(missing !== undefined)(`--containerd-hosts-dir against container
       startRegistry({ tls: pki }),
       startRegistry(),
     ]);
+    cache = await startRegistry({ pullThroughOf: { remoteurl: plain.url } });
     limiter = createServer((_req, res) => res.writeHead(429, { 'retry-after': '1' }).end());
     limiterHost = (await listenLoopback(limiter)).replace(/^https?:\/\//, '');
     downHost = await freeHost();
@@ -282,7 +303,7 @@ describe.skipIf(missing !== undefined)(`--containerd-hosts-dir against container
   });
 
   afterAll(async () => {
-    await Promise.all([containerd?.stop(), origin?.stop(), mirror?.stop(), empty?.stop(), plain?.stop()]);
+    await Promise.all([containerd?.stop(), origin?.stop(), mirror?.stop(), empty?.stop(), plain?.stop(), cache?.stop()]);
     limiter?.close();
   });
 
