@@ -58,7 +58,7 @@ async function main(argv: readonly string[]): Promise<void> {
     logger.error('cannot load Kubernetes configuration', { reason: (error as Error).message });
     process.exit(1);
   }
-  const exporter = createExporter(config, { kubeConfig, logger, registryCaPems: started.registryCaPems, providers: started.providers });
+  const exporter = createExporter(config, { kubeConfig, logger, registryCaPems: started.registryCaPems, providers: started.providers, nodePullConfig: started.nodePullConfig });
   const port = await exporter.listen();
 
   let stopping = false;

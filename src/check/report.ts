@@ -5,7 +5,7 @@
 import { skipReasonText, type ContainerRow } from '../engine/collector.js';
 import type { FailOn } from '../flags/config.js';
 import type { Workload } from '../kubernetes/workloads.js';
-import { statusRank, type CheckStatus } from '../registry/status.js';
+import { failsPull, statusRank, type CheckStatus } from '../registry/status.js';
 
 /** A container whose check had not finished (cannot happen without a deadline; reported, not hidden). */
 export const NOT_CHECKED = 'not_checked';
@@ -42,7 +42,7 @@ export interface SourceLocation {
 export type Outcome = 'failed' | 'unknown' | 'present' | 'skipped';
 
 export function outcomeOf(status: CheckedContainer['status']): Outcome {
-  if (status === 'absent' || status === 'bad_reference') return 'failed';
+  if (status !== NOT_CHECKED && status !== SKIPPED && failsPull(status)) return 'failed';
   if (status === SKIPPED) return 'skipped';
   return status === 'present' ? 'present' : 'unknown';
 }

@@ -12,6 +12,7 @@ import { checkHelpText, parseCheckFlags, UsageError, type CheckConfig } from '..
 import { Keyring } from '../credentials/keyring.js';
 import { credentialKeyring, readDockerConfigFile, type DockerConfigFile } from '../credentials/secret-keyrings.js';
 import { createEngine, loadCluster, startUp, type Engine, type EngineDeps } from '../engine/engine.js';
+import type { NodePullConfig } from '../engine/node-pull-config.js';
 import type { Workload } from '../kubernetes/workloads.js';
 import { createLogger, type Logger } from '../utils/log.js';
 import type { RegistryCredential } from '../registry/credentials.js';
@@ -72,18 +73,19 @@ export async function runCheck(argv: readonly string[], io: CheckIo = process, d
   const log = deps.logger ?? createLogger(config.logLevel, (line) => io.stderr.write(line));
   const warn = (warning: string) => io.stderr.write(`warning: ${warning}\n`);
   let registryCaPems: string[];
+  let nodePullConfig: NodePullConfig | undefined;
   let subject: Subject;
   try {
     const started = await startUp(config, { logger: log, env: io.env }, ({ dockerConfig }) => nodeCredentials(config, dockerConfig, io.env, warn));
     const { own: node, providers } = started;
-    registryCaPems = started.registryCaPems;
+    ({ registryCaPems, nodePullConfig } = started);
     subject = config.cluster ? await clusterSubject(config, log, node.path, providers) : await manifestSubject(config, io.stdin, node.keyring, providers, warn);
   } catch (error) {
     return usage(error);
   }
   subject.warnings.forEach(warn);
 
-  const engine: Engine = createEngine(config, { checkIntervalMs: ONE_DAY_MS, checkPlatforms: false }, { ...deps, logger: log, registryCaPems });
+  const engine: Engine = createEngine(config, { checkIntervalMs: ONE_DAY_MS, checkPlatforms: false }, { ...deps, logger: log, registryCaPems, nodePullConfig });
   const { listings, kinds, skipInactive, credentials } = subject;
   const collector = engine.collector({ listings, kinds, skipInactive, credentials, onRecheckRound: () => undefined });
   const { states } = engine.checker;

@@ -24,7 +24,7 @@ export const PROVEN_FRESH_INTERVALS = 2;
 
 export function timeToLive(result: CheckResult, policy: ExpiryPolicy): number {
   const { checkIntervalMs } = policy;
-  if (isProven(result.status) || result.status === 'bad_reference') {
+  if (isProven(result.status) || result.status === 'bad_reference' || result.status === 'blocked') {
     return checkIntervalMs * (1 - policy.jitter * policy.random());
   }
   const retry = Math.min(checkIntervalMs, FAILURE_RETRY_MS);

@@ -6,7 +6,7 @@
 import { beforeDeadline, TIMED_OUT } from '../utils/deadline.js';
 import type { KindListing, ListState } from './listings.js';
 import type { CheckLocation, CheckRequest, ImageChecker } from './image-check.js';
-import type { PullSource } from '../image/pull-plan.js';
+import { endpointKey, type PullPlaces, type PullSource } from '../image/pull-plan.js';
 import { ignoreMatcher, type IgnoreMatcher } from '../image/ignore.js';
 import { BadReferenceError, parseImageReference, type ImageReference } from '../image/reference.js';
 import { describeApiError } from '../kubernetes/api.js';
@@ -76,8 +76,12 @@ export interface CollectorOptions {
   readonly checker: ImageChecker;
   readonly ignoredImages: readonly string[];
   readonly credentials?: CredentialSource;
-  /** Mirrors and default registry: where a node pulls an image from, in order. */
-  readonly resolveLocations?: (ref: ImageReference) => readonly PullSource[];
+  /**
+   * Where a node pulls an image from, in order (mirrors, default registry, the node's configuration
+   * files), as configured now: a new object after the configuration changed. Default: the image's
+   * own registry.
+   */
+  readonly pullPlaces?: () => Promise<PullPlaces>;
   readonly logger: Logger;
   readonly onRecheckRound: () => void;
   readonly now?: () => number;
@@ -90,8 +94,9 @@ export class Collector {
   private readonly missingPlatforms = new MissingPlatforms();
   /** Workloads whose opt-out annotation was not honoured and that were logged (unchanged workloads stay the same object). */
   private readonly warned = new WeakSet<Workload>();
-  /** The last scrape's plans (see Plans). */
+  /** The last scrape's plans (see Plans), and the pull places they were made with. */
   private plans: ReadonlyMap<PullCredentials | undefined, PlansByImage> = new Map();
+  private plannedWith: PullPlaces | undefined;
 
   constructor(private readonly options: CollectorOptions) {
     this.now = options.now ?? Date.now;
@@ -126,7 +131,11 @@ export class Collector {
     const lookup = await this.credentialLookup(checked, this.now() + (deadline - this.now()) / 2);
     const requests = new Map<string, CheckRequest>();
     const planned: Array<{ workload: Workload; container: ContainerImage; key: string } | { workload: Workload; container: ContainerImage; skipped: SkipReason }> = [];
-    const placesOf = memoized((image: string) => this.placesOf(image)); // each image string parsed once a scrape, if at all
+    // The places a node pulls from, as configured for this whole scrape; plans made with others are not kept.
+    const places = await this.options.pullPlaces?.();
+    if (places !== this.plannedWith) this.plans = new Map();
+    this.plannedWith = places;
+    const placesOf = memoized((image: string) => this.placesOf(image, places)); // each image string parsed once a scrape, if at all
     const plans = new Plans(this.plans, (image, credentials) => this.plan(placesOf(image), image, credentials));
     // In slices (src/utils/yield.ts), as every loop over the workloads or their rows: at 10,000s of
     // workloads one pass would hold the event loop for long, more so on a loaded machine.
@@ -238,7 +247,7 @@ export class Collector {
   /** What to check for an image pulled with these credentials; IGNORED when the image is ignored. */
   private plan(where: Places, image: string, pullCredentials: PullCredentials | undefined): Plan {
     if (where === IGNORED) return IGNORED;
-    if ('badReference' in where) return where;
+    if ('locations' in where) return where;
     const problems = new Set<string>();
     const locations: CheckLocation[] = where.map((source) => {
       const { credentials, problem } = pullCredentials ? pullCredentials.lookup(source.ref) : { credentials: [] };
@@ -247,14 +256,16 @@ export class Collector {
     });
     // The key names the locations and the credentials used (never their content): results obtained
     // with one namespace's secret are never served to a workload that lacks it.
-    const parts = locations.map((l) => [l.authoritative ? l.ref.canonical : `mirror ${l.ref.canonical}`, ...l.credentials.map((c) => c.id)].join('\n'));
+    const parts = locations.map((l) =>
+      [l.authoritative ? l.ref.canonical : `mirror ${l.ref.canonical}`, ...(l.endpoint ? [endpointKey(l.endpoint)] : []), ...l.credentials.map((c) => c.id)].join('\n'),
+    );
     const credentialProblem = problems.size > 0 ? [...problems].join('; ') : undefined;
     if (credentialProblem) parts.push(`!${credentialProblem}`);
     return { key: parts.join('\n'), image, locations, credentialProblem };
   }
 
   /** Where a node pulls an image string from (the same for every workload). */
-  private placesOf(image: string): Places {
+  private placesOf(image: string, places: PullPlaces | undefined): Places {
     let ref: ImageReference;
     try {
       ref = parseImageReference(image);
@@ -264,7 +275,10 @@ export class Collector {
       return { key: `bad\n${image}`, image, locations: [], badReference: reason };
     }
     if (this.ignore(image, ref)) return IGNORED;
-    return this.options.resolveLocations?.(ref) ?? [{ ref, authoritative: true }];
+    if (!places) return [{ ref, authoritative: true }];
+    const plan = places.plan(ref);
+    if ('blocked' in plan) return { key: `blocked\n${ref.canonical}\n${plan.blocked}`, image, locations: [], blocked: plan.blocked };
+    return plan.sources;
   }
 }
 
@@ -302,8 +316,8 @@ class Plans {
     };
   }
 }
-/** An image's pull sources, the request of a bad reference, or IGNORED. */
-type Places = readonly PullSource[] | (CheckRequest & { badReference: string }) | typeof IGNORED;
+/** An image's pull sources, the request of a bad reference or a blocked registry, or IGNORED. */
+type Places = readonly PullSource[] | CheckRequest | typeof IGNORED;
 
 /** `fn` with its answers kept per argument: made per scrape, so they last one scrape. */
 function memoized<A, R>(fn: (arg: A) => R): (arg: A) => R {

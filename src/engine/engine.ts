@@ -12,7 +12,10 @@ import type { CredentialProviders } from '../credentials/providers/providers.js'
 import type { ProviderDeps } from '../credentials/providers/index.js';
 import type { DockerConfigFile } from '../credentials/secret-keyrings.js';
 import { patternsMatcher } from '../utils/glob.js';
-import { resolveLocations } from '../image/mirror.js';
+import { flagPlaces, toDefaultRegistry } from '../image/mirror.js';
+import type { PullPlaces } from '../image/pull-plan.js';
+import { NodePullConfig } from './node-pull-config.js';
+import { loadNodePullConfig } from '../node-config/load.js';
 import type { Logger } from '../utils/log.js';
 import { RegistryClient } from '../registry/client.js';
 import type { CheckResult } from '../registry/status.js';
@@ -25,6 +28,8 @@ export interface StartupFiles {
   readonly registryCaPems: string[];
   /** --docker-config as read; undefined without the flag. */
   readonly dockerConfig: DockerConfigFile | undefined;
+  /** --containerd-hosts-dir or --registries-conf as read (and read again when changed); undefined without. */
+  readonly nodePullConfig: NodePullConfig | undefined;
 }
 
 export interface Started extends StartupFiles {
@@ -45,9 +50,16 @@ export async function startUp<Own = undefined>(
 ): Promise<Started & { readonly own: Own }> {
   const registryCaPems = await readCaFiles(settings.registryCaFiles);
   const dockerConfig = await checkDockerConfig(settings.dockerConfig);
-  const owned = (await own?.({ registryCaPems, dockerConfig })) as Own;
+  const nodePullConfig = await startNodePullConfig(settings.nodePullConfig, deps.logger);
+  const owned = (await own?.({ registryCaPems, dockerConfig, nodePullConfig })) as Own;
   const providers = await startCredentialProviders(settings, { ...deps, registryCaPems });
-  return { registryCaPems, dockerConfig, providers, own: owned };
+  return { registryCaPems, dockerConfig, nodePullConfig, providers, own: owned };
+}
+
+/** The nodes' pull configuration file a flag names, read (a problem is a FlagError naming the flag). */
+function startNodePullConfig(given: EngineSettings['nodePullConfig'], logger: Logger): Promise<NodePullConfig | undefined> {
+  if (!given) return Promise.resolve(undefined);
+  return NodePullConfig.start(given.flag, given.path, () => loadNodePullConfig(given), logger);
 }
 
 /** The engine's cluster side (cluster.ts), as loadCluster gives it. */
@@ -69,6 +81,8 @@ export interface EngineDeps {
   readonly registryCaPems?: readonly string[];
   /** API host serving docker.io (tests point it at a local registry). */
   readonly dockerHubHost?: string;
+  /** The nodes' own pull configuration (--containerd-hosts-dir, --registries-conf), read at start-up. */
+  readonly nodePullConfig?: NodePullConfig;
   readonly now?: () => number;
   readonly random?: () => number;
 }
@@ -116,10 +130,7 @@ export function createEngine(settings: EngineSettings, options: EngineOptions, d
     onFailedCheck: options.onFailedCheck,
     checkPlatforms: options.checkPlatforms,
   });
-  const locations =
-    settings.imageMirrors.length > 0 || settings.defaultRegistry
-      ? (ref: Parameters<typeof resolveLocations>[0]) => resolveLocations(ref, settings.imageMirrors, settings.defaultRegistry)
-      : undefined;
+  const pullPlaces = wherePulled(settings, deps.nodePullConfig);
   return {
     transport,
     checker,
@@ -128,9 +139,32 @@ export function createEngine(settings: EngineSettings, options: EngineOptions, d
         ...parts,
         checker,
         ignoredImages: settings.ignoredImages,
-        resolveLocations: locations,
+        pullPlaces,
         logger,
         now: deps.now,
       }),
   };
+}
+
+/**
+ * Where nodes pull each image from: --default-registry first, then the nodes' configuration file or
+ * the mirror flags (one or the other: config.ts). Undefined when nothing moves an image from its
+ * own registry. A configuration read again is a new PullPlaces object (the collector then plans anew).
+ */
+function wherePulled(settings: EngineSettings, nodeConfig: NodePullConfig | undefined): (() => Promise<PullPlaces>) | undefined {
+  const { defaultRegistry, imageMirrors } = settings;
+  if (!nodeConfig && imageMirrors.length === 0 && !defaultRegistry) return undefined;
+  const withDefault = (places: PullPlaces): PullPlaces =>
+    defaultRegistry ? { plan: (ref) => places.plan(toDefaultRegistry(ref, defaultRegistry)) } : places;
+  if (nodeConfig) {
+    let seen: PullPlaces | undefined;
+    let composed: PullPlaces | undefined;
+    return async () => {
+      const places = await nodeConfig.current();
+      if (places !== seen) [seen, composed] = [places, withDefault(places)];
+      return composed as PullPlaces;
+    };
+  }
+  const fixed = withDefault(flagPlaces(imageMirrors));
+  return () => Promise.resolve(fixed);
 }

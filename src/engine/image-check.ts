@@ -10,6 +10,7 @@
 import pMemoize from 'p-memoize';
 import { CheckStates, type ExpiryPolicy } from './check-states.js';
 import { FairLimiter } from '../utils/fair-limiter.js';
+import type { Endpoint } from '../image/pull-plan.js';
 import type { ImageReference } from '../image/reference.js';
 import type { Logger } from '../utils/log.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -26,6 +27,8 @@ export interface CheckLocation {
   readonly ref: ImageReference;
   /** Has the last word on absence: the original registry, or a mirror that replaces it. */
   readonly authoritative: boolean;
+  /** How to reach it, when not the registry's default endpoint (a node configuration file said). */
+  readonly endpoint?: Endpoint;
   readonly credentials: readonly PullCredential[];
 }
 
@@ -34,10 +37,12 @@ export interface CheckRequest {
   /** Cache key: the locations and the identities of their credentials (never their content). */
   readonly key: string;
   readonly image: string;
-  /** In the order a node tries them; empty when the reference is bad. */
+  /** In the order a node tries them; empty when the reference is bad or its registry blocked. */
   readonly locations: readonly CheckLocation[];
   /** Why the reference could not be parsed, when there are no locations. */
   readonly badReference?: string;
+  /** Why the node's configuration refuses the image's registry, when there are no locations. */
+  readonly blocked?: string;
   /** A pull secret the workload names could not be read (missing, forbidden, malformed). */
   readonly credentialProblem?: string;
 }
@@ -114,14 +119,15 @@ export class ImageChecker {
   }
 
   private async evaluate(request: CheckRequest): Promise<CheckResult> {
+    if (request.blocked !== undefined) return { status: 'blocked', detail: request.blocked, checkedAt: this.now() };
     if (request.locations.length === 0) {
       return { status: 'bad_reference', detail: request.badReference ?? 'invalid image reference', checkedAt: this.now() };
     }
     const attempts: Attempt[] = [];
-    let found: { host: string; ref: ImageReference; credential: PullCredential | undefined; digest: string | undefined } | undefined;
+    let found: { host: string; ref: ImageReference; endpoint: Endpoint | undefined; credential: PullCredential | undefined; digest: string | undefined } | undefined;
     ask: for (const location of request.locations) {
-      const { ref, credentials, authoritative } = location;
-      const host = this.options.client.apiHost(ref.registry);
+      const { ref, credentials, endpoint } = location;
+      const host = endpoint?.host ?? this.options.client.apiHost(ref.registry);
       const identities: Array<PullCredential | undefined> = [...credentials, undefined];
       for (const credential of identities) {
         // Anonymous comes last and only while no credential got a real answer: it can still prove
@@ -129,10 +135,10 @@ export class ImageChecker {
         if (credential === undefined && attempts.some((a) => a.host === host && a.identity !== ANONYMOUS && a.status === 'absent' && a.asIdentity)) {
           continue;
         }
-        const { attempt, digest } = await this.ask(host, ref, credential, credentials.length > 0, authoritative);
+        const { attempt, digest } = await this.ask(host, location, credential, credentials.length > 0);
         attempts.push(attempt);
         if (attempt.status === 'present') {
-          found = { host, ref, credential, digest };
+          found = { host, ref, endpoint, credential, digest };
           break ask;
         }
       }
@@ -142,9 +148,9 @@ export class ImageChecker {
     if (verdict.status !== 'present' || !found?.digest) return result;
     if (this.options.checkPlatforms) {
       // Where the node would pull it from, as the identity that was let in; in the background.
-      const { host, ref, credential, digest } = found;
+      const { host, ref, endpoint, credential, digest } = found;
       void this.platforms
-        .learn(digest, (path) => this.limiter.run(host, () => this.options.client.document(ref, credential, path)))
+        .learn(digest, (path) => this.limiter.run(host, () => this.options.client.document(ref, credential, path, endpoint)))
         .then((unknowable) => unknowable && this.options.logger.warn('image platforms not knowable, not checked', { image: request.image, digest, reason: unknowable }));
     }
     return { ...result, digest: found.digest };
@@ -158,16 +164,16 @@ export class ImageChecker {
   /** One question to one host, unless its gate is closed; takes one of the host's fair slots. */
   private ask(
     host: string,
-    ref: ImageReference,
+    location: CheckLocation,
     credential: PullCredential | undefined,
     hadCredentials: boolean,
-    authoritative: boolean,
   ): Promise<{ attempt: Attempt; digest?: string }> {
+    const { ref, authoritative, endpoint } = location;
     const identity = credential?.id ?? ANONYMOUS;
     return this.limiter.run(host, async () => {
       const refusal = this.gate.admit(host);
       if (refusal) return { attempt: { host, authoritative, identity, asIdentity: false, ...refusal } };
-      const answer = await this.options.client.attempt(ref, credential, hadCredentials);
+      const answer = await this.options.client.attempt(ref, credential, hadCredentials, endpoint);
       this.gate.record(host, answer);
       return {
         attempt: { host, authoritative, identity, status: answer.status, detail: answer.detail, asIdentity: answer.asIdentity, retryAfterMs: answer.retryAfterMs },

@@ -30,6 +30,8 @@ export interface EngineSettings extends ClusterScope {
   readonly skipRegistryCertVerification: boolean;
   readonly imageMirrors: readonly MirrorRule[];
   readonly defaultRegistry: Location | undefined;
+  /** Where nodes pull from, from their own configuration: at most one of the two (and no --image-mirror). */
+  readonly nodePullConfig: NodePullConfigFlag | undefined;
   /** The kubelet's credential-provider plugins: its config file (or directory) and the plugins' directory. */
   readonly credentialProviderConfig: string | undefined;
   readonly credentialProviderBinDir: string | undefined;
@@ -104,6 +106,7 @@ function engineSettings(flags: FlagReader<EngineFlag>): EngineSettings {
     skipRegistryCertVerification: flags.get('skip-registry-cert-verification'),
     imageMirrors: [...flags.get('image-mirror'), ...flags.get('image-mirror-only')],
     defaultRegistry: flags.get('default-registry'),
+    nodePullConfig: nodePullConfig(flags),
     ...credentialProviders(flags),
   };
 }
@@ -113,6 +116,26 @@ function namespaceScope(flags: FlagReader<EngineFlag>): NamespaceScope {
   if (!flags.has('namespace-selector')) return flags.get('namespace');
   if (flags.has('namespace')) throw new FlagError('namespace-selector', 'cannot be combined with --namespace');
   return { selector: flags.get('namespace-selector')! };
+}
+
+/** A node's own pull configuration file, by the flag that names it. */
+export interface NodePullConfigFlag {
+  readonly flag: 'containerd-hosts-dir' | 'registries-conf';
+  readonly path: string;
+}
+
+/**
+ * One description of where nodes pull from: a node runs one container runtime, and two
+ * descriptions of it (or flags restating one) would only drift apart.
+ */
+function nodePullConfig(flags: FlagReader<EngineFlag>): NodePullConfigFlag | undefined {
+  const given = (['containerd-hosts-dir', 'registries-conf'] as const).filter((flag) => flags.get(flag) !== undefined);
+  if (given.length === 0) return undefined;
+  const flag = given[0] as NodePullConfigFlag['flag'];
+  if (given.length > 1) throw new FlagError('registries-conf', 'cannot be combined with --containerd-hosts-dir: give the configuration of the runtime the nodes run');
+  const mirrorFlag = (['image-mirror', 'image-mirror-only'] as const).find((name) => flags.get(name).length > 0);
+  if (mirrorFlag) throw new FlagError(mirrorFlag, `cannot be combined with --${flag}: the file already says where nodes pull from`);
+  return { flag, path: flags.get(flag) as string };
 }
 
 /** The kubelet's plugins need both of their flags. */

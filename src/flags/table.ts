@@ -120,6 +120,18 @@ export const FLAGS = {
     repeatable: true,
     help: 'original=mirror: nodes pull images of "original" only from "mirror" (air-gapped clusters): the mirror\'s answer is final. Repeatable.',
   },
+  'containerd-hosts-dir': {
+    for: BOTH,
+    value: optionalPath,
+    help:
+      "containerd's hosts directory as the nodes have it (config_path, usually /etc/containerd/certs.d): images are checked where containerd would pull them (each <host>/hosts.toml and _default: mirrors, server, capabilities, ca, client, skip_verify, override_path, header). Read again when it changes.",
+  },
+  'registries-conf': {
+    for: BOTH,
+    value: optionalPath,
+    help:
+      "CRI-O's registries.conf as the nodes have it (usually /etc/containers/registries.conf), with the registries.conf.d drop-ins beside it: prefixes, location rewrites, mirrors, pull-from-mirror, insecure, blocked. Read again when it changes.",
+  },
   'image-credential-provider-config': {
     for: BOTH,
     value: optionalPath,
@@ -233,7 +245,7 @@ export const CHECK_HELP_ORDER: readonly FlagOf<'check'>[] = [
   'namespace', 'namespace-selector', 'workload-kinds', 'skip-inactive-workloads', 'workload-resource',
   'ignored-images', 'kubeconfig', 'registry-timeout', 'list-timeout', 'max-concurrent-checks', 'max-concurrent-per-registry',
   'allow-plain-http', 'docker-config', 'registry-ca-file', 'skip-registry-cert-verification', 'image-mirror', 'image-mirror-only',
-  'default-registry', 'image-credential-provider-config', 'image-credential-provider-bin-dir', 'cloud-credentials',
+  'containerd-hosts-dir', 'registries-conf', 'default-registry', 'image-credential-provider-config', 'image-credential-provider-bin-dir', 'cloud-credentials',
   'cluster', 'output', 'fail-on', 'skip-non-manifests', 'log-level', 'help',
 ];
 

@@ -21,6 +21,7 @@ const WORDS: Partial<Record<CheckStatus, string>> = {
   access_denied: 'denying access',
   unknown_error: 'answering errors',
   bad_reference: 'invalid',
+  blocked: 'blocked by the node configuration',
 };
 
 interface Failure {

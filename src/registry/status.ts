@@ -10,6 +10,7 @@ export const CHECK_STATUSES = [
   'present',
   'absent',
   'bad_reference',
+  'blocked',
   'auth_failure',
   'access_denied',
   'rate_limited',
@@ -20,14 +21,23 @@ export const CHECK_STATUSES = [
 export type CheckStatus = (typeof CHECK_STATUSES)[number];
 
 /**
- * Problems first: absent (0), then an invalid reference (1), then could not tell (2; `undefined`,
- * a check that never finished, too), then present (3). `check`'s rows and summary and the status
- * page's groups are in this order.
+ * Problems first: absent (0), then what no node can pull either (1: an invalid reference, a
+ * registry the node's configuration blocks), then could not tell (2; `undefined`, a check that
+ * never finished, too), then present (3). `check`'s rows and summary and the status page's groups
+ * are in this order.
  */
 export function statusRank(status: CheckStatus | undefined): 0 | 1 | 2 | 3 {
   if (status === 'absent') return 0;
-  if (status === 'bad_reference') return 1;
+  if (status === 'bad_reference' || status === 'blocked') return 1;
   return status === 'present' ? 3 : 2;
+}
+
+/**
+ * A node will not get this image: the registry says it does not exist, the reference is invalid,
+ * or the node's configuration blocks its registry. (Only `absent` is about the registry's content.)
+ */
+export function failsPull(status: CheckStatus): boolean {
+  return statusRank(status) <= 1;
 }
 
 /** The outcome of one image check. */

@@ -51,7 +51,7 @@ interface TokenAnswer {
  * allows the realm's URL (HTTPS, or plain HTTP the operator explicitly allowed).
  */
 export async function requestToken(
-  transport: Transport,
+  transport: Pick<Transport, 'send'>,
   challenge: Challenge,
   scope: string,
   credential: RegistryCredential | undefined,

@@ -4,6 +4,7 @@
  */
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import type { EndpointTls } from '../image/pull-plan.js';
 import { readBounded } from '../utils/untrusted.js';
 
 export interface TransportOptions {
@@ -32,16 +33,20 @@ const MAX_HEADER_BYTES = 64 * 1024;
 
 /**
  * How registries (and the token exchanges on their hosts) are reached: the system roots plus
- * --registry-ca-file, proxies from the environment, the timeouts.
+ * --registry-ca-file (plus an endpoint's own CA, client certificate or skip_verify, from the nodes'
+ * configuration), proxies from the environment, the timeouts.
  */
-export function registryDispatcher(options: TransportOptions): Dispatcher {
+export function registryDispatcher(options: TransportOptions, endpoint?: EndpointTls): Dispatcher {
+  const caPems = [...(options.extraCaPems ?? []), ...(endpoint?.caPems ?? [])];
   // One TLS context for every connection: given as `ca`, each new connection would parse the whole
   // trust store again (~150 certificates, milliseconds of CPU each time).
   const tls = {
     secureContext: createSecureContext({
-      ca: options.extraCaPems?.length ? [...rootCertificates, ...options.extraCaPems] : undefined,
+      ca: caPems.length ? [...rootCertificates, ...caPems] : undefined,
+      cert: endpoint?.clientCertPem,
+      key: endpoint?.clientKeyPem,
     }),
-    rejectUnauthorized: !options.skipCertVerification,
+    rejectUnauthorized: !(options.skipCertVerification || endpoint?.skipVerify),
   };
   // EnvHttpProxyAgent honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY like the rest of the cluster tooling.
   return new EnvHttpProxyAgent({
@@ -56,14 +61,33 @@ export function registryDispatcher(options: TransportOptions): Dispatcher {
 
 export class Transport {
   private readonly dispatcher: Dispatcher;
+  /**
+   * One dispatcher per endpoint TLS setting, for as long as the configuration that made it is in use
+   * (a configuration read again makes new settings; the old ones' dispatchers go with them).
+   */
+  private readonly endpointDispatchers = new WeakMap<EndpointTls, Dispatcher>();
+  private readonly live = new Set<WeakRef<Dispatcher>>();
 
   constructor(private readonly options: TransportOptions) {
     this.dispatcher = registryDispatcher(options);
   }
 
+  private dispatcherFor(tls: EndpointTls | undefined): Dispatcher {
+    if (!tls) return this.dispatcher;
+    let dispatcher = this.endpointDispatchers.get(tls);
+    if (!dispatcher) {
+      dispatcher = registryDispatcher(this.options, tls);
+      this.endpointDispatchers.set(tls, dispatcher);
+      for (const ref of this.live) if (!ref.deref()) this.live.delete(ref);
+      this.live.add(new WeakRef(dispatcher));
+    }
+    return dispatcher;
+  }
+
   /**
    * Sends one request without following redirects. `readBody` reads at most `maxBodyBytes` (64 KiB
    * unless said) and drops the rest of the stream, so a huge or endless body costs bounded memory.
+   * `tls`: an endpoint's own TLS settings, for a request to that endpoint's host.
    */
   async send(
     method: 'HEAD' | 'GET',
@@ -71,11 +95,12 @@ export class Transport {
     headers: Record<string, string>,
     readBody: boolean,
     maxBodyBytes = MAX_BODY_BYTES,
+    tls?: EndpointTls,
   ): Promise<HttpAnswer> {
     const response = await request(url, {
       method,
       headers: { 'user-agent': USER_AGENT, ...headers },
-      dispatcher: this.dispatcher,
+      dispatcher: this.dispatcherFor(tls),
       // undici closes the connection after every HEAD (for servers that wrongly send a body);
       // registries do not, and a connection per check costs a TCP and TLS handshake each time.
       reset: false,
@@ -102,6 +127,7 @@ export class Transport {
 
   /** Abandons the requests in flight (their send() rejects, as on a network error) and hangs up. */
   async destroy(): Promise<void> {
-    await this.dispatcher.destroy();
+    const endpoints = [...this.live].map((ref) => ref.deref()).filter((d): d is Dispatcher => d !== undefined);
+    await Promise.all([this.dispatcher, ...endpoints].map((d) => d.destroy()));
   }
 }

@@ -32,6 +32,8 @@ export interface ProxyOptions {
   intercept?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** Serve HTTPS with this PKI's server certificate (clients trust its CA) instead of plain HTTP. */
   serveTls?: Pki;
+  /** With `serveTls`: refuse clients without a certificate signed by this CA (PEM). */
+  clientCaPem?: string;
 }
 
 export interface RecordingProxy {
@@ -113,7 +115,14 @@ export async function startRecordingProxy(target: string, opts: ProxyOptions = {
     void forward(req, res);
   };
   const server = opts.serveTls
-    ? createHttpsServer({ cert: await readFile(opts.serveTls.serverCertFile), key: await readFile(opts.serveTls.serverKeyFile) }, onRequest)
+    ? createHttpsServer(
+        {
+          cert: await readFile(opts.serveTls.serverCertFile),
+          key: await readFile(opts.serveTls.serverKeyFile),
+          ...(opts.clientCaPem ? { ca: opts.clientCaPem, requestCert: true, rejectUnauthorized: true } : {}),
+        },
+        onRequest,
+      )
     : createServer(onRequest);
   const address = await listenLoopback(server);
 

@@ -73,7 +73,7 @@ describe('sarif', () => {
     const [run] = document.runs;
     expect(run.tool.driver).toMatchObject({ name: 'k8s-image-existence-exporter', version: '1.2.3', informationUri: 'https://example.com/k8s-image-existence-exporter' });
     const rules = run.tool.driver.rules as Array<{ id: string; shortDescription: { text: string }; help: { text: string } }>;
-    expect(rules.map((r) => r.id)).toEqual(['absent', 'bad_reference', 'auth_failure', 'access_denied', 'rate_limited', 'registry_unavailable', 'unknown_error', 'not_checked', 'skipped']);
+    expect(rules.map((r) => r.id)).toEqual(['absent', 'bad_reference', 'blocked', 'auth_failure', 'access_denied', 'rate_limited', 'registry_unavailable', 'unknown_error', 'not_checked', 'skipped']);
     for (const rule of rules) expect(rule.shortDescription.text && rule.help.text).toBeTruthy();
     const results = run.results as Array<Record<string, any>>;
     expect(results).toHaveLength(problems(CONTAINERS).length);

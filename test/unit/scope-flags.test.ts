@@ -59,3 +59,21 @@ describe('which workloads: flags', () => {
     expect(parseCheckFlags(['--cluster', '--namespace=a', '--skip-inactive-workloads'])).toMatchObject({ config: { namespaceScope: { names: ['a'] }, skipInactiveWorkloads: true } });
   });
 });
+
+describe("the nodes' own pull configuration", () => {
+  test('one file, named by its flag, in both commands', () => {
+    expect(config(['--containerd-hosts-dir=/etc/containerd/certs.d']).nodePullConfig).toEqual({ flag: 'containerd-hosts-dir', path: '/etc/containerd/certs.d' });
+    const check = parseCheckFlags(['--registries-conf', '/etc/containers/registries.conf', 'x.yaml']);
+    expect(check.action === 'check' && check.config.nodePullConfig).toEqual({ flag: 'registries-conf', path: '/etc/containers/registries.conf' });
+    expect(config([]).nodePullConfig).toBeUndefined();
+  });
+
+  test('two descriptions of where nodes pull from are refused, naming the flag', () => {
+    expect(() => parseFlags(['--containerd-hosts-dir=/d', '--registries-conf=/f'])).toThrow(FlagError);
+    expect(() => parseFlags(['--containerd-hosts-dir=/d', '--registries-conf=/f'])).toThrow(/--registries-conf.*--containerd-hosts-dir/);
+    expect(() => parseFlags(['--registries-conf=/f', '--image-mirror=docker.io=mirror.example.com'])).toThrow(/--image-mirror.*--registries-conf/);
+    expect(() => parseCheckFlags(['--containerd-hosts-dir=/d', '--image-mirror-only=docker.io=m.example.com', 'x.yaml'])).toThrow(/--image-mirror-only/);
+    // --default-registry is about names without a registry, which the files do not describe: kept.
+    expect(config(['--containerd-hosts-dir=/d', '--default-registry=r.example.com']).nodePullConfig?.flag).toBe('containerd-hosts-dir');
+  });
+});

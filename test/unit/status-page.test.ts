@@ -93,6 +93,7 @@ describe('status model', () => {
     row({ namespace: 'a-first', container: 'gone', image: '127.0.0.1:5000/app:2', status: 'absent' }),
     row({ container: 'bad', image: 'Bad Image', status: 'bad_reference', detail: 'invalid image reference "Bad Image": contains whitespace' }),
     row({ container: 'auth', image: 'registry.example.com:8443/private/app:1', status: 'auth_failure' }),
+    row({ container: 'blocked', image: 'untrusted.example.com/app:1', status: 'blocked', detail: 'untrusted.example.com is blocked in /etc/containers/registries.conf' }),
     row({ container: 'denied', image: 'ghcr.io/other/app:1', status: 'access_denied' }),
     row({ container: 'limited', image: 'busybox', status: 'rate_limited' }),
     row({ container: 'down', image: '127.0.0.1:1/x:1', status: 'registry_unavailable', detail: 'ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1', exists: 1 }),
@@ -112,9 +113,9 @@ describe('status model', () => {
 
   test('groups every status but present, in the fixed order, each with its advice', () => {
     expect(model.groups.map((g) => g.id)).toEqual([
-      'absent', 'bad_reference', 'auth_failure', 'access_denied', 'rate_limited', 'registry_unavailable', 'unknown_error', 'never_checked', 'platform_missing', 'skipped',
+      'absent', 'bad_reference', 'blocked', 'auth_failure', 'access_denied', 'rate_limited', 'registry_unavailable', 'unknown_error', 'never_checked', 'platform_missing', 'skipped',
     ]);
-    expect(model.groups.map((g) => g.count)).toEqual([2, 1, 1, 1, 1, 1, 1, 1, 1, 2]);
+    expect(model.groups.map((g) => g.count)).toEqual([2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2]);
     for (const g of model.groups) {
       expect(g.advice).toBe(GROUP_ADVICE[g.id]);
       expect(g.images.reduce((sum, image) => sum + image.count, 0)).toBe(g.count);
@@ -143,7 +144,7 @@ describe('status model', () => {
 
   test('totals, last collection and the lists that are down', () => {
     expect(model.generatedAt).toBe('2026-03-04T05:06:07.000Z');
-    expect(model.totals).toEqual({ containers: 14, present: 3, notPresent: 9, platformMissing: 1, skipped: 2 });
+    expect(model.totals).toEqual({ containers: 15, present: 3, notPresent: 10, platformMissing: 1, skipped: 2 });
     expect(model.lastCollection).toEqual({
       finishedAt: '2026-03-04T05:06:02.000Z',
       ageSeconds: 5,
@@ -219,7 +220,7 @@ describe('status model', () => {
     expect(empty.totals).toEqual({ containers: 0, present: 0, notPresent: 0, platformMissing: 0, skipped: 0 });
     expect(empty.groups.map((g) => g.id)).toEqual([...GROUP_IDS]);
     // The order the JSON's header promises, problems first as in `check`'s report.
-    expect(GROUP_IDS).toEqual(['absent', 'bad_reference', 'auth_failure', 'access_denied', 'rate_limited', 'registry_unavailable', 'unknown_error', 'never_checked', 'platform_missing', 'skipped']);
+    expect(GROUP_IDS).toEqual(['absent', 'bad_reference', 'blocked', 'auth_failure', 'access_denied', 'rate_limited', 'registry_unavailable', 'unknown_error', 'never_checked', 'platform_missing', 'skipped']);
     expect(empty.groups.every((g) => g.count === 0 && g.images.length === 0)).toBe(true);
     const html = await htmlOf(undefined);
     expect(html).toContain('No collection has run yet');

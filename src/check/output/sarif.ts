@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CheckedContainer } from '../report.js';
+import { outcomeOf, type CheckedContainer } from '../report.js';
 import { inPieces, type CheckReport, type OutputContext, type Render } from './output.js';
 import { placeOf } from './place.js';
 import { gravityOf, messageWords, PROBLEM_STATUSES, STATUS_WORDS, unlistedGravity, unlistedWords, type ProblemStatus } from './words.js';
@@ -75,7 +75,7 @@ function rule(status: ProblemStatus) {
     shortDescription: { text: title },
     fullDescription: { text: help },
     help: { text: help },
-    defaultConfiguration: { level: status === 'absent' || status === 'bad_reference' ? 'error' : 'warning' },
+    defaultConfiguration: { level: outcomeOf(status) === 'failed' ? 'error' : 'warning' },
     properties: { tags: ['kubernetes', 'container-image'] },
   };
 }

@@ -34,6 +34,13 @@ export const STATUS_WORDS: Readonly<Record<ProblemStatus, StatusWords>> = {
     name: 'InvalidImageReference',
     help: 'The image string is not a valid reference (or there is none): the kubelet cannot pull it either. Fix the image in the manifest. Fails the run (exit 1).',
   },
+  blocked: {
+    title: 'Registry blocked',
+    name: 'RegistryBlocked',
+    help:
+      "The node's registries.conf (--registries-conf) blocks the image's registry: CRI-O refuses to pull it, so the pod cannot start. " +
+      'Use an image from an allowed registry, or change the configuration. Not a statement about the image: the registry was not asked. Fails the run (exit 1).',
+  },
   auth_failure: {
     title: 'Credentials missing or rejected',
     name: 'RegistryAuthFailure',
@@ -132,6 +139,8 @@ export function problemWords(c: CheckedContainer): string {
     case 'bad_reference':
       // The reason names the image and what is wrong with it ("invalid image reference …", "no image: …").
       return c.reason ?? `image ${imageWords(c.image)} is not a valid reference`;
+    case 'blocked':
+      return `image ${imageWords(c.image)} is from a blocked registry${because}`;
     case NOT_CHECKED:
       return `image ${imageWords(c.image)} was not checked${because}`;
     case SKIPPED:

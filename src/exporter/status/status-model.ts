@@ -59,6 +59,7 @@ export type GroupId = (typeof GROUP_IDS)[number];
 export const GROUP_TITLES: Readonly<Record<GroupId, string>> = {
   absent: 'Absent',
   bad_reference: 'Bad reference',
+  blocked: 'Blocked registry',
   auth_failure: 'Authentication failure',
   access_denied: 'Access denied',
   rate_limited: 'Rate limited',
@@ -78,6 +79,9 @@ export const GROUP_ADVICE: Readonly<Record<GroupId, string>> = {
   bad_reference:
     'The image string in the spec is not a valid reference (empty, spaces, upper case in the repository, a malformed digest); ' +
     'the kubelet cannot pull it either. Fix the image string in the workload.',
+  blocked:
+    'The nodes’ registries.conf (--registries-conf) marks the image’s registry `blocked = true`: CRI-O refuses to pull from it, so the pod cannot start. ' +
+    'Point the workload at an allowed registry, or change the nodes’ configuration. The registry was not asked.',
   auth_failure:
     'The registry wants credentials and none worked: no pull secret matches the registry, the password is wrong or expired, ' +
     'or a named pull secret is missing or unreadable (the exporter log says which). Check the workload’s imagePullSecrets ' +
