@@ -11,7 +11,9 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { runCheck } from '../../src/check/run.js';
 import { loadContainerdHosts } from '../../src/node-config/containerd-hosts-load.js';
 import { parseImageReference } from '../../src/image/reference.js';
 import { containerdMissing, startContainerd, type Containerd } from '../support/containerd.js';
@@ -154,8 +156,9 @@ const CASES: readonly Case[] = [
     name: 'override_path to a root that is not the API',
     places: () => [`https://${mirror.host}/api`],
     dirs: () => ({ [dirOf(origin.host)]: `server = "https://${origin.host}"\ncapabilities = ["push"]\n${ca()}\n[host."https://${mirror.host}/api"]\n  override_path = true\n  ${ca()}\n` }),
-    // The registry's 404 for an unknown path is not a registry's "manifest unknown".
-    images: () => [{ image: `${origin.host}/app/mirror:v1`, pulled: false, status: 'could-not-check' }],
+    // distribution answers 404 under any path with its registry/2.0 header: containerd reads "not
+    // found", the exporter the last word's 404 (and indeed no node can pull through this file).
+    images: () => [{ image: `${origin.host}/app/mirror:v1`, pulled: false, status: 'absent' }],
   },
   {
     name: 'skip_verify',
@@ -258,6 +261,33 @@ async function hostsDir(index: number, dirs: Record<string, string | undefined>)
 
 const ctrRefOf = (e: Expectation) => e.ctrRef ?? e.image;
 
+/** Empty HOME and DOCKER_CONFIG: no credentials but the ones a test gives. */
+function checkEnv(): Record<string, string> {
+  const home = join(work, 'home');
+  return { HOME: home, DOCKER_CONFIG: join(home, '.docker'), NO_COLOR: '' };
+}
+
+/**
+ * `check` in this process (runCheck with real streams): the command but its start-up, which costs
+ * seconds per run on a busy machine. One test below runs the real process.
+ */
+async function checkHere(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const collect = () => {
+    let text = '';
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        text += String(chunk);
+        done();
+      },
+    });
+    return { stream, text: () => text };
+  };
+  const stdout = collect();
+  const stderr = collect();
+  const code = await runCheck(args, { stdin: Readable.from([]), stdout: stdout.stream, stderr: stderr.stream, env: checkEnv() });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
 describe.skipIf(missing !== undefined)(`--containerd-hosts-dir against containerd ${missing ? `(skipped: ${missing})` : ''}`, () => {
   const roots: string[] = [];
   const pulls: boolean[][] = [];
@@ -338,21 +368,31 @@ describe.skipIf(missing !== undefined)(`--containerd-hosts-dir against container
     });
     const file = join(work, `case-${index}.json`);
     await writeFile(file, manifest);
-    const home = join(work, 'home');
-    await mkdir(home, { recursive: true });
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'check', `--containerd-hosts-dir=${roots[index]}`, '--registry-timeout=5s', '--output=json', file], {
-      cwd: ROOT,
-      env: { ...process.env, HOME: home, DOCKER_CONFIG: join(home, '.docker'), NO_COLOR: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const run = await ended(child, { killAfterMs: 100_000 });
-    const containers = (JSON.parse(run.stdout) as { containers: { name: string; status: string }[] }).containers;
+    const run = await checkHere([`--containerd-hosts-dir=${roots[index]}`, '--registry-timeout=5s', '--output=json', file]);
+    const containers = (JSON.parse(run.stdout) as { containers: { container: string; status: string; reason?: string }[] }).containers;
+    const told = `check said ${JSON.stringify(containers.map((x) => [x.container, x.status, x.reason]), null, 1)}\n${run.stderr}`;
     const said = images.map((e, i) => {
-      const status = containers.find((x) => x.name === `c${i}`)?.status ?? 'missing';
+      const status = containers.find((x) => x.container === `c${i}`)?.status ?? 'missing';
       return [e.image, status === 'present' || status === 'absent' ? status : 'could-not-check'];
     });
-    expect(said, run.stderr).toEqual(images.map((e) => [e.image, e.status]));
+    expect(said, told).toEqual(images.map((e) => [e.image, e.status]));
     // The oracle's half of the rule: present exactly when ctr pulled it.
     expect(said.map(([, s]) => s === 'present')).toEqual(images.map((e) => e.pulled));
+  });
+
+  test.skipIf(!flagWired)('the real command: a broken hosts.toml is a flag error; an absent image exits 1', async () => {
+    const file = join(work, 'cli.json');
+    const images = CASES[0]!.images().map((e, i) => ({ name: `c${i}`, image: e.image }));
+    await writeFile(file, JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { containers: images } }));
+    const cli = (args: readonly string[]) =>
+      ended(spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'check', ...args], { cwd: ROOT, env: { ...process.env, ...checkEnv() }, stdio: ['ignore', 'pipe', 'pipe'] }), { killAfterMs: 100_000 });
+    const absent = await cli([`--containerd-hosts-dir=${roots[0]}`, '--registry-timeout=5s', file]);
+    expect(absent.code, absent.stderr).toBe(1);
+    const broken = join(work, 'broken');
+    await mkdir(join(broken, 'docker.io'), { recursive: true });
+    await writeFile(join(broken, 'docker.io', 'hosts.toml'), '[host."a"]\ncapabilities = "pull"\n');
+    const bad = await cli([`--containerd-hosts-dir=${broken}`, file]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`${broken}/docker.io/hosts.toml: [host."a"]: capabilities must be an array`);
   });
 });
