@@ -84,7 +84,11 @@ function parseServer(server: string, overridePath: boolean, file: string, what: 
   const url = server.startsWith('http') ? server : `https://${server}`;
   // A host name or address with an optional port: anything else could never be connected to.
   const match = /^(https?):\/\/([A-Za-z0-9.-]+(?::\d+)?|\[[0-9A-Fa-f:.]+\](?::\d+)?)(\/[^?#\s]*)?$/.exec(url);
-  if (!match) fail(file, `${what} ${JSON.stringify(server)} is not a registry URL such as https://mirror.example.com:5000/path`);
+  if (!match) {
+    // containerd takes anything starting with "http" for a URL: `http-cache:5000` would be no host at all.
+    const hint = server.startsWith('http') && !/^https?:\/\//.test(server) ? ' (containerd reads a name starting with "http" as a URL: write https:// before it)' : '';
+    fail(file, `${what} ${JSON.stringify(server)} is not a registry URL such as https://mirror.example.com:5000/path${hint}`);
+  }
   const [, scheme, host = '', rawPath = ''] = match;
   let path = rawPath === '' ? '' : posix.normalize(rawPath).replace(/(.)\/+$/, '$1');
   if (!overridePath && !path.endsWith('/v2')) path = `${path}/v2`;

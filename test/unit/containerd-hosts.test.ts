@@ -161,6 +161,9 @@ describe('hosts.toml', () => {
     expect(errorOf(() => parse('[host]\na = 1\n'))).toContain('[host."a"] must be a table');
     expect(errorOf(() => parse('[host."ftp://a"]\n'))).toContain('is not a registry URL');
     expect(errorOf(() => parse('[host."https://"]\n'))).toContain('is not a registry URL');
+    expect(errorOf(() => parse('[host."http-cache.internal:5000"]\n'))).toBe(
+      `${FILE}: [host."http-cache.internal:5000"] "http-cache.internal:5000" is not a registry URL such as https://mirror.example.com:5000/path (containerd reads a name starting with "http" as a URL: write https:// before it)`,
+    );
   });
 
   test('TOML errors (duplicate tables too) name the file, line and column', () => {
