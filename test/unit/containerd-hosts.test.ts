@@ -169,6 +169,10 @@ describe('hosts.toml', () => {
   test('TOML errors (duplicate tables too) name the file, line and column', () => {
     expect(errorOf(() => parse('[host."a"]\n[host."a"]\n'))).toMatch(new RegExp(`^${FILE}:2:\\d+: invalid TOML: `));
     expect(errorOf(() => parse('server = \n'))).toMatch(new RegExp(`^${FILE}:1:\\d+: invalid TOML`));
+    // A header may hold a token: no error quotes the text around the mistake.
+    for (const text of ['[host."a".header]\nauthorization = "Bearer s3cr3t\n', '[host."a".header]\nauthorization = Bearer-s3cr3t\n', '[host."a".header]\nauthorization = ["Bearer s3cr3t", 5]\n']) {
+      expect(errorOf(() => parse(text))).not.toContain('s3cr3t');
+    }
   });
 
   test('no [host] table: containerd 1.6/1.7 ignore the file (undefined), whatever else it says', () => {
