@@ -2,8 +2,8 @@
 # Installs the Debian packages the tests start for real: the CNCF distribution registry,
 # htpasswd (Basic auth), Prometheus and promtool, openssl (test CAs), setpriv (child cleanup),
 # Chromium (the status page in a real browser), kubectl (kustomize rendering of deploy/), pre-commit
-# (the hooks of .pre-commit-hooks.yaml, run by the real tool), containerd and ctr (the reference
-# reader of hosts.toml, run as a daemon of the test's own).
+# (the hooks of .pre-commit-hooks.yaml, run by the real tool), skopeo (the oracle for registries.conf),
+# containerd and ctr (the oracle for hosts.toml, run as a daemon of the test's own).
 set -euo pipefail
 missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
@@ -14,6 +14,7 @@ command -v setpriv >/dev/null || missing+=(util-linux)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v kubectl >/dev/null || missing+=(kubernetes-client)
 command -v pre-commit >/dev/null || missing+=(pre-commit)
+command -v skopeo >/dev/null || missing+=(skopeo)
 command -v ctr >/dev/null || missing+=(containerd)
 if [ "${#missing[@]}" -eq 0 ]; then exit 0; fi
 sudo=""

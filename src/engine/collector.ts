@@ -6,7 +6,7 @@
 import { beforeDeadline, TIMED_OUT } from '../utils/deadline.js';
 import type { KindListing, ListState } from './listings.js';
 import type { CheckLocation, CheckRequest, ImageChecker } from './image-check.js';
-import { endpointKey, type PullPlaces, type PullSource } from '../image/pull-plan.js';
+import { endpointKey, type PullPlan, type PullPlaces } from '../image/pull-plan.js';
 import { ignoreMatcher, type IgnoreMatcher } from '../image/ignore.js';
 import { BadReferenceError, parseImageReference, type ImageReference } from '../image/reference.js';
 import { describeApiError } from '../kubernetes/api.js';
@@ -249,7 +249,7 @@ export class Collector {
     if (where === IGNORED) return IGNORED;
     if ('locations' in where) return where;
     const problems = new Set<string>();
-    const locations: CheckLocation[] = where.map((source) => {
+    const locations: CheckLocation[] = where.sources.map((source) => {
       const { credentials, problem } = pullCredentials ? pullCredentials.lookup(source.ref) : { credentials: [] };
       if (problem) problems.add(problem);
       return { ...source, credentials };
@@ -261,7 +261,9 @@ export class Collector {
     );
     const credentialProblem = problems.size > 0 ? [...problems].join('; ') : undefined;
     if (credentialProblem) parts.push(`!${credentialProblem}`);
-    return { key: parts.join('\n'), image, locations, credentialProblem };
+    const { blocked } = where;
+    if (blocked !== undefined) parts.push(`blocked ${blocked}`);
+    return { key: parts.join('\n'), image, locations, credentialProblem, ...(blocked !== undefined ? { blocked } : {}) };
   }
 
   /** Where a node pulls an image string from (the same for every workload). */
@@ -275,10 +277,7 @@ export class Collector {
       return { key: `bad\n${image}`, image, locations: [], badReference: reason };
     }
     if (this.ignore(image, ref)) return IGNORED;
-    if (!places) return [{ ref, authoritative: true }];
-    const plan = places.plan(ref);
-    if ('blocked' in plan) return { key: `blocked\n${ref.canonical}\n${plan.blocked}`, image, locations: [], blocked: plan.blocked };
-    return plan.sources;
+    return places ? places.plan(ref) : { sources: [{ ref, authoritative: true }] };
   }
 }
 
@@ -316,8 +315,8 @@ class Plans {
     };
   }
 }
-/** An image's pull sources, the request of a bad reference or a blocked registry, or IGNORED. */
-type Places = readonly PullSource[] | CheckRequest | typeof IGNORED;
+/** Where an image is pulled from, the request of a bad reference, or IGNORED. */
+type Places = PullPlan | CheckRequest | typeof IGNORED;
 
 /** `fn` with its answers kept per argument: made per scrape, so they last one scrape. */
 function memoized<A, R>(fn: (arg: A) => R): (arg: A) => R {

@@ -37,11 +37,11 @@ export interface CheckRequest {
   /** Cache key: the locations and the identities of their credentials (never their content). */
   readonly key: string;
   readonly image: string;
-  /** In the order a node tries them; empty when the reference is bad or its registry blocked. */
+  /** In the order a node tries them; empty when the reference is bad (or the registry refused, with no mirror). */
   readonly locations: readonly CheckLocation[];
   /** Why the reference could not be parsed, when there are no locations. */
   readonly badReference?: string;
-  /** Why the node's configuration refuses the image's registry, when there are no locations. */
+  /** Why the node's configuration refuses the image's registry; `locations` are then mirrors only. */
   readonly blocked?: string;
   /** A pull secret the workload names could not be read (missing, forbidden, malformed). */
   readonly credentialProblem?: string;
@@ -119,7 +119,7 @@ export class ImageChecker {
   }
 
   private async evaluate(request: CheckRequest): Promise<CheckResult> {
-    if (request.blocked !== undefined) return { status: 'blocked', detail: request.blocked, checkedAt: this.now() };
+    if (request.blocked !== undefined && request.locations.length === 0) return { status: 'blocked', detail: request.blocked, checkedAt: this.now() };
     if (request.locations.length === 0) {
       return { status: 'bad_reference', detail: request.badReference ?? 'invalid image reference', checkedAt: this.now() };
     }
@@ -143,7 +143,9 @@ export class ImageChecker {
         }
       }
     }
-    const verdict = decideVerdict({ attempts, credentialProblem: request.credentialProblem });
+    let verdict = decideVerdict({ attempts, credentialProblem: request.credentialProblem });
+    // Only mirrors could be asked (the registry is refused): what they could not give, the node cannot get.
+    if (request.blocked !== undefined && verdict.status !== 'present') verdict = { status: 'blocked', detail: `${request.blocked}; ${verdict.detail}` };
     const result: CheckResult = { status: verdict.status, detail: verdict.detail, checkedAt: this.now(), retryAfterMs: verdict.retryAfterMs };
     if (verdict.status !== 'present' || !found?.digest) return result;
     if (this.options.checkPlatforms) {

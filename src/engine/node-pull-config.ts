@@ -6,6 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { FlagError } from '../flags/syntax.js';
+import { beforeDeadline, TIMED_OUT } from '../utils/deadline.js';
 import type { PullPlaces } from '../image/pull-plan.js';
 import type { Logger } from '../utils/log.js';
 
@@ -17,6 +18,11 @@ export interface LoadedPullConfig {
 
 /** Files are looked at no more often than this: a scrape storm stats them once. */
 const LOOK_AGAIN_MS = 2_000;
+/**
+ * A scrape waits this long at most for a look or a reading under way, then goes on with the last
+ * good configuration: a file system that hangs (a stuck network mount) must not hang the scrapes.
+ */
+export const LOOK_WAIT_MS = 1_000;
 
 /** Size, times and inode of each file: any edit, rename-over or ConfigMap swap changes one of them. */
 async function fingerprint(files: readonly string[]): Promise<string> {
@@ -74,14 +80,16 @@ export class NodePullConfig {
   }
 
   /** The places as configured now, read again first if a file changed. */
-  current(): Promise<PullPlaces> {
-    // Askers while a look is under way wait for it: one scrape's answer is never older than another's.
-    if (this.looking) return this.looking;
-    if (this.now() - this.lookedAt < LOOK_AGAIN_MS) return Promise.resolve(this.loaded.places);
-    this.looking = this.lookAgain().finally(() => {
-      this.looking = undefined;
-    });
-    return this.looking;
+  async current(): Promise<PullPlaces> {
+    // Askers while a look is under way wait for it (a while): one scrape's answer is not older than another's.
+    if (!this.looking) {
+      if (this.now() - this.lookedAt < LOOK_AGAIN_MS) return this.loaded.places;
+      this.looking = this.lookAgain().finally(() => {
+        this.looking = undefined;
+      });
+    }
+    const places = await beforeDeadline(this.looking, Date.now() + LOOK_WAIT_MS);
+    return places === TIMED_OUT ? this.loaded.places : places;
   }
 
   private async lookAgain(): Promise<PullPlaces> {

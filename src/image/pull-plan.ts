@@ -56,11 +56,16 @@ export interface PullSource {
   readonly endpoint?: Endpoint;
 }
 
-/** What a node does with one image: pull it from these places in order, or refuse it. */
-export type PullPlan =
-  | { readonly sources: readonly PullSource[] }
-  /** The node's configuration refuses the registry (registries.conf `blocked`): never `absent`. */
-  | { readonly blocked: string };
+/** What a node does with one image: pull it from these places in order. */
+export interface PullPlan {
+  readonly sources: readonly PullSource[];
+  /**
+   * The node's configuration refuses the image's registry (registries.conf `blocked`), and says why.
+   * The sources are then only mirrors it may still try (none authoritative): an image none of them
+   * serves has the status `blocked`, never `absent`.
+   */
+  readonly blocked?: string;
+}
 
 /** One source of "where nodes pull from": the flags, a hosts directory, a registries.conf. */
 export interface PullPlaces {

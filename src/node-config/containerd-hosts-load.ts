@@ -4,10 +4,11 @@
  * (containerd-hosts.ts holds the rules). Every problem is a NodeConfigError naming the file.
  */
 import { createPrivateKey } from 'node:crypto';
-import { open, opendir, stat } from 'node:fs/promises';
+import { opendir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PullPlaces } from '../image/pull-plan.js';
 import { pemCertificates } from '../utils/pem-certificates.js';
+import { readSmallFile, SmallFileError } from '../utils/small-file.js';
 import { certFileHosts, containerdHostsPlaces, parseHostsToml, type HostConfig, type LoadedHost } from './containerd-hosts.js';
 import { NodeConfigError } from './node-config-error.js';
 
@@ -24,28 +25,13 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function readBoundedFile(path: string, what: string): Promise<string> {
-  let handle;
+/** A regular file of at most 1 MiB (utils/small-file.ts); `source` is the file that named it, if another. */
+async function readBoundedFile(path: string, source?: string): Promise<string> {
   try {
-    handle = await open(path, 'r');
+    return await readSmallFile(path, MAX_FILE_BYTES);
   } catch (error) {
-    throw new NodeConfigError(`${what} ${message(error)}`);
-  }
-  try {
-    // Read one byte past the bound instead of trusting a size that may change under us.
-    const buffer = Buffer.alloc(MAX_FILE_BYTES + 1);
-    let length = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length > MAX_FILE_BYTES) throw new NodeConfigError(`${what} is larger than 1 MiB`);
-    }
-    return buffer.subarray(0, length).toString('utf8');
-  } catch (error) {
-    throw error instanceof NodeConfigError ? error : new NodeConfigError(`${what} ${message(error)}`);
-  } finally {
-    await handle.close();
+    if (error instanceof SmallFileError) throw new NodeConfigError(source ? `${source}: ${error.message}` : error.message);
+    throw error;
   }
 }
 
@@ -77,7 +63,7 @@ class PemFiles {
     if (!text) {
       if (this.texts.size === MAX_ENTRIES) throw new NodeConfigError(`${source}: more than ${MAX_ENTRIES} certificate and key files`);
       this.files.push(path);
-      text = readBoundedFile(path, `${source}: ${path}`);
+      text = readBoundedFile(path, source);
       this.texts.set(path, text);
     }
     return text;
@@ -135,7 +121,7 @@ export async function loadContainerdHosts(dir: string): Promise<{ places: PullPl
     let configs: HostConfig[] | undefined;
     if (names.some((n) => n.name === 'hosts.toml' && !n.isDir)) {
       files.push(hostsToml);
-      const text = await readBoundedFile(hostsToml, hostsToml);
+      const text = await readBoundedFile(hostsToml);
       if (text.length > 0) configs = parseHostsToml(text, hostDir, hostsToml);
     }
     // Files a hosts.toml names are its to answer for; the Docker-style certificates the directory's.

@@ -263,7 +263,7 @@ export function planFromHosts(ref: ImageReference, hosts: readonly LoadedHost[],
     .filter(({ host }) => (host.capabilities & needed) === needed);
   if (usable.length === 0) {
     const what = ref.digest !== undefined ? '"pull"' : '"pull" and "resolve"';
-    return { blocked: `no host in the hosts directory ${dirName} has the capabilities ${what} this image needs` };
+    return { sources: [], blocked: `no host in the hosts directory ${dirName} has the capabilities ${what} this image needs` };
   }
   const sources: PullSource[] = [];
   for (const [i, { host, isDefault }] of usable.entries()) {

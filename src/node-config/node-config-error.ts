@@ -1,2 +1,5 @@
-/** A node configuration file (containerd's hosts directory, registries.conf) that cannot be used as written. */
+/**
+ * A node configuration file (containerd hosts.toml, registries.conf) that cannot be used: the message
+ * names the file and, for TOML syntax, line:column.
+ */
 export class NodeConfigError extends Error {}

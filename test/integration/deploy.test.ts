@@ -174,6 +174,32 @@ describe('manifests', () => {
     });
   });
 
+  test("the nodes' pull configuration, uncommented: each flag names a read-only hostPath mounted at its path on the node", async () => {
+    const text = await readFile(join(DEPLOY, '03-deployment.yaml'), 'utf8');
+    const uncommented = text.replace(
+      /^(\s*)# ((?:- --(?:containerd-hosts-dir|registries-conf)=\S+)|volumeMounts:|volumes:|- name: (?:containerd-hosts|containers-conf)|  mountPath: \S+|  readOnly: true|  hostPath:|    path: \S+|    type: Directory)$/gm,
+      '$1$2',
+    );
+    const doc = (loadAllYaml(uncommented) as Doc[])[0]!;
+    const pod = doc.spec.template.spec;
+    const [container] = pod.containers;
+    const flags = (container.args as string[]).filter((a) => /^--(containerd-hosts-dir|registries-conf)=/.test(a));
+    expect(flags).toEqual(['--containerd-hosts-dir=/etc/containerd/certs.d', '--registries-conf=/etc/containers/registries.conf']);
+    expect(container.volumeMounts).toHaveLength(2);
+    for (const flag of flags) {
+      const path = flag.slice(flag.indexOf('=') + 1);
+      const mount = container.volumeMounts.find((m: Doc) => path === m.mountPath || path.startsWith(`${m.mountPath}/`));
+      expect(mount, flag).toBeDefined();
+      expect(mount.readOnly).toBe(true);
+      const volume = pod.volumes.find((v: Doc) => v.name === mount.name);
+      // The same path as on the node: absolute paths inside the files mean the same there and here.
+      expect(volume.hostPath).toEqual({ path: mount.mountPath, type: 'Directory' });
+    }
+    // As shipped, none of it is active.
+    expect(deploymentDoc.spec.template.spec.volumes).toBeUndefined();
+    expect(deploymentDoc.spec.template.spec.containers[0].volumeMounts).toBeUndefined();
+  });
+
   test('the Dockerfile runs as the same non-root user', async () => {
     const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/^USER 65532:65532$/m);

@@ -31,7 +31,7 @@ const DIR = '/etc/containerd/certs.d/docker.io';
 const parse = (text: string) => parseHostsToml(text, DIR, FILE);
 const loaded = (hosts: readonly HostConfig[]): LoadedHost[] => hosts.map((h) => ({ ...h, caPems: h.caFiles.map((f) => `PEM of ${f}`), client: undefined }));
 const sourcesOf = (plan: PullPlan): readonly PullSource[] => {
-  if (!('sources' in plan)) throw new Error(`blocked: ${plan.blocked}`);
+  if (plan.blocked !== undefined) throw new Error(`blocked: ${plan.blocked}`);
   return plan.sources;
 };
 const where = (plan: PullPlan) => sourcesOf(plan).map((s) => (s.endpoint ? `${s.endpoint.scheme}://${s.endpoint.host}${s.endpoint.apiPath}` : `default ${s.ref.registry}`));
@@ -236,7 +236,7 @@ describe('plans', () => {
     expect(where(plan(text, 'nginx:1'))).toEqual(['https://both.example/v2', 'default docker.io']);
     expect(where(plan(text, `nginx@${digest}`))).toEqual(['https://pull-only.example/v2', 'https://both.example/v2', 'default docker.io']);
     const onlyPull = plan('server = "https://hub.example"\ncapabilities = ["pull"]\n[host."m"]\ncapabilities = ["push"]\n', 'nginx:1');
-    expect(onlyPull).toEqual({ blocked: 'no host in the hosts directory docker.io has the capabilities "pull" and "resolve" this image needs' });
+    expect(onlyPull).toEqual({ sources: [], blocked: 'no host in the hosts directory docker.io has the capabilities "pull" and "resolve" this image needs' });
   });
 
   test('the last place tried has the last word, and only it', () => {
@@ -317,7 +317,7 @@ describe('loading a hosts directory', () => {
       return { message: (error as Error).message, root };
     };
     let { message, root } = await failure(toml('ca = "missing.crt"'));
-    expect(message).toBe(`${root}/r.example/hosts.toml: ${root}/r.example/missing.crt does not exist`);
+    expect(message).toBe(`${root}/r.example/hosts.toml: cannot read ${root}/r.example/missing.crt: ENOENT`);
     ({ message, root } = await failure({ ...toml('ca = "ca.crt"'), 'r.example/ca.crt': 'not a certificate' }));
     expect(message).toBe(`${root}/r.example/hosts.toml: CA file ${root}/r.example/ca.crt holds no PEM certificate`);
     const key = await readFile(other.serverKeyFile, 'utf8');
@@ -332,7 +332,7 @@ describe('loading a hosts directory', () => {
 
   test('bounded: a file over 1 MiB, more than 1,000 directories, a missing root', async () => {
     let root = await tree({ 'r.example/hosts.toml': `# ${'x'.repeat(1024 * 1024)}\n[host."a"]\n` });
-    await expect(loadContainerdHosts(root)).rejects.toThrow(`${root}/r.example/hosts.toml is larger than 1 MiB`);
+    await expect(loadContainerdHosts(root)).rejects.toThrow(`${root}/r.example/hosts.toml is larger than 1048576 bytes`);
     root = await tree({});
     await Promise.all(Array.from({ length: MAX_ENTRIES + 1 }, (_, i) => mkdir(join(root, `r${i}.example`))));
     await expect(loadContainerdHosts(root)).rejects.toThrow(`--containerd-hosts-dir ${root} holds more than 1000 entries`);

@@ -22,7 +22,7 @@ async function loadBlockList(path: string): Promise<LoadedPullConfig> {
   const names = text.split('\n').filter((line) => line !== '');
   if (names.includes('!')) throw new Error(`${path}:${names.indexOf('!') + 1}: not a registry name`);
   const places: PullPlaces = {
-    plan: (ref) => (names.includes(ref.registry) ? { blocked: `${ref.registry} is blocked in ${path}` } : { sources: [{ ref, authoritative: true }] }),
+    plan: (ref) => (names.includes(ref.registry) ? { sources: [], blocked: `${ref.registry} is blocked in ${path}` } : { sources: [{ ref, authoritative: true }] }),
   };
   return { places, files: [path] };
 }
@@ -34,7 +34,7 @@ function setUp() {
   return { lines, logger, clock: { now: () => now, pass: (ms: number) => (now += ms) } };
 }
 
-const blocked = (places: PullPlaces, image: string) => 'blocked' in places.plan(parseImageReference(image));
+const blocked = (places: PullPlaces, image: string) => places.plan(parseImageReference(image)).blocked !== undefined;
 
 describe('NodePullConfig', () => {
   test('a file that does not read at start-up is a flag error naming the flag', async () => {
@@ -86,6 +86,24 @@ describe('NodePullConfig', () => {
     const third = await config.current();
     expect(blocked(third, 'nginx')).toBe(true);
     expect(blocked(third, 'ghcr.io/a/b:1')).toBe(false);
+  });
+
+  test('a reading that never ends does not hold the scrapes: they go on with the last good configuration', async () => {
+    const dir = await makeTempDir('nodeconf');
+    const path = join(dir, 'registries');
+    await writeFile(path, 'quay.io\n');
+    const { logger, clock } = setUp();
+    let hang = false;
+    const load = () => (hang ? new Promise<LoadedPullConfig>(() => undefined) : loadBlockList(path));
+    const config = await NodePullConfig.start('registries-conf', path, load, logger, clock.now);
+    const first = await config.current();
+    hang = true; // a stuck network mount, say
+    await writeFile(path, 'ghcr.io\n');
+    clock.pass(10_000);
+    const started = Date.now();
+    expect(await config.current()).toBe(first);
+    expect(await config.current()).toBe(first); // and the next scrape, while the reading still hangs
+    expect(Date.now() - started).toBeLessThan(10_000); // two waits of LOOK_WAIT_MS (1 s), generously
   });
 
   test('a storm of scrapes looks at the files at most once per 2 s', async () => {
