@@ -1,0 +1,136 @@
+/**
+ * Reads a containerd hosts directory (`--containerd-hosts-dir`): each registry's directory, its
+ * hosts.toml and the CA and client PEM files it names, bounded, into pull places
+ * (containerd-hosts.ts holds the rules). Every problem is a NodeConfigError naming the file.
+ */
+import { createPrivateKey } from 'node:crypto';
+import { opendir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PullPlaces } from '../image/pull-plan.js';
+import { pemCertificates } from '../utils/pem-certificates.js';
+import { readSmallFile, SmallFileError } from '../utils/small-file.js';
+import { certFileHosts, containerdHostsPlaces, parseHostsToml, type HostConfig, type LoadedHost } from './containerd-hosts.js';
+import { NodeConfigError } from './node-config-error.js';
+
+export const MAX_FILE_BYTES = 1024 * 1024;
+/** Registry directories under the root, entries in one of them, and PEM files named in all. */
+export const MAX_ENTRIES = 1000;
+
+function message(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ENOENT') return 'does not exist';
+  if (code === 'EACCES') return 'cannot be read (permission denied)';
+  if (code === 'ENOTDIR') return 'is not a directory';
+  if (code === 'EISDIR') return 'is a directory';
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A regular file of at most 1 MiB (utils/small-file.ts); `source` is the file that named it, if another. */
+async function readBoundedFile(path: string, source?: string): Promise<string> {
+  try {
+    return await readSmallFile(path, MAX_FILE_BYTES);
+  } catch (error) {
+    if (error instanceof SmallFileError) throw new NodeConfigError(source ? `${source}: ${error.message}` : error.message);
+    throw error;
+  }
+}
+
+/** The names in a directory, with whether each is a directory (symbolic links followed, as os.Stat does). */
+async function listDir(path: string, what: string): Promise<{ name: string; isDir: boolean }[]> {
+  const entries: { name: string; isDir: boolean }[] = [];
+  try {
+    for await (const entry of await opendir(path)) {
+      if (entries.length === MAX_ENTRIES) throw new NodeConfigError(`${what} holds more than ${MAX_ENTRIES} entries`);
+      let isDir = entry.isDirectory();
+      if (entry.isSymbolicLink()) isDir = await stat(join(path, entry.name)).then((s) => s.isDirectory(), () => false);
+      entries.push({ name: entry.name, isDir });
+    }
+  } catch (error) {
+    throw error instanceof NodeConfigError ? error : new NodeConfigError(`${what} ${message(error)}`);
+  }
+  return entries;
+}
+
+const PRIVATE_KEY = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/;
+
+/** Reads each PEM file once, and no more than MAX_ENTRIES of them over the whole directory. */
+class PemFiles {
+  private readonly texts = new Map<string, Promise<string>>();
+  constructor(private readonly files: string[]) {}
+
+  read(path: string, source: string): Promise<string> {
+    let text = this.texts.get(path);
+    if (!text) {
+      if (this.texts.size === MAX_ENTRIES) throw new NodeConfigError(`${source}: more than ${MAX_ENTRIES} certificate and key files`);
+      this.files.push(path);
+      text = readBoundedFile(path, source);
+      this.texts.set(path, text);
+    }
+    return text;
+  }
+
+  async ca(path: string, source: string): Promise<string> {
+    const text = await this.read(path, source);
+    const blocks = pemCertificates(text, (problem) => {
+      throw new NodeConfigError(`${source}: CA file ${path} ${problem === 'none' ? 'holds no PEM certificate' : 'holds a certificate that cannot be parsed'}`);
+    });
+    return blocks.map((b) => b.pem).join('\n');
+  }
+
+  async client(certPath: string, keyPath: string | undefined, source: string): Promise<{ certPem: string; keyPem: string }> {
+    const certText = await this.read(certPath, source);
+    const keyText = keyPath === undefined ? certText : await this.read(keyPath, source);
+    const certs = pemCertificates(certText, (problem) => {
+      throw new NodeConfigError(`${source}: client certificate ${certPath} ${problem === 'none' ? 'holds no PEM certificate' : 'holds a certificate that cannot be parsed'}`);
+    });
+    const keyFile = keyPath ?? certPath;
+    const keyPem = PRIVATE_KEY.exec(keyText)?.[0];
+    if (!keyPem) throw new NodeConfigError(`${source}: client key ${keyFile} holds no PEM private key`);
+    let key;
+    try {
+      key = createPrivateKey(keyPem);
+    } catch {
+      throw new NodeConfigError(`${source}: client key ${keyFile} holds a private key that cannot be parsed`);
+    }
+    // Go's tls.X509KeyPair refuses a key that is not the certificate's; so do we, before any request.
+    if (!certs[0]?.certificate.checkPrivateKey(key)) throw new NodeConfigError(`${source}: client key ${keyFile} does not belong to the certificate ${certPath}`);
+    return { certPem: certs.map((c) => c.pem).join('\n'), keyPem };
+  }
+}
+
+async function loadHost(config: HostConfig, pems: PemFiles, source: string): Promise<LoadedHost> {
+  const caPems = await Promise.all(config.caFiles.map((path) => pems.ca(path, source)));
+  // Go presents the first pair that suits the server; one pair is what a registry asks for.
+  const first = config.clientPairs[0];
+  const client = first ? await pems.client(first[0], first[1], source) : undefined;
+  for (const [cert, key] of config.clientPairs.slice(1)) await pems.client(cert, key, source);
+  return { ...config, caPems, client };
+}
+
+/** Reads the hosts directory `dir` (containerd's `config_path`); throws NodeConfigError. */
+export async function loadContainerdHosts(dir: string): Promise<{ places: PullPlaces; files: readonly string[] }> {
+  const files: string[] = [dir];
+  const pems = new PemFiles(files);
+  const dirs = new Map<string, readonly LoadedHost[]>();
+  for (const entry of await listDir(dir, `--containerd-hosts-dir ${dir}`)) {
+    if (!entry.isDir) continue;
+    const hostDir = join(dir, entry.name);
+    files.push(hostDir);
+    const names = await listDir(hostDir, hostDir);
+    const hostsToml = join(hostDir, 'hosts.toml');
+    let configs: HostConfig[] | undefined;
+    if (names.some((n) => n.name === 'hosts.toml' && !n.isDir)) {
+      files.push(hostsToml);
+      const text = await readBoundedFile(hostsToml);
+      if (text.length > 0) configs = parseHostsToml(text, hostDir, hostsToml);
+    }
+    // Files a hosts.toml names are its to answer for; the Docker-style certificates the directory's.
+    const source = configs ? hostsToml : hostDir;
+    configs ??= certFileHosts(
+      hostDir,
+      names.filter((n) => !n.isDir).map((n) => n.name),
+    );
+    dirs.set(entry.name, await Promise.all(configs.map((c) => loadHost(c, pems, source))));
+  }
+  return { places: containerdHostsPlaces(dirs), files };
+}
