@@ -38,8 +38,8 @@ export const STATUS_WORDS: Readonly<Record<ProblemStatus, StatusWords>> = {
     title: 'Registry blocked',
     name: 'RegistryBlocked',
     help:
-      "The node's registries.conf (--registries-conf) blocks the image's registry: CRI-O refuses to pull it, so the pod cannot start. " +
-      'Use an image from an allowed registry, or change the configuration. Not a statement about the image: the registry was not asked. Fails the run (exit 1).',
+      "The nodes' configuration refuses the image's registry (registries.conf `blocked`, or a hosts.toml in which no host may pull it) and no mirror served it: the pod cannot start. " +
+      'Use an image from an allowed registry, or change the configuration. Not a statement about the image. Fails the run (exit 1).',
   },
   auth_failure: {
     title: 'Credentials missing or rejected',

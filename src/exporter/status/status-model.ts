@@ -80,8 +80,9 @@ export const GROUP_ADVICE: Readonly<Record<GroupId, string>> = {
     'The image string in the spec is not a valid reference (empty, spaces, upper case in the repository, a malformed digest); ' +
     'the kubelet cannot pull it either. Fix the image string in the workload.',
   blocked:
-    'The nodes’ registries.conf (--registries-conf) marks the image’s registry `blocked = true`: CRI-O refuses to pull from it, so the pod cannot start. ' +
-    'Point the workload at an allowed registry, or change the nodes’ configuration. The registry was not asked.',
+    'The nodes’ configuration refuses the image’s registry: registries.conf (--registries-conf) marks it `blocked = true`, ' +
+    'or in the hosts directory (--containerd-hosts-dir) no host may pull it (capabilities), and no mirror served it. The pod cannot start. ' +
+    'Point the workload at an allowed registry, or change the nodes’ configuration. Not a statement about the image.',
   auth_failure:
     'The registry wants credentials and none worked: no pull secret matches the registry, the password is wrong or expired, ' +
     'or a named pull secret is missing or unreadable (the exporter log says which). Check the workload’s imagePullSecrets ' +
