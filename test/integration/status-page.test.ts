@@ -190,6 +190,7 @@ describe('status page', () => {
     expect(model.groups.map((g) => [g.id, g.count])).toEqual([
       ['absent', 1],
       ['bad_reference', 2],
+      ['blocked', 0],
       ['auth_failure', 0],
       ['access_denied', 0],
       ['rate_limited', 0],
