@@ -5,10 +5,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { stringify } from 'yaml';
-import { runCheck } from '../../src/check/run.js';
+import { checkHere as runHere } from '../support/check-here.js';
 import { deployment } from '../support/objects.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -28,29 +27,9 @@ afterAll(async () => {
   await registry?.stop();
 });
 
-/** A stream that keeps what is written to it. */
-function sink() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      text += String(chunk);
-      done();
-    },
-  });
-  return { stream, text: () => text };
-}
-
 async function check(args: readonly string[], stdin: string | Buffer = '') {
-  const stdout = sink();
-  const stderr = sink();
   const home = join(dir, 'home');
-  const code = await runCheck([`--allow-plain-http=${registry.host}`, ...args], {
-    stdin: Readable.from([Buffer.from(stdin)]),
-    stdout: stdout.stream,
-    stderr: stderr.stream,
-    env: { HOME: home, DOCKER_CONFIG: join(home, '.docker') },
-  });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
+  return runHere([`--allow-plain-http=${registry.host}`, ...args], { stdin, env: { HOME: home, DOCKER_CONFIG: join(home, '.docker') } });
 }
 
 async function file(name: string, content: string | Buffer): Promise<string> {

@@ -3,13 +3,12 @@
  * checking against real registries, and saying so with its table, its JSON and its exit code.
  */
 import { spawn } from 'node:child_process';
-import { Readable, Writable } from 'node:stream';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { stringify } from 'yaml';
-import { runCheck } from '../../src/check/run.js';
+import { checkHere as runHere } from '../support/check-here.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { cronJob, deployment, dockerConfigSecret, serviceAccount, statefulSet, type PodTemplateInput } from '../support/objects.js';
 import { createPki } from '../support/pki.js';
@@ -63,21 +62,8 @@ async function check(args: readonly string[], options: { stdin?: string; env?: R
  * process itself (its exit code, main.ts) spawn it with check() above.
  */
 async function checkHere(args: readonly string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<CheckRun> {
-  const collect = () => {
-    let text = '';
-    const stream = new Writable({
-      write(chunk, _encoding, done) {
-        text += String(chunk);
-        done();
-      },
-    });
-    return { stream, text: () => text };
-  };
-  const stdout = collect();
-  const stderr = collect();
   const env = { HOME: emptyHome, DOCKER_CONFIG: join(emptyHome, '.docker'), NO_COLOR: '', ...options.env };
-  const code = await runCheck(args, { stdin: Readable.from([Buffer.from(options.stdin ?? '')]), stdout: stdout.stream, stderr: stderr.stream, env });
-  const run = { code, stdout: stdout.text(), stderr: stderr.text() };
+  const run = await runHere(args, { stdin: options.stdin, env });
   runs.push(run);
   return run;
 }
@@ -561,27 +547,7 @@ describe('--cluster', () => {
 
 
 describe('on a terminal', () => {
-  /** A stream that says it is (or is not) a terminal and keeps what is written to it. */
-  function terminal(isTTY: boolean) {
-    let text = '';
-    const stream = Object.assign(
-      new Writable({
-        write(chunk, _encoding, done) {
-          text += String(chunk);
-          done();
-        },
-      }),
-      { isTTY },
-    );
-    return { stream, text: () => text };
-  }
-
-  async function inProcess(args: readonly string[], tty: boolean, env: Record<string, string> = {}) {
-    const stdout = terminal(tty);
-    const stderr = terminal(tty);
-    const code = await runCheck(args, { stdin: Readable.from([]), stdout: stdout.stream, stderr: stderr.stream, env: { HOME: emptyHome, ...env } });
-    return { code, stdout: stdout.text(), stderr: stderr.text() };
-  }
+  const inProcess = (args: readonly string[], tty: boolean, env: Record<string, string> = {}) => runHere(args, { tty, env: { HOME: emptyHome, ...env } });
 
   test('colours on a terminal, not with NO_COLOR, never in a pipe; the progress line on a terminal only, erased at the end', async () => {
     // Slow answers, so that the progress line is drawn at least once.

@@ -11,9 +11,8 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { runCheck } from '../../src/check/run.js';
+import { checkHere as runHere } from '../support/check-here.js';
 import { loadContainerdHosts } from '../../src/node-config/containerd-hosts-load.js';
 import { parseImageReference } from '../../src/image/reference.js';
 import { containerdMissing, startContainerd, type Containerd } from '../support/containerd.js';
@@ -274,26 +273,8 @@ function checkEnv(): Record<string, string> {
   return { HOME: home, DOCKER_CONFIG: join(home, '.docker'), NO_COLOR: '' };
 }
 
-/**
- * `check` in this process (runCheck with real streams): the command but its start-up, which costs
- * seconds per run on a busy machine. One test below runs the real process.
- */
-async function checkHere(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const collect = () => {
-    let text = '';
-    const stream = new Writable({
-      write(chunk, _encoding, done) {
-        text += String(chunk);
-        done();
-      },
-    });
-    return { stream, text: () => text };
-  };
-  const stdout = collect();
-  const stderr = collect();
-  const code = await runCheck(args, { stdin: Readable.from([]), stdout: stdout.stream, stderr: stderr.stream, env: checkEnv() });
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
+/** `check` in this process (test/support/check-here.ts); one test below runs the real process. */
+const checkHere = (args: readonly string[]) => runHere(args, { env: checkEnv() });
 
 describe.skipIf(missing !== undefined)(`--containerd-hosts-dir against containerd ${missing ? `(skipped: ${missing})` : ''}`, () => {
   const roots: string[] = [];

@@ -6,10 +6,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { stringify } from 'yaml';
-import { runCheck } from '../../src/check/run.js';
+import { checkHere as runHere } from '../support/check-here.js';
 import { PREFIX, startExporter, type RunningExporter } from '../support/exporter.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { deployment } from '../support/objects.js';
@@ -84,13 +83,7 @@ describe('the exporter', () => {
 });
 
 describe('check', () => {
-  async function checkHere(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const texts = { stdout: '', stderr: '' };
-    const sink = (key: keyof typeof texts) => new Writable({ write(chunk, _e, done) { texts[key] += String(chunk); done(); } });
-    const env = { HOME: dir, DOCKER_CONFIG: join(dir, '.docker'), NO_COLOR: '' };
-    const code = await runCheck(args, { stdin: Readable.from([]), stdout: sink('stdout'), stderr: sink('stderr'), env });
-    return { code, ...texts };
-  }
+  const checkHere = (args: readonly string[]) => runHere(args, { env: { HOME: dir, DOCKER_CONFIG: join(dir, '.docker'), NO_COLOR: '' } });
 
   test('on a manifest: the image volumes are checked and named "image volume <name>"; the absent one fails the run', async () => {
     const file = join(dir, 'manifests', 'serve.yaml');

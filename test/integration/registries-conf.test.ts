@@ -12,12 +12,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { createServer as createHttpsServer, type Server } from 'node:https';
-import { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { runCheck } from '../../src/check/run.js';
+import { checkHere as runHere } from '../support/check-here.js';
 import { parseImageReference } from '../../src/image/reference.js';
 import { loadRegistriesConf } from '../../src/node-config/registries-conf-load.js';
 import { listenLoopback } from '../support/listen.js';
@@ -119,13 +118,7 @@ async function ours(file: string, refs: readonly string[]): Promise<string[]> {
     spec: { template: { spec: { containers: [{ name: 'app', image }] } } },
   }));
   await writeFile(manifest, objects.map((o) => JSON.stringify(o)).join('\n---\n'));
-  let stdout = '';
-  let stderr = '';
-  const sink = (add: (text: string) => void) => new Writable({ write: (chunk, _encoding, done) => (add(String(chunk)), done()) });
-  const code = await runCheck(['--registries-conf', file, '--registry-ca-file', pki.caCertFile, '--output=json', manifest], {
-    stdin: Readable.from([]),
-    stdout: sink((t) => (stdout += t)),
-    stderr: sink((t) => (stderr += t)),
+  const { code, stdout, stderr } = await runHere(['--registries-conf', file, '--registry-ca-file', pki.caCertFile, '--output=json', manifest], {
     env: { HOME: home, DOCKER_CONFIG: join(home, '.docker'), NO_COLOR: '' },
   });
   expect([0, 1, 3], stderr).toContain(code);
