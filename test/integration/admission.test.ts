@@ -187,7 +187,7 @@ describe('warns, never blocks (the default)', () => {
     expect(answer.status).toBe(200);
     expect(answer.json.apiVersion).toBe('admission.k8s.io/v1');
     expect(answer.json.response.allowed).toBe(true);
-    expect(answer.json.response.warnings).toEqual([expect.stringMatching(new RegExp(`^container "app": image ${host}/team/app:2 does not exist, the registry says.*push it or fix the tag$`))]);
+    expect(answer.json.response.warnings).toEqual([expect.stringMatching(new RegExp(`^container "app": image ${host}/team/app:2 does not exist \\(registry says MANIFEST_UNKNOWN\\): pods cannot start with it; push it or fix the tag$`))]);
     const text = await metricsText(exporter);
     expect(metric(text, 'admission_reviews_total', { kind: 'Deployment', outcome: 'warned' })).toBe(1);
     expect(metric(text, 'admission_warnings_total', { kind: 'Deployment', status: 'absent' })).toBe(1);

@@ -52,7 +52,7 @@ export function findingOf(row: ContainerRow): Finding | undefined {
       text = `${who}: image ${image} not checked in time (the registry is slow); the exporter keeps checking it and alerts if it is absent`;
       return { status: 'not_checked_in_time', text: printable(text, MAX_WARNING_CHARS) };
     case 'absent':
-      text = `${who}: image ${image} does not exist, the registry says${detail}: pods cannot start with it; push it or fix the tag`;
+      text = `${who}: image ${image} does not exist${detail}: pods cannot start with it; push it or fix the tag`;
       break;
     case 'bad_reference':
       text = `${who}: ${JSON.stringify(image)} is not a valid image reference${detail}; fix the image`;
