@@ -14,6 +14,8 @@ import { randomUUID } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MAX_BODY_BYTES, MAX_IMAGES_PER_REVIEW } from '../../src/exporter/admission/admission.js';
+import { readClientCas } from '../../src/exporter/admission/client-cert.js';
+import { checkWebConfigFile } from '../../src/exporter/web/web-config-load.js';
 import { MAX_WARNING_CHARS, MAX_WARNINGS } from '../../src/exporter/admission/warnings.js';
 import { createCa, issueCert, type IssuedCert } from '../support/client-cert.js';
 import { PREFIX, startExporter, type RunningExporter } from '../support/exporter.js';
@@ -346,5 +348,20 @@ describe('--admission-client-ca-file', () => {
     const answer = await post(exporter, body, { cert: apiServerCert });
     expect(answer.status).toBe(200);
     expect(answer.json.response.allowed).toBe(true);
+  });
+});
+
+describe('start-up checks (exit 2, naming the flag)', () => {
+  test('--admission-webhook needs tls_server_config in the web config', async () => {
+    const file = join(dir, 'plain.yml');
+    await writeFile(file, `basic_auth_users:\n  prometheus: ${bcrypt.hashSync('secret', 4)}\n`);
+    await expect(checkWebConfigFile(file, 'admission-webhook')).rejects.toThrow(`invalid flag --admission-webhook: needs tls_server_config in ${file}`);
+    await expect(checkWebConfigFile(join(dir, 'web.yml'), 'admission-webhook')).resolves.toBeUndefined();
+  });
+
+  test('--admission-client-ca-file must hold a certificate', async () => {
+    await expect(readClientCas(join(dir, 'nope.crt'))).rejects.toThrow('--admission-client-ca-file: cannot read');
+    await expect(readClientCas(join(dir, 'web.yml'))).rejects.toThrow('holds no PEM certificate');
+    await expect(readClientCas(pki.caCertFile)).resolves.toHaveLength(1);
   });
 });
