@@ -127,10 +127,16 @@ describe.skipIf(missing !== undefined)('the webhook called by a real kube-apiser
     await once(silent, 'listening');
     silentHost = `127.0.0.1:${(silent.address() as { port: number }).port}`;
 
-    // As the README says: apply deploy/admission/'s webhook, then make-certificate.sh (here with the
+    // As the README says: apply deploy/admission/, then make-certificate.sh (here with the
     // loopback address in the certificate, as the API server calls a URL rather than the Service).
-    const applied = await kubectl(['apply', '-f', join(ADMISSION, '40-validatingwebhookconfiguration.yaml')]);
-    expect(applied.stderr).toBe('');
+    const applied = await kubectl(['apply', '-f', `${ADMISSION}/`]);
+    expect(applied).toMatchObject({ code: 0, stderr: '' });
+    expect(applied.stdout.trim().split('\n').sort()).toEqual([
+      'configmap/image-existence-exporter-web-config created',
+      'deployment.apps/image-existence-exporter created',
+      'service/image-existence-exporter created',
+      'validatingwebhookconfiguration.admissionregistration.k8s.io/image-existence-exporter created',
+    ]);
     const tls = join(dir, 'tls');
     await run('bash', [join(ADMISSION, 'make-certificate.sh')], {
       env: { ...process.env, OUT_DIR: tls, EXTRA_SANS: 'IP:127.0.0.1', KUBECONFIG: api.adminKubeconfigPath },
