@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { MAX_BODY_BYTES, MAX_IMAGES_PER_REVIEW } from '../../src/exporter/admission/admission.js';
+import { MAX_BODIES_BYTES, MAX_BODY_BYTES, MAX_IMAGES_PER_REVIEW, MAX_PENDING_CHECKS } from '../../src/exporter/admission/admission.js';
 import { readClientCas } from '../../src/exporter/admission/client-cert.js';
 import { checkWebConfigFile } from '../../src/exporter/web/web-config-load.js';
 import { MAX_WARNING_CHARS, MAX_WARNINGS } from '../../src/exporter/admission/warnings.js';
@@ -313,6 +313,55 @@ describe('warns, never blocks (the default)', () => {
       req.end();
     });
     expect(res).toBe(401);
+  });
+});
+
+describe('what many reviews at once may hold', () => {
+  let exporter: RunningExporter;
+  beforeAll(async () => {
+    exporter = await startWebhook();
+  });
+
+  test('bodies in flight: past 16 MiB declared, 429 at once; a body that never ends is cut at the budget (408)', async () => {
+    // Two reviews declaring the largest body, sending a little of it and then nothing.
+    const stalled = Array.from({ length: MAX_BODIES_BYTES / MAX_BODY_BYTES }, () => {
+      const started = performance.now();
+      return new Promise<{ status: number; ms: number }>((resolve, reject) => {
+        const req = httpsRequest({
+          host: '127.0.0.1', port: portOf(exporter), method: 'POST', path: '/admission?timeout=2s', ca: pki.caCertPem, agent: false,
+          headers: { 'content-type': 'application/json', 'content-length': MAX_BODY_BYTES },
+        });
+        req.on('error', reject);
+        req.on('response', (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, ms: performance.now() - started });
+          req.destroy();
+        });
+        req.write('{"apiVersion":');
+      });
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const refused = await post(exporter, reviewOf(one('third', `${host}/team/app:1`)));
+    expect(refused.status).toBe(429);
+    for (const answer of await Promise.all(stalled)) {
+      expect(answer.status).toBe(408);
+      expect(answer.ms).toBeLessThan(2000);
+    }
+    // Their bytes were given back.
+    expect((await post(exporter, reviewOf(one('fourth', `${host}/team/app:1`)))).status).toBe(200);
+  });
+
+  test(`checks still pending: past ${MAX_PENDING_CHECKS}, a review starts none and says so`, async () => {
+    const review = (n: number) => {
+      const containers = Array.from({ length: MAX_IMAGES_PER_REVIEW }, (_, i) => ({ name: `c${i}`, image: `${silentHost}/pile/${n}-${i}:1` }));
+      return post(exporter, reviewOf(deployment('team', `pile-${n}`, { containers })), { timeout: '2s' });
+    };
+    // Each review leaves its 256 checks of a registry that never answers pending.
+    for (let n = 0; n < MAX_PENDING_CHECKS / MAX_IMAGES_PER_REVIEW; n++) expect((await review(n)).status).toBe(200);
+    const answer = await post(exporter, reviewOf(one('one-more', `${silentHost}/pile/more:1`)), { timeout: '2s' });
+    expect(answer.json.response.warnings).toEqual(['1 more image not checked: too many at once (the exporter checks them when a scrape sees them)']);
+    const text = await metricsText(exporter);
+    expect(metric(text, 'admission_warnings_total', { kind: 'Deployment', status: 'not_checked_too_many' })).toBe(1);
   });
 });
 
