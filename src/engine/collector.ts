@@ -223,7 +223,9 @@ export class Collector {
   async checkContainers(workload: Workload, containers: readonly ContainerImage[], deadline: number, limit = Infinity): Promise<{ rows: ContainerRow[]; leftOut: number }> {
     const wanted = containers.filter((container) => !container.optedOut);
     const lookup = wanted.length === 0 ? undefined : await this.credentialLookup([workload], this.now() + (deadline - this.now()) / 2, { aside: true });
-    const byImage = memoized((image: string) => this.plan(this.placesOf(image), image, lookup?.(workload)));
+    // Where a node pulls from, as a scrape plans it now.
+    const places = await this.options.pullPlaces?.();
+    const byImage = memoized((image: string) => this.plan(this.placesOf(image, places), image, lookup?.(workload)));
     const { checker } = this.options;
     const waits = new Map<string, Promise<unknown>>();
     const planned: Array<{ container: ContainerImage; key?: string; skipped?: SkipReason }> = [];

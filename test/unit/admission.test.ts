@@ -130,6 +130,9 @@ describe('warnings in plain words, bounded', () => {
       text: 'container "app": image registry.example.com/team/app:2 could not be checked (connection refused); whether it exists is not known (not refused)',
     });
     expect(findingOf(row(undefined))).toMatchObject({ status: 'not_checked_in_time', text: expect.stringContaining('not checked in time') });
+    expect(findingOf(row('blocked', {}, 'no endpoint of registry.example.com may be used'))?.text).toBe(
+      "container \"app\": image registry.example.com/team/app:2 cannot be pulled: the nodes' registry configuration blocks it (no endpoint of registry.example.com may be used)",
+    );
     expect(findingOf(row('bad_reference', { image: 'UPPER' }, 'invalid reference format'))?.text).toBe('container "app": "UPPER" is not a valid image reference (invalid reference format); fix the image');
   });
 

@@ -54,6 +54,9 @@ export function findingOf(row: ContainerRow): Finding | undefined {
     case 'absent':
       text = `${who}: image ${image} does not exist${detail}: pods cannot start with it; push it or fix the tag`;
       break;
+    case 'blocked':
+      text = `${who}: image ${image} cannot be pulled: the nodes' registry configuration blocks it${detail}`;
+      break;
     case 'bad_reference':
       text = `${who}: ${JSON.stringify(image)} is not a valid image reference${detail}; fix the image`;
       break;
