@@ -39,11 +39,14 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   const { config } = parsed;
-  const { createExporter, checkWebConfigFile, loadKubeConfig } = await exporterModules();
+  const { createExporter, checkWebConfigFile, readClientCas, loadKubeConfig } = await exporterModules();
   const logger = createLogger(config.logLevel);
   let started: Started;
   try {
-    started = await startUp(config, { logger }, () => checkWebConfigFile(config.webConfigFile));
+    started = await startUp(config, { logger }, async () => {
+      await checkWebConfigFile(config.webConfigFile, config.admission ? 'admission-webhook' : undefined);
+      if (config.admission?.clientCaFile !== undefined) await readClientCas(config.admission.clientCaFile);
+    });
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`${error.message}\n`);
@@ -102,8 +105,13 @@ async function main(argv: readonly string[]): Promise<void> {
  * is only when `check` does: each command loads its own modules, so `check` starts without these.
  */
 async function exporterModules() {
-  const [app, webConfig, cluster] = await Promise.all([import('./exporter/app.js'), import('./exporter/web/web-config-load.js'), loadCluster()]);
-  return { createExporter: app.createExporter, checkWebConfigFile: webConfig.checkWebConfigFile, loadKubeConfig: cluster.loadKubeConfig };
+  const [app, webConfig, clientCert, cluster] = await Promise.all([
+    import('./exporter/app.js'),
+    import('./exporter/web/web-config-load.js'),
+    import('./exporter/admission/client-cert.js'),
+    loadCluster(),
+  ]);
+  return { createExporter: app.createExporter, checkWebConfigFile: webConfig.checkWebConfigFile, readClientCas: clientCert.readClientCas, loadKubeConfig: cluster.loadKubeConfig };
 }
 
 /**

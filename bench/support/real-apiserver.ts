@@ -5,7 +5,8 @@
  * the user by a ClusterRoleBinding made here. No controller-manager runs: objects are stored and
  * served, nothing reconciles them.
  *
- * Benchmark only: the tests never start it (building the binary takes minutes).
+ * Benchmarks use it, and test/integration/admission-apiserver.test.ts (skipped where the binary was
+ * never built: building it takes minutes).
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

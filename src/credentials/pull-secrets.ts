@@ -124,7 +124,7 @@ export class PullSecretCredentials implements CredentialSource {
     });
   }
 
-  async prepare(workloads: readonly Workload[]): Promise<CredentialLookup> {
+  async prepare(workloads: readonly Workload[], options?: { readonly aside?: boolean }): Promise<CredentialLookup> {
     await this.refreshNodeConfig();
     const accounts = await this.accounts(workloads);
     this.secrets.prune();
@@ -155,7 +155,8 @@ export class PullSecretCredentials implements CredentialSource {
       this.options.providers ?? CredentialProviders.NONE,
       this.chains,
     );
-    this.chains = chains;
+    // A review's few workloads must not make the next scrape rebuild every other chain.
+    if (!options?.aside) this.chains = chains;
     return lookup;
   }
 

@@ -10,8 +10,12 @@ import type { PullCredential } from '../registry/credentials.js';
 
 /** Finds the credentials a workload's pods would pull an image with (most specific first). */
 export interface CredentialSource {
-  /** Prepares for one scrape (e.g. reads pull secrets once); returns the lookup for that scrape. */
-  prepare(workloads: readonly Workload[]): Promise<CredentialLookup>;
+  /**
+   * Prepares for one scrape (e.g. reads pull secrets once); returns the lookup for that scrape.
+   * `aside`: a few workloads outside the scrapes (an admission review): what the scrapes keep
+   * between them is left as it is.
+   */
+  prepare(workloads: readonly Workload[], options?: { readonly aside?: boolean }): Promise<CredentialLookup>;
 }
 /**
  * The credentials a workload's pods pull with. Workloads naming the same secrets share one object,

@@ -212,6 +212,65 @@ export class Collector {
     });
   }
 
+  /**
+   * Checks some containers of one workload now (an admission review's), with the credentials its
+   * pods would pull with, as a scrape checks them, and answers with what is known at `deadline`:
+   * a result already known is served at once (and rechecked in the background when stale), the
+   * others are waited for; one still running then has no status. Checks of one image share one
+   * registry request with scrapes and other reviews (p-memoize). Never prunes or counts recheck
+   * rounds: those follow the scrapes. At most `limit` images not known yet are checked; the rest are left out (counted).
+   */
+  async checkContainers(workload: Workload, containers: readonly ContainerImage[], deadline: number, limit = Infinity): Promise<{ rows: ContainerRow[]; leftOut: number }> {
+    const wanted = containers.filter((container) => !container.optedOut);
+    const lookup = wanted.length === 0 ? undefined : await this.credentialLookup([workload], this.now() + (deadline - this.now()) / 2, { aside: true });
+    // Where a node pulls from, as a scrape plans it now.
+    const places = await this.options.pullPlaces?.();
+    const byImage = memoized((image: string) => this.plan(this.placesOf(image, places), image, lookup?.(workload)));
+    const { checker } = this.options;
+    const waits = new Map<string, Promise<unknown>>();
+    const planned: Array<{ container: ContainerImage; key?: string; skipped?: SkipReason }> = [];
+    let leftOut = 0;
+    let started = 0;
+    for (const container of containers) {
+      if (container.optedOut) {
+        planned.push({ container, skipped: 'annotation' });
+        continue;
+      }
+      const request = byImage(container.image);
+      if (request === IGNORED) {
+        planned.push({ container, skipped: 'ignored-images' });
+        continue;
+      }
+      if (!waits.has(request.key)) {
+        const known = checker.states.latest(request.key) !== undefined;
+        if (!known && started >= limit) {
+          leftOut++;
+          continue;
+        }
+        const check = checker.check(request).catch((error: unknown) => this.options.logger.error('image check failed unexpectedly', { image: request.image, reason: String(error) }));
+        // A result already known is the answer (its recheck, if one started, lands in the cache).
+        waits.set(request.key, known ? Promise.resolve() : check);
+        if (!known) started++;
+      }
+      planned.push({ container, key: request.key });
+    }
+    await beforeDeadline(Promise.all(waits.values()), deadline, this.now);
+    const rows = planned.map(({ container, key, skipped }): ContainerRow => {
+      const result = key === undefined ? undefined : checker.states.latest(key);
+      return {
+        workload,
+        container,
+        status: result?.status,
+        detail: result?.detail,
+        checkedAt: result?.checkedAt,
+        exists: result?.status === 'present' ? 1 : result?.status === 'absent' ? 0 : undefined,
+        missingPlatforms: undefined,
+        ...(skipped ? { skipped } : {}),
+      };
+    });
+    return { rows, leftOut };
+  }
+
   /** One warning per workload object (per change of it) whose annotation was not honoured: its containers are checked. */
   private warnOnce(workload: Workload): void {
     if (this.warned.has(workload)) return;
@@ -228,14 +287,14 @@ export class Collector {
    * The scrape's credential lookup. If pull secrets cannot be read by the deadline (or at all), every
    * image is checked anonymously with a credential problem attached, so only "present" counts.
    */
-  private async credentialLookup(workloads: readonly Workload[], deadline: number): Promise<CredentialLookup | undefined> {
+  private async credentialLookup(workloads: readonly Workload[], deadline: number, options?: { aside: true }): Promise<CredentialLookup | undefined> {
     if (!this.options.credentials) return undefined;
     const failed = (problem: string): CredentialLookup => {
       const none: PullCredentials = { lookup: () => ({ credentials: [], problem }) };
       return () => none;
     };
     try {
-      const lookup = await beforeDeadline(this.options.credentials.prepare(workloads), deadline, this.now);
+      const lookup = await beforeDeadline(this.options.credentials.prepare(workloads, options), deadline, this.now);
       if (lookup !== TIMED_OUT) return lookup;
       this.options.logger.warn('pull secrets were not read before the scrape deadline');
       return failed('pull secrets not read in time');

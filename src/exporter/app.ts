@@ -15,6 +15,10 @@ import { ExporterMetrics } from './metrics.js';
 import { Nodes } from '../engine/nodes.js';
 import { createApp, scrapeTimeoutFromHeader } from './server.js';
 import { createWebServer } from './web/web-server.js';
+import { admissionHandler } from './admission/admission.js';
+import { readClientCas } from './admission/client-cert.js';
+import { RecentWarnings } from './admission/recent-warnings.js';
+import type { X509Certificate } from 'node:crypto';
 
 export interface ExporterDeps extends EngineDeps {
   readonly kubeConfig: KubeConfig;
@@ -51,6 +55,9 @@ const KEEP_ALIVE_MS = 65_000;
 /** How long close() waits past the last scrape timeout before cutting the connections left. */
 const DRAIN_MARGIN_MS = 1000;
 
+/** The webhook's path (server.ts), with or without a query (the API server adds `?timeout=10s`). */
+const ADMISSION_PATH = /^\/admission\/?(?:\?.*)?$/s;
+
 
 export function createExporter(config: Config, deps: ExporterDeps): Exporter {
   const { logger } = deps;
@@ -68,8 +75,27 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
       deps.credentials ?? clusterCredentials(config, deps.kubeConfig, { logger, providers: deps.providers, dockerConfigPath: config.dockerConfig, now: deps.now }),
     onRecheckRound: () => metrics.completedRechecks.inc(),
   });
+  // --admission-webhook: the same collector checks a review's images (its engine, credentials, cache).
+  let admissionCas: readonly X509Certificate[] | undefined;
+  const recent = new RecentWarnings();
+  const admission = config.admission && {
+    recent,
+    handle: admissionHandler({
+      settings: config.admission,
+      collector,
+      customResources: config.customResources,
+      kinds: config.workloadKinds,
+      clientCas: () => admissionCas,
+      observer: metrics.admissionObserver(),
+      pendingChecks: () => checker.pending,
+      recent,
+      logger,
+      now: deps.now,
+    }),
+  };
   const app = createApp({
     metrics,
+    admission: admission || undefined,
     collect: (deadline) => collector.collect(deadline),
     defaultScrapeTimeoutMs: config.scrapeTimeoutMs,
     logger,
@@ -100,12 +126,18 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
     checker,
     collector,
     async listen() {
+      if (config.admission?.clientCaFile !== undefined) admissionCas = await readClientCas(config.admission.clientCaFile);
       if (config.webConfigFile === undefined) {
         server = app.listen({ host: config.bindHost, port: config.bindPort });
         server.on('request', track);
       } else {
         // --web-config-file: HTTPS and/or basic auth in front of the app, re-read when the file changes.
-        server = await createWebServer(config.webConfigFile, app.callback(), { logger, onRequest: track });
+        server = await createWebServer(config.webConfigFile, app.callback(), {
+          logger,
+          onRequest: track,
+          withoutBasicAuth: config.admission ? ADMISSION_PATH : undefined,
+          requestClientCert: config.admission?.clientCaFile !== undefined,
+        });
         server.listen({ host: config.bindHost, port: config.bindPort });
       }
       // Longer than scrapers keep idle connections (Node's 5 s default is shorter): the scraper closes

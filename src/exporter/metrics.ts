@@ -5,7 +5,8 @@
  * per probe) and read its snapshot in their collect() callbacks. Process-wide counters and default
  * metrics live in one long-lived registry, rendered last.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AdmissionObserver } from './admission/admission.js';
 import type { ContainerRow, SkipReason, Snapshot } from '../engine/collector.js';
 import type { ListState } from '../engine/listings.js';
 import type { AnswerBody } from './shared-answer.js';
@@ -50,6 +51,50 @@ export class ExporterMetrics {
       help: 'Image checks that finished without proving presence or absence (registry unreachable, auth failure, bad reference, ...).',
       registers: [this.processRegistry],
     });
+  }
+
+  /**
+   * The admission webhook's families (only with --admission-webhook): reviews by kind and outcome,
+   * warnings by kind and status, refusals by kind, and how long reviews took. Label values are
+   * bounded: kinds are the built-in ones, those of --workload-resource, `other` or '' (a request
+   * not read as a review); statuses and outcomes are fixed sets.
+   */
+  admissionObserver(): AdmissionObserver {
+    const registers = [this.processRegistry];
+    const reviews = new Counter({
+      name: `${PREFIX}_admission_reviews_total`,
+      help: 'Admission reviews answered, by kind and outcome: allowed (every new image present), warned, denied (--admission-deny-absent), skipped (nothing new to check), refused (not answered as a review: bad request, too large, too many at once, no TLS or client certificate).',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
+    const warnings = new Counter({
+      name: `${PREFIX}_admission_warnings_total`,
+      help: 'Containers an admission review warned about, by kind and status (a check status, or not_checked_in_time, not_checked_too_many).',
+      labelNames: ['kind', 'status'],
+      registers,
+    });
+    const denials = new Counter({
+      name: `${PREFIX}_admission_denials_total`,
+      help: 'Admission reviews refused because an image is absent (--admission-deny-absent), by kind.',
+      labelNames: ['kind'],
+      registers,
+    });
+    const duration = new Histogram({
+      name: `${PREFIX}_admission_review_duration_seconds`,
+      help: 'Time from an admission request to its answer.',
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 7.5, 10],
+      registers,
+    });
+    return {
+      review(kind, outcome, seconds) {
+        reviews.inc({ kind, outcome });
+        if (outcome === 'denied') denials.inc({ kind });
+        duration.observe(seconds);
+      },
+      warning(kind, status) {
+        warnings.inc({ kind, status });
+      },
+    };
   }
 
   get contentType(): string {

@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Snapshot } from '../engine/collector.js';
 import type { Logger } from '../utils/log.js';
+import type { RecentWarnings } from './admission/recent-warnings.js';
 import { FINISHING_SAFETY, FinishingTime } from './finishing-time.js';
 import { asForeground } from '../utils/yield.js';
 import { AnswersWriting } from './answers-writing.js';
@@ -25,6 +26,8 @@ export interface ServerDeps {
   readonly answerWriteMaxMs?: number;
   /** Bytes of answers being written at once (default ANSWERS_WRITING_MAX_BYTES; tests lower it). */
   readonly answersWritingMaxBytes?: number;
+  /** --admission-webhook: the handler of POST /admission, and the recent warnings the status page lists. */
+  readonly admission?: { readonly handle: (ctx: Koa.Context) => Promise<void>; readonly recent: RecentWarnings };
 }
 
 /**
@@ -113,7 +116,7 @@ export function createApp(deps: ServerDeps): Koa {
       ctx.body = 'format must be html or json\n';
       return;
     }
-    send(ctx, await statusPages.answer(lastCollected, format), writeMaxMs, writing);
+    send(ctx, await statusPages.answer(lastCollected, format, deps.admission?.recent), writeMaxMs, writing);
     ctx.set('cache-control', 'no-store');
     ctx.set('x-content-type-options', 'nosniff');
     if (format === 'json') {
@@ -123,6 +126,9 @@ export function createApp(deps: ServerDeps): Koa {
       ctx.type = 'text/html';
     }
   });
+
+  // The validating admission webhook (src/exporter/admission/): over TLS only, outside basic auth.
+  if (deps.admission) router.post('/admission', deps.admission.handle);
 
   const app = new Koa();
   app.use(async (ctx, next) => {

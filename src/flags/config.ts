@@ -59,6 +59,15 @@ export interface Config extends EngineSettings {
   readonly checkPlatforms: boolean;
   /** --web-config-file: TLS and basic auth of the listener (exporter-toolkit format); undefined: plain HTTP. */
   readonly webConfigFile?: string | undefined;
+  /** --admission-webhook and its options; undefined: no webhook. */
+  readonly admission?: AdmissionSettings | undefined;
+}
+
+export interface AdmissionSettings {
+  /** --admission-deny-absent. */
+  readonly denyAbsent: boolean;
+  /** --admission-client-ca-file. */
+  readonly clientCaFile: string | undefined;
 }
 
 /** What `check` reports as a failure besides absent images and bad references. */
@@ -164,8 +173,22 @@ export function parseFlags(argv: readonly string[]): ParseOutcome {
       listMaxAgeMs: flags.get('list-max-age'),
       checkPlatforms: flags.get('check-platforms'),
       webConfigFile: flags.get('web-config-file'),
+      admission: admissionSettings(flags),
     },
   };
+}
+
+/** The webhook's flags: its options only with it, and it only with a listener that may speak TLS. */
+function admissionSettings(flags: CommandLine<'exporter'>): AdmissionSettings | undefined {
+  if (!flags.get('admission-webhook')) {
+    const option = (['admission-deny-absent', 'admission-client-ca-file'] as const).find((name) => flags.has(name));
+    if (option) throw new FlagError(option, 'applies only with --admission-webhook');
+    return undefined;
+  }
+  if (flags.get('web-config-file') === undefined) {
+    throw new FlagError('admission-webhook', 'needs --web-config-file with tls_server_config: the API server calls webhooks over HTTPS only');
+  }
+  return { denyAbsent: flags.get('admission-deny-absent'), clientCaFile: flags.get('admission-client-ca-file') };
 }
 
 export type CheckParseOutcome = { readonly action: 'check'; readonly config: CheckConfig } | { readonly action: 'help' };

@@ -209,6 +209,22 @@ export const FLAGS = {
   },
   help: { for: BOTH, value: bool, help: 'Print this help and exit.' },
   version: { for: EXPORTER, value: bool, help: 'Print the version and exit.' },
+  // The admission webhook's (README, "Warnings at kubectl apply").
+  'admission-webhook': {
+    for: EXPORTER,
+    value: bool,
+    help: 'Serve a validating admission webhook at POST /admission on the TLS listener of --web-config-file (needed: the API server calls webhooks over HTTPS only). It warns about absent images; deploy/admission/ registers it.',
+  },
+  'admission-deny-absent': {
+    for: EXPORTER,
+    value: bool,
+    help: 'With --admission-webhook: refuse a workload whose new image the registry says does not exist (images that could not be checked are still only warned about).',
+  },
+  'admission-client-ca-file': {
+    for: EXPORTER,
+    value: optionalPath,
+    help: 'With --admission-webhook: only answer reviews whose TLS client certificate this CA (PEM) signed: the API server\'s, configured in its admission configuration.',
+  },
   // check's own
   cluster: { for: CHECK, value: bool, help: 'Check the workloads of the cluster (kubeconfig as for the exporter) instead of manifests.' },
   output: {

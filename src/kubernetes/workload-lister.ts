@@ -118,6 +118,36 @@ interface ApiResourceList {
   resources?: Array<{ name?: unknown; kind?: unknown }>;
 }
 
+/**
+ * The listed source an API resource is, as an AdmissionReview names it (`apps`, `deployments`):
+ * a built-in kind (any version: a CronJob of batch/v1beta1 has the template where batch/v1 has it),
+ * or the custom resource of that group, version and resource; undefined for anything else.
+ */
+export function sourceOfResource(
+  resource: { readonly group: string; readonly version: string; readonly resource: string },
+  customResources: readonly CustomResource[],
+): { readonly source: SourceId; readonly builtin?: BuiltinKind; readonly custom?: CustomResource } | undefined {
+  const custom = customResources.find((c) => c.group === resource.group && c.version === resource.version && c.resource === resource.resource);
+  if (custom) return { source: customSourceId(custom), custom };
+  for (const [kind, from] of Object.entries(BUILTIN_SOURCES) as Array<[BuiltinKind, Source]>) {
+    const group = from.prefix === '/api/v1' ? '' : (from.prefix.split('/')[2] as string);
+    if (group === resource.group && from.resource === resource.resource) return { source: kind, builtin: kind };
+  }
+  return undefined;
+}
+
+/**
+ * One object reduced as a listing of its source reduces it (an admission review's object); undefined
+ * when its controller is reported instead (a ReplicaSet's Pod, a CronJob's Job). `listedKinds`: the
+ * custom kinds listed, which may own Jobs. Throws on an object not shaped like its kind.
+ */
+export function workloadOf(kind: string, source: { readonly builtin?: BuiltinKind; readonly custom?: CustomResource }, object: WorkloadObject, listedKinds: ReadonlySet<string>): Workload | undefined {
+  const from = source.custom ? customSource(source.custom) : BUILTIN_SOURCES[source.builtin as BuiltinKind];
+  if (from.ownedElsewhere?.(object, listedKinds)) return undefined;
+  const template = from.template(object);
+  return toWorkload(kind, object, template?.spec, { active: from.active(object), templateMetadata: template?.metadata, moreImages: from.moreImages?.(object) });
+}
+
 export interface WorkloadListerOptions {
   readonly pageSize: number;
   readonly requestTimeoutMs: number;

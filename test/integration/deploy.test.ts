@@ -383,6 +383,81 @@ describe('namespaced variant (deploy/namespaced/)', () => {
   });
 });
 
+describe('admission webhook (deploy/admission/)', () => {
+  const ADMISSION = join(DEPLOY, 'admission');
+  let docs: Doc[];
+  const one = (kind: string) => {
+    const found = docs.filter((d) => d.kind === kind);
+    expect(found, kind).toHaveLength(1);
+    return found[0]!;
+  };
+  beforeAll(async () => {
+    docs = [...(await loadDir(ADMISSION)).values()].flat();
+  });
+
+  test('the Deployment is deploy/03-deployment.yaml plus the webhook flags, the web config and certificate volumes, and HTTPS probes', () => {
+    const webhook = one('Deployment');
+    const container = webhook.spec.template.spec.containers[0];
+    const added = ['--web-config-file=/etc/image-existence-exporter/web/web-config.yml', '--admission-webhook'];
+    expect(container.args.filter((a: string) => !deploymentDoc.spec.template.spec.containers[0].args.includes(a))).toEqual(added);
+    const without = structuredClone(webhook);
+    const c = without.spec.template.spec.containers[0];
+    c.args = c.args.filter((a: string) => !added.includes(a));
+    delete c.volumeMounts;
+    delete without.spec.template.spec.volumes;
+    for (const probe of [c.livenessProbe, c.readinessProbe]) {
+      expect(probe.httpGet.scheme).toBe('HTTPS');
+      delete probe.httpGet.scheme;
+    }
+    expect(without).toEqual(deploymentDoc);
+  });
+
+  test('the web config serves TLS from the mounted Secret; the Service, Secret and webhook name one another', () => {
+    const deployment = one('Deployment');
+    const spec = deployment.spec.template.spec;
+    const mounts = Object.fromEntries(spec.containers[0].volumeMounts.map((m: Doc) => [m.name, m.mountPath]));
+    const configMap = one('ConfigMap');
+    expect(spec.volumes).toContainEqual({ name: 'web-config', configMap: { name: configMap.metadata.name } });
+    const web = (loadAllYaml(configMap.data['web-config.yml']) as Doc[])[0]!;
+    expect(web.tls_server_config).toEqual({ cert_file: `${mounts['webhook-tls']}/tls.crt`, key_file: `${mounts['webhook-tls']}/tls.key` });
+    expect(`${mounts['web-config']}/web-config.yml`).toBe('/etc/image-existence-exporter/web/web-config.yml');
+    const secretName = spec.volumes.find((v: Doc) => v.name === 'webhook-tls').secret.secretName;
+
+    const service = one('Service');
+    expect(service.metadata.namespace).toBe(deployment.metadata.namespace);
+    expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
+    expect(service.spec.ports).toEqual([{ name: 'https-webhook', port: 443, targetPort: spec.containers[0].ports[0].name, protocol: 'TCP' }]);
+
+    const config = one('ValidatingWebhookConfiguration');
+    const [webhook] = config.webhooks;
+    expect(config.webhooks).toHaveLength(1);
+    expect(webhook).toMatchObject({ failurePolicy: 'Ignore', sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: 10 });
+    expect(webhook.clientConfig.service).toEqual({ name: service.metadata.name, namespace: service.metadata.namespace, path: '/admission', port: 443 });
+    // kube-system, where the exporter runs, is left out.
+    expect(webhook.namespaceSelector.matchExpressions).toContainEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [deployment.metadata.namespace] });
+    const resources = webhook.rules.flatMap((r: Doc) => r.resources).sort();
+    expect(resources).toEqual(['cronjobs', 'daemonsets', 'deployments', 'jobs', 'pods', 'statefulsets']);
+
+    // cert-manager's variant and make-certificate.sh write the Secret the Deployment mounts.
+    const certificate = async () => (await load(join(ADMISSION, 'cert-manager', 'certificate.yaml'))).find((d) => d.kind === 'Certificate')!;
+    return Promise.all([
+      certificate().then((cert) => {
+        expect(cert.spec.secretName).toBe(secretName);
+        expect(config.metadata.annotations['cert-manager.io/inject-ca-from']).toBe(`${cert.metadata.namespace}/${cert.metadata.name}`);
+        expect(cert.spec.dnsNames).toContain(`${service.metadata.name}.${service.metadata.namespace}.svc`);
+      }),
+      readFile(join(ADMISSION, 'make-certificate.sh'), 'utf8').then((script) => {
+        expect(script).toContain(`SECRET="\${SECRET:-${secretName}}"`);
+        expect(script).toContain(`WEBHOOK="\${WEBHOOK:-${config.metadata.name}}"`);
+      }),
+    ]);
+  });
+
+  test('RBAC grows by nothing: the webhook reads the secrets and service accounts the exporter reads', () => {
+    expect(docs.some((d) => /Role/.test(d.kind))).toBe(false);
+  });
+});
+
 describe('alert rules', () => {
   test('the PrometheusRule carries exactly the plain rules file\'s groups', async () => {
     const [plain] = await load(join(DEPLOY, 'prometheus/alerts.rules.yaml'));

@@ -45,13 +45,20 @@ export class StatusPages {
     this.bodies.json.clear();
   }
 
-  /** The whole answer about `last` (undefined: no collection yet), as of now. */
-  async answer(last: CollectedSnapshot | undefined, format: StatusFormat): Promise<AnswerBody> {
+  /**
+   * The whole answer about `last` (undefined: no collection yet), as of now. `extra`: what is not
+   * about the collection (the admission webhook's recent warnings), small and made per request: a
+   * section before the groups, and a field first in the JSON object.
+   */
+  async answer(last: CollectedSnapshot | undefined, format: StatusFormat, extra?: { readonly html: () => string; readonly jsonField: () => string }): Promise<AnswerBody> {
     const index = await this.index.get(last ?? NONE);
     const body = await this.bodies[format].get(index);
     const now = this.options.now();
-    if (format === 'json') return [Buffer.from(statusJsonHead(index, now)), ...body];
-    return [Buffer.from(statusHtmlHead(index, now)), ...body, Buffer.from(statusHtmlFoot(now))];
+    if (format === 'json') {
+      const head = statusJsonHead(index, now);
+      return [Buffer.from(extra ? `{${extra.jsonField()}${head.slice(1)}` : head), ...body];
+    }
+    return [Buffer.from(statusHtmlHead(index, now) + (extra?.html() ?? '')), ...body, Buffer.from(statusHtmlFoot(now))];
   }
 }
 

@@ -136,13 +136,18 @@ export async function loadWebConfig(file: string): Promise<WebConfig> {
   return buildWebConfig(await readWebConfigSources(file));
 }
 
-/** Start-up check of --web-config-file (main.ts): a bad file is a FlagError, exit code 2. */
-export async function checkWebConfigFile(file: string | undefined): Promise<void> {
+/**
+ * Start-up check of --web-config-file (main.ts): a bad file is a FlagError, exit code 2. `needsTls`
+ * names a flag that needs tls_server_config in it (--admission-webhook).
+ */
+export async function checkWebConfigFile(file: string | undefined, needsTls?: 'admission-webhook'): Promise<void> {
   if (file === undefined) return;
+  let config: WebConfig;
   try {
-    await loadWebConfig(file);
+    config = await loadWebConfig(file);
   } catch (error) {
     if (error instanceof WebConfigError) throw new FlagError('web-config-file', error.message);
     throw error;
   }
+  if (needsTls && !config.tls) throw new FlagError(needsTls, `needs tls_server_config in ${file}: the API server calls webhooks over HTTPS only`);
 }

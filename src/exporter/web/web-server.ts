@@ -35,6 +35,13 @@ export interface WebServerOptions {
   readonly onRequest?: Handler;
   readonly pollMs?: number;
   readonly now?: () => number;
+  /**
+   * Paths answered without basic auth and the rate limit (the admission webhook's: the API server
+   * sends no password; it may be held to a client certificate instead, by its handler).
+   */
+  readonly withoutBasicAuth?: RegExp;
+  /** Ask every TLS client for a certificate, whatever client_auth_type says (--admission-client-ca-file). */
+  readonly requestClientCert?: boolean;
 }
 
 /** exporter-toolkit's rate_limit: a token bucket, one token every interval, holding at most `burst`. */
@@ -182,7 +189,7 @@ export async function createWebServer(file: string, handler: Handler, options: W
   const guard: Handler = (req, res) => {
     const { config, auth, limiter } = active;
     for (const [name, value] of config.headers) res.setHeader(name, value);
-    if (UNAUTHENTICATED.test(req.url ?? '')) {
+    if (UNAUTHENTICATED.test(req.url ?? '') || options.withoutBasicAuth?.test(req.url ?? '')) {
       handler(req, res);
       return;
     }
@@ -219,7 +226,7 @@ export async function createWebServer(file: string, handler: Handler, options: W
   let server: Server;
   if (initial.tls) {
     const tls = initial.tls;
-    const https = createHttpsServer({ ...tls.contextOptions, requestCert: tls.spec.clientAuth !== 'NoClientCert', rejectUnauthorized: false });
+    const https = createHttpsServer({ ...tls.contextOptions, requestCert: options.requestClientCert === true || tls.spec.clientAuth !== 'NoClientCert', rejectUnauthorized: false });
     // After the HTTP layer's own listener, in the same tick: a refused socket is destroyed before
     // a byte of its request is read.
     https.on('secureConnection', (socket: TLSSocket) => {
@@ -247,7 +254,7 @@ export async function createWebServer(file: string, handler: Handler, options: W
       https.setSecureContext(next.tls.contextOptions);
       // Read for each new connection (Node's tls.Server keeps it as a property); client_auth_type
       // itself is enforced per connection from `active` above.
-      https.requestCert = next.tls.spec.clientAuth !== 'NoClientCert';
+      https.requestCert = options.requestClientCert === true || next.tls.spec.clientAuth !== 'NoClientCert';
     }
     active = activate(next, now, active);
   };

@@ -1,0 +1,84 @@
+/**
+ * What a review says about the images it checked, in plain words for `kubectl apply`'s
+ * `Warning: …` lines: which container, which image, what the registry said, what to do. Pure.
+ *
+ * Bounded for the API server: it passes webhook warnings on as Warning headers, dropping any that
+ * is not printable, and past 4 KiB of warnings in one answer it cuts each to 256 characters, then
+ * drops the rest (k8s.io/apiserver, endpoints/filters/warning.go). So each line here is at most
+ * MAX_WARNING_CHARS of printable text, and at most MAX_WARNINGS of them are given, with a last
+ * line counting the others: together well under 4 KiB.
+ */
+import type { ContainerRow } from '../../engine/collector.js';
+import type { CheckStatus } from '../../registry/status.js';
+
+export const MAX_WARNING_CHARS = 256;
+export const MAX_WARNINGS = 10;
+/** An image string is shown up to this long; a registry's reason up to this. */
+const MAX_IMAGE_CHARS = 100;
+const MAX_DETAIL_CHARS = 90;
+/** The refusal's message, shown by kubectl after "denied the request: ". */
+const MAX_MESSAGE_CHARS = 1024;
+
+/** How a checked container stands: a check status, or not checked by the review's deadline or bound. */
+export type FindingStatus = CheckStatus | 'not_checked_in_time' | 'not_checked_too_many';
+
+export interface Finding {
+  readonly status: FindingStatus;
+  readonly text: string;
+}
+
+/** Printable text, one line: control characters (and the like) would make the API server drop the warning. */
+function printable(text: string, max: number): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+
+function what(row: Pick<ContainerRow, 'container'>): string {
+  const { container } = row;
+  const kind = container.volume ? 'image volume' : container.init ? 'init container' : 'container';
+  return `${kind} ${JSON.stringify(printable(container.name, 63))}`;
+}
+
+/** One container's finding, or undefined when there is nothing to say (present, or skipped on purpose). */
+export function findingOf(row: ContainerRow): Finding | undefined {
+  if (row.skipped !== undefined || row.status === 'present') return undefined;
+  const image = printable(row.container.image, MAX_IMAGE_CHARS);
+  const detail = row.detail === undefined ? '' : ` (${printable(row.detail, MAX_DETAIL_CHARS)})`;
+  const who = what(row);
+  let text: string;
+  switch (row.status) {
+    case undefined:
+      text = `${who}: image ${image} not checked in time (the registry is slow); the exporter keeps checking it and alerts if it is absent`;
+      return { status: 'not_checked_in_time', text: printable(text, MAX_WARNING_CHARS) };
+    case 'absent':
+      text = `${who}: image ${image} does not exist${detail}: pods cannot start with it; push it or fix the tag`;
+      break;
+    case 'blocked':
+      text = `${who}: image ${image} cannot be pulled: the nodes' registry configuration blocks it${detail}`;
+      break;
+    case 'bad_reference':
+      text = `${who}: ${JSON.stringify(image)} is not a valid image reference${detail}; fix the image`;
+      break;
+    default:
+      text = `${who}: image ${image} could not be checked${detail}; whether it exists is not known (not refused)`;
+  }
+  return { status: row.status, text: printable(text, MAX_WARNING_CHARS) };
+}
+
+/** The review's warnings: the findings' texts, at most MAX_WARNINGS, the last one counting the rest. */
+export function warningLines(findings: readonly Finding[], leftOut: number): string[] {
+  const lines = findings.map((f) => f.text);
+  if (leftOut > 0) lines.push(`${leftOut} more image${leftOut === 1 ? '' : 's'} not checked: too many at once (the exporter checks them when a scrape sees them)`);
+  if (lines.length <= MAX_WARNINGS) return lines;
+  const shown = lines.slice(0, MAX_WARNINGS - 1);
+  shown.push(`… and ${lines.length - shown.length} more; see the exporter's status page`);
+  return shown;
+}
+
+/** Why a review is refused under --admission-deny-absent: the absent images, bounded. */
+export function denialMessage(findings: readonly Finding[]): string {
+  const absent = findings.filter((f) => f.status === 'absent').map((f) => f.text);
+  const text = `${absent.length === 1 ? 'an image does' : `${absent.length} images do`} not exist (--admission-deny-absent): ${absent.join('; ')}`;
+  return printable(text, MAX_MESSAGE_CHARS);
+}
