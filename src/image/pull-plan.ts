@@ -6,7 +6,11 @@
  */
 import type { ImageReference } from './reference.js';
 
-/** TLS beyond the transport's defaults (system roots + --registry-ca-file) for one endpoint. */
+/**
+ * TLS beyond the transport's defaults (system roots + --registry-ca-file) for one endpoint. The
+ * transport keeps one dispatcher (TLS context, connections) per object: give every plan to the same
+ * configured endpoint the same object.
+ */
 export interface EndpointTls {
   /** CA certificates (PEM) trusted for this endpoint, in addition to the defaults. */
   readonly caPems?: readonly string[];

@@ -229,14 +229,33 @@ function credentialName(host: string, registry: string): string {
   return host === registry || (registry === DOCKER_HUB && host === DOCKER_HUB_API_HOST) ? registry : host;
 }
 
-function sourceFor(ref: ImageReference, config: LoadedHost, isDefault: boolean): Omit<PullSource, 'authoritative'> {
-  const name = credentialName(config.host, ref.registry);
+/**
+ * The TLS settings of a loaded host, one object per host and skip_verify: the transport keeps one
+ * dispatcher (TLS context, connection pool) per object, so a new one per image would build a TLS
+ * context and open new connections for every image. Weak: a configuration read again drops its own.
+ */
+const tlsObjects = new WeakMap<LoadedHost, Map<boolean, EndpointTls | undefined>>();
+
+function endpointTls(loadedHost: LoadedHost, config: LoadedHost): EndpointTls | undefined {
+  const skipVerify = config.skipVerify === true;
+  let byFlag = tlsObjects.get(loadedHost);
+  if (!byFlag) tlsObjects.set(loadedHost, (byFlag = new Map()));
+  if (byFlag.has(skipVerify)) return byFlag.get(skipVerify);
   const tls: EndpointTls = {
     ...(config.caPems.length > 0 ? { caPems: config.caPems } : {}),
     ...(config.client ? { clientCertPem: config.client.certPem, clientKeyPem: config.client.keyPem } : {}),
-    ...(config.skipVerify ? { skipVerify: true } : {}),
+    ...(skipVerify ? { skipVerify: true } : {}),
   };
-  const hasTls = Object.keys(tls).length > 0;
+  const shared = Object.keys(tls).length > 0 ? tls : undefined;
+  byFlag.set(skipVerify, shared);
+  return shared;
+}
+
+/** `config` is `loadedHost` with the registry's default endpoint filled in (withDefaultServer). */
+function sourceFor(ref: ImageReference, loadedHost: LoadedHost, config: LoadedHost, isDefault: boolean): Omit<PullSource, 'authoritative'> {
+  const name = credentialName(config.host, ref.registry);
+  const tls = endpointTls(loadedHost, config);
+  const hasTls = tls !== undefined;
   // The registry's own default endpoint with nothing added is asked as it is without a hosts directory.
   if (isDefault && config.scheme === 'https' && !hasTls && !config.headers) return { ref: withLocation(ref, name, ref.repository) };
   // path.Join in containerd's request: `//v2` is `/v2`, an override path of `/` is the root.
@@ -245,7 +264,7 @@ function sourceFor(ref: ImageReference, config: LoadedHost, isDefault: boolean):
     scheme: config.scheme === 'http' ? 'http' : 'https',
     host: config.host,
     apiPath,
-    ...(hasTls ? { tls } : {}),
+    ...(tls ? { tls } : {}),
     ...(config.headers ? { headers: config.headers } : {}),
     // containerd's isProxy: a host that is not the registry's own is told which registry is meant.
     ...(name !== ref.registry ? { query: { ns: ref.registry } } : {}),
@@ -259,15 +278,15 @@ export function planFromHosts(ref: ImageReference, hosts: readonly LoadedHost[],
   // Resolving a tag needs `pull` and `resolve`; a digest only `pull` (resolver.go, Resolve).
   const needed = ref.digest !== undefined ? CAPABILITY_PULL : CAPABILITY_PULL | CAPABILITY_RESOLVE;
   const usable = filled
-    .map((host, i) => ({ host, isDefault: i === hosts.length - 1 && hosts[i]?.host === '' }))
+    .map((host, i) => ({ host, loadedHost: hosts[i] as LoadedHost, isDefault: i === hosts.length - 1 && hosts[i]?.host === '' }))
     .filter(({ host }) => (host.capabilities & needed) === needed);
   if (usable.length === 0) {
     const what = ref.digest !== undefined ? '"pull"' : '"pull" and "resolve"';
     return { sources: [], blocked: `no host in the hosts directory ${dirName} has the capabilities ${what} this image needs` };
   }
   const sources: PullSource[] = [];
-  for (const [i, { host, isDefault }] of usable.entries()) {
-    sources.push({ ...sourceFor(ref, host, isDefault), authoritative: i === usable.length - 1 });
+  for (const [i, { host, loadedHost, isDefault }] of usable.entries()) {
+    sources.push({ ...sourceFor(ref, loadedHost, host, isDefault), authoritative: i === usable.length - 1 });
   }
   return { sources };
 }

@@ -8,7 +8,7 @@
  * not used). `credential-helpers` is not read: credentials come from the exporter's own sources.
  */
 import { parse, TomlError } from 'smol-toml';
-import type { Endpoint, PullPlaces, PullPlan, PullSource } from '../image/pull-plan.js';
+import type { Endpoint, EndpointTls, PullPlaces, PullPlan, PullSource } from '../image/pull-plan.js';
 import { parseImageReference, withLocation, type ImageReference } from '../image/reference.js';
 import { boundedText, isRecord } from '../utils/untrusted.js';
 import { NodeConfigError } from './node-config-error.js';
@@ -342,9 +342,15 @@ function apiHost(registry: string): string {
   return registry === 'docker.io' ? 'registry-1.docker.io' : registry;
 }
 
+/**
+ * One object for every insecure place: the transport keeps a dispatcher (TLS context, connection
+ * pool) per TLS object, and a new one per image would build a context and connect anew per image.
+ */
+const INSECURE_TLS: EndpointTls = Object.freeze({ skipVerify: true });
+
 /** `insecure`: HTTPS without verifying the certificate, then plain HTTP if that fails (detectProperties). */
 function insecureEndpoint(ref: ImageReference): Endpoint {
-  return { scheme: 'https', host: apiHost(ref.registry), apiPath: '/v2', tls: { skipVerify: true }, httpFallback: true };
+  return { scheme: 'https', host: apiHost(ref.registry), apiPath: '/v2', tls: INSECURE_TLS, httpFallback: true };
 }
 
 /**
