@@ -15,6 +15,20 @@ import { NodeConfigError } from './node-config-error.js';
 export const MAX_FILE_BYTES = 1024 * 1024;
 /** Registry directories under the root, entries in one of them, and PEM files named in all. */
 export const MAX_ENTRIES = 1000;
+/** All files read together (hosts.toml and PEMs): 1,000 directories of 1 MiB files would be a gigabyte. */
+export const MAX_TOTAL_BYTES = 4 * 1024 * 1024;
+
+/** What is left of MAX_TOTAL_BYTES for one reading of the directory. */
+class ReadBudget {
+  private left = MAX_TOTAL_BYTES;
+  constructor(private readonly root: string) {}
+
+  take(text: string, path: string): string {
+    this.left -= text.length;
+    if (this.left < 0) throw new NodeConfigError(`--containerd-hosts-dir ${this.root}: its files hold more than ${MAX_TOTAL_BYTES} bytes together (at ${path})`);
+    return text;
+  }
+}
 
 function message(error: unknown): string {
   const code = (error as { code?: unknown }).code;
@@ -56,14 +70,17 @@ const PRIVATE_KEY = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIV
 /** Reads each PEM file once, and no more than MAX_ENTRIES of them over the whole directory. */
 class PemFiles {
   private readonly texts = new Map<string, Promise<string>>();
-  constructor(private readonly files: string[]) {}
+  constructor(
+    private readonly files: string[],
+    private readonly budget: ReadBudget,
+  ) {}
 
   read(path: string, source: string): Promise<string> {
     let text = this.texts.get(path);
     if (!text) {
       if (this.texts.size === MAX_ENTRIES) throw new NodeConfigError(`${source}: more than ${MAX_ENTRIES} certificate and key files`);
       this.files.push(path);
-      text = readBoundedFile(path, source);
+      text = readBoundedFile(path, source).then((t) => this.budget.take(t, path));
       this.texts.set(path, text);
     }
     return text;
@@ -110,7 +127,8 @@ async function loadHost(config: HostConfig, pems: PemFiles, source: string): Pro
 /** Reads the hosts directory `dir` (containerd's `config_path`); throws NodeConfigError. */
 export async function loadContainerdHosts(dir: string): Promise<{ places: PullPlaces; files: readonly string[] }> {
   const files: string[] = [dir];
-  const pems = new PemFiles(files);
+  const budget = new ReadBudget(dir);
+  const pems = new PemFiles(files, budget);
   const dirs = new Map<string, readonly LoadedHost[]>();
   for (const entry of await listDir(dir, `--containerd-hosts-dir ${dir}`)) {
     if (!entry.isDir) continue;
@@ -121,7 +139,7 @@ export async function loadContainerdHosts(dir: string): Promise<{ places: PullPl
     let configs: HostConfig[] | undefined;
     if (names.some((n) => n.name === 'hosts.toml' && !n.isDir)) {
       files.push(hostsToml);
-      const text = await readBoundedFile(hostsToml);
+      const text = budget.take(await readBoundedFile(hostsToml), hostsToml);
       if (text.length > 0) configs = parseHostsToml(text, hostDir, hostsToml);
     }
     // Files a hosts.toml names are its to answer for; the Docker-style certificates the directory's.

@@ -4,11 +4,17 @@
  * cost, and what reaches the HTTP client. Pure parts here; the process as deployed in
  * test/integration/adversary-node-config.test.ts.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { PullPlan } from '../../src/image/pull-plan.js';
 import { parseImageReference } from '../../src/image/reference.js';
 import { containerdHostsPlaces, parseHostsToml, type LoadedHost } from '../../src/node-config/containerd-hosts.js';
-import { parseRegistriesConf, registriesConfPlaces } from '../../src/node-config/registries-conf.js';
+import { loadContainerdHosts, MAX_TOTAL_BYTES as MAX_HOSTS_DIR_BYTES } from '../../src/node-config/containerd-hosts-load.js';
+import { NodeConfigError } from '../../src/node-config/node-config-error.js';
+import { MAX_MIRRORS, MAX_REGISTRIES, parseRegistriesConf, registriesConfPlaces } from '../../src/node-config/registries-conf.js';
+import { loadRegistriesConf, MAX_TOTAL_BYTES as MAX_CONF_TOTAL_BYTES } from '../../src/node-config/registries-conf-load.js';
+import { makeTempDir } from '../support/tmp.js';
 
 const DIR = '/etc/containerd/certs.d/_default';
 const FILE = `${DIR}/hosts.toml`;
@@ -43,5 +49,55 @@ describe('one TLS object per configured endpoint, whatever the number of images'
     expect(a[0]).toBeDefined();
     expect(b[0]).toBe(a[0]);
     expect(b[1]).toBe(a[1]);
+  });
+});
+
+const thrown = async (fn: () => Promise<unknown>): Promise<string> => {
+  const error = await fn().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(NodeConfigError);
+  return (error as Error).message;
+};
+/** A TOML comment of about `bytes`: cheap to parse, so only the byte bound can refuse it. */
+const padding = (bytes: number) => `# ${'x'.repeat(bytes)}\n`;
+
+describe('counts each image pays for, bounded at load', () => {
+  const RC = '/etc/containers/registries.conf';
+  const entry = (i: number, mirrors = 0) =>
+    `[[registry]]\nprefix = "r${i}.example"\nlocation = "r${i}.example"\n` + Array.from({ length: mirrors }, (_, m) => `[[registry.mirror]]\nlocation = "m${m}.example"\n`).join('');
+
+  test(`registries.conf: ${MAX_MIRRORS} mirrors per registry and ${MAX_REGISTRIES} registries are read, more are errors`, () => {
+    const plan = registriesConfPlaces({ registries: parseRegistriesConf(entry(0, MAX_MIRRORS), RC) }).plan(parseImageReference('r0.example/a:1'));
+    expect(plan.sources).toHaveLength(MAX_MIRRORS + 1);
+    expect(() => parseRegistriesConf(entry(0, 20_000), RC)).toThrow(`${RC}: [[registry]] #1: 20000 mirrors; at most ${MAX_MIRRORS} are read`);
+    expect(parseRegistriesConf(Array.from({ length: MAX_REGISTRIES }, (_, i) => entry(i)).join(''), RC)).toHaveLength(MAX_REGISTRIES);
+    expect(() => parseRegistriesConf(Array.from({ length: 16_000 }, (_, i) => entry(i)).join(''), RC)).toThrow(`${RC}: 16000 registries; at most ${MAX_REGISTRIES} are read`);
+  });
+
+  test('registries.conf: drop-ins may not add up past the registries bound or the bytes bound', async () => {
+    const dir = await makeTempDir('adv');
+    const file = join(dir, 'registries.conf');
+    await writeFile(file, '');
+    await mkdir(join(dir, 'registries.conf.d'));
+    // 3 drop-ins of 400 registries each: every file is fine, together they are not.
+    for (let d = 0; d < 3; d++) await writeFile(join(dir, 'registries.conf.d', `${d}.conf`), Array.from({ length: 400 }, (_, i) => entry(d * 400 + i)).join(''));
+    expect(await thrown(() => loadRegistriesConf(file))).toBe(`${file} and the drop-ins in ${join(dir, 'registries.conf.d')} define more than ${MAX_REGISTRIES} registries (at ${join(dir, 'registries.conf.d', '2.conf')})`);
+    // Drop-ins of 1 MiB each, up to 1,000 of them, would be a gigabyte to parse at every change.
+    const dir2 = await makeTempDir('adv');
+    await mkdir(join(dir2, 'registries.conf.d'));
+    await writeFile(join(dir2, 'registries.conf'), '');
+    for (let d = 0; d < 6; d++) await writeFile(join(dir2, 'registries.conf.d', `${d}.conf`), padding(1000 * 1000));
+    expect(await thrown(() => loadRegistriesConf(join(dir2, 'registries.conf')))).toMatch(`hold more than ${MAX_CONF_TOTAL_BYTES} bytes together (at ${join(dir2, 'registries.conf.d', '4.conf')})`);
+  });
+
+  test('hosts directory: its files together are bounded (hosts.toml and PEMs)', async () => {
+    const root = await makeTempDir('adv');
+    for (let d = 0; d < 6; d++) {
+      await mkdir(join(root, `r${d}.example`));
+      await writeFile(join(root, `r${d}.example`, 'hosts.toml'), `${padding(1000 * 1000)}[host."https://m.example"]\n`);
+    }
+    expect(await thrown(() => loadContainerdHosts(root))).toMatch(new RegExp(`^--containerd-hosts-dir ${root}: its files hold more than ${MAX_HOSTS_DIR_BYTES} bytes together \\(at ${root}/r\\d\\.example/hosts\\.toml\\)$`));
   });
 });
