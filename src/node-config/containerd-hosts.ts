@@ -35,6 +35,8 @@ const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
  * each image cost 13 MB and 140 ms. Nodes list a few mirrors.
  */
 export const MAX_HOSTS = 16;
+/** Set by the HTTP client itself: Go leaves them out of a request's header map, undici refuses some. */
+const CLIENT_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'trailer', 'connection', 'keep-alive', 'upgrade', 'expect', 'te']);
 
 /** One host of a hosts directory, as parsed: file paths not yet read. */
 export interface HostConfig {
@@ -147,9 +149,14 @@ function parseHostTable(server: string, table: Record<string, unknown>, dir: str
     headers = {};
     for (const [name, value] of Object.entries(header)) {
       if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) fail(file, `${what}: header name ${JSON.stringify(name).slice(0, 80)} is not a valid HTTP header name`);
+      // Go's client never sends these from a header map, and the HTTP client here refuses some of them on every request.
+      if (CLIENT_HEADERS.has(name.toLowerCase())) fail(file, `${what}: header ${name} is the HTTP client's to set, not hosts.toml's`);
       const values = typeof value === 'string' ? [value] : Array.isArray(value) ? stringList(value, file, `${what}: header ${name}`) : fail(file, `${what}: header ${name} must be a string or an array of strings, got ${describe(value)}`);
       // A value with a line break would split the request; Go's client refuses it too.
       if (values.some((v) => /[\r\n\0]/.test(v))) fail(file, `${what}: header ${name} holds a line break`);
+      // Other control characters and characters past U+00FF: the HTTP client refuses them on every
+      // request. The value is not quoted: it may be a token.
+      if (values.some((v) => /[^\t\x20-\x7e\x80-\xff]/.test(v))) fail(file, `${what}: header ${name} holds a character an HTTP header cannot carry (a control character, or one past U+00FF)`);
       // Several values are sent as one comma-separated field, which HTTP reads the same.
       if (values.length > 0) headers[name] = values.join(', ');
     }

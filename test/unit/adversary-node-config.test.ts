@@ -101,3 +101,31 @@ describe('counts each image pays for, bounded at load', () => {
     expect(await thrown(() => loadContainerdHosts(root))).toMatch(new RegExp(`^--containerd-hosts-dir ${root}: its files hold more than ${MAX_HOSTS_DIR_BYTES} bytes together \\(at ${root}/r\\d\\.example/hosts\\.toml\\)$`));
   });
 });
+
+describe('header values the HTTP client would refuse on every request are refused at load', () => {
+  const headerError = (header: string) => {
+    try {
+      parseHostsToml(`[host."https://m.example"]\nheader = { ${header} }\n`, DIR, FILE);
+    } catch (error) {
+      expect(error).toBeInstanceOf(NodeConfigError);
+      return (error as Error).message;
+    }
+    return 'accepted';
+  };
+  test.each([
+    ['Authorization = "Bearer s3cret\\u20ac"', 'Authorization holds a character an HTTP header cannot carry'],
+    ['X-Token = "s3cret\\u0001"', 'X-Token holds a character an HTTP header cannot carry'],
+    ['X-Token = ["ok", "s3cret\\u007f"]', 'X-Token holds a character an HTTP header cannot carry'],
+    ['Transfer-Encoding = "chunked"', "Transfer-Encoding is the HTTP client's to set"],
+    ['Content-Length = "5"', "Content-Length is the HTTP client's to set"],
+    ['Host = "other.example"', "Host is the HTTP client's to set"],
+    ['Expect = "100-continue"', "Expect is the HTTP client's to set"],
+  ])('%s', (header, problem) => {
+    const message = headerError(header);
+    expect(message).toBe(`${FILE}: [host."https://m.example"]: header ${problem}${problem.includes('carry') ? ' (a control character, or one past U+00FF)' : ', not hosts.toml\'s'}`);
+    expect(message).not.toContain('s3cret');
+  });
+  test('Latin-1, tabs and inner spaces are sent as they are', () => {
+    expect(headerError('X-A = "caf\\u00e9\\tb c"')).toBe('accepted');
+  });
+});
