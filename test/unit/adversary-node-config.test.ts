@@ -4,7 +4,7 @@
  * cost, and what reaches the HTTP client. Pure parts here; the process as deployed in
  * test/integration/adversary-node-config.test.ts.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { PullPlan } from '../../src/image/pull-plan.js';
@@ -127,5 +127,36 @@ describe('header values the HTTP client would refuse on every request are refuse
   });
   test('Latin-1, tabs and inner spaces are sent as they are', () => {
     expect(headerError('X-A = "caf\\u00e9\\tb c"')).toBe('accepted');
+  });
+});
+
+describe('a CA bundle named by many hosts', () => {
+  test('is parsed once per reading, not once per host naming it (CPU of 64 namings vs 1)', async () => {
+    const bundle = await readFile('/etc/ssl/certs/ca-certificates.crt', 'utf8');
+    const dirWith = async (namings: number) => {
+      const root = await makeTempDir('adv');
+      await writeFile(join(root, 'ca.crt'), bundle);
+      // 4 registry directories of 16 hosts: the most namings of one file the bounds allow per 4 directories.
+      for (let d = 0; d < Math.ceil(namings / 16); d++) {
+        await mkdir(join(root, `r${d}.example`));
+        const hosts = Array.from({ length: Math.min(16, namings - d * 16) }, (_, h) => `[host."https://m${h}.example"]\nca = "${root}/ca.crt"\n`);
+        await writeFile(join(root, `r${d}.example`, 'hosts.toml'), hosts.join(''));
+      }
+      return root;
+    };
+    const cpuOf = async (root: string) => {
+      let best = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const start = process.cpuUsage();
+        await loadContainerdHosts(root);
+        const used = process.cpuUsage(start);
+        best = Math.min(best, used.user + used.system);
+      }
+      return best;
+    };
+    const [one, many] = [await dirWith(1), await dirWith(64)];
+    await cpuOf(one); // warm up
+    // Parsed per naming this is ~64×; parsed once, the rest is listing and TOML.
+    expect((await cpuOf(many)) / (await cpuOf(one))).toBeLessThan(10);
   });
 });
