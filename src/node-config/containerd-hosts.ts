@@ -245,16 +245,20 @@ function credentialName(host: string, registry: string): string {
 }
 
 /**
- * The TLS settings of a loaded host, one object per host and skip_verify: the transport keeps one
- * dispatcher (TLS context, connection pool) per object, so a new one per image would build a TLS
- * context and open new connections for every image. Weak: a configuration read again drops its own.
+ * One TLS object per distinct setting: the transport keeps one dispatcher (TLS context, connection
+ * pool) per object, so a new one per image would build a TLS context and open new connections for
+ * every image. The loader gives hosts naming the same CA files and client pair the same objects, so
+ * alike hosts share one too. Weak: a configuration read again drops its own.
  */
-const tlsObjects = new WeakMap<LoadedHost, Map<boolean, EndpointTls | undefined>>();
+const tlsObjects = new WeakMap<readonly string[], Map<unknown, Map<boolean, EndpointTls | undefined>>>();
+const NO_CLIENT = Symbol('no client certificate');
 
-function endpointTls(loadedHost: LoadedHost, config: LoadedHost): EndpointTls | undefined {
+function endpointTls(config: LoadedHost): EndpointTls | undefined {
   const skipVerify = config.skipVerify === true;
-  let byFlag = tlsObjects.get(loadedHost);
-  if (!byFlag) tlsObjects.set(loadedHost, (byFlag = new Map()));
+  let byClient = tlsObjects.get(config.caPems);
+  if (!byClient) tlsObjects.set(config.caPems, (byClient = new Map()));
+  let byFlag = byClient.get(config.client ?? NO_CLIENT);
+  if (!byFlag) byClient.set(config.client ?? NO_CLIENT, (byFlag = new Map()));
   if (byFlag.has(skipVerify)) return byFlag.get(skipVerify);
   const tls: EndpointTls = {
     ...(config.caPems.length > 0 ? { caPems: config.caPems } : {}),
@@ -266,10 +270,9 @@ function endpointTls(loadedHost: LoadedHost, config: LoadedHost): EndpointTls | 
   return shared;
 }
 
-/** `config` is `loadedHost` with the registry's default endpoint filled in (withDefaultServer). */
-function sourceFor(ref: ImageReference, loadedHost: LoadedHost, config: LoadedHost, isDefault: boolean): Omit<PullSource, 'authoritative'> {
+function sourceFor(ref: ImageReference, config: LoadedHost, isDefault: boolean): Omit<PullSource, 'authoritative'> {
   const name = credentialName(config.host, ref.registry);
-  const tls = endpointTls(loadedHost, config);
+  const tls = endpointTls(config);
   const hasTls = tls !== undefined;
   // The registry's own default endpoint with nothing added is asked as it is without a hosts directory.
   if (isDefault && config.scheme === 'https' && !hasTls && !config.headers) return { ref: withLocation(ref, name, ref.repository) };
@@ -293,15 +296,15 @@ export function planFromHosts(ref: ImageReference, hosts: readonly LoadedHost[],
   // Resolving a tag needs `pull` and `resolve`; a digest only `pull` (resolver.go, Resolve).
   const needed = ref.digest !== undefined ? CAPABILITY_PULL : CAPABILITY_PULL | CAPABILITY_RESOLVE;
   const usable = filled
-    .map((host, i) => ({ host, loadedHost: hosts[i] as LoadedHost, isDefault: i === hosts.length - 1 && hosts[i]?.host === '' }))
+    .map((host, i) => ({ host, isDefault: i === hosts.length - 1 && hosts[i]?.host === '' }))
     .filter(({ host }) => (host.capabilities & needed) === needed);
   if (usable.length === 0) {
     const what = ref.digest !== undefined ? '"pull"' : '"pull" and "resolve"';
     return { sources: [], blocked: `no host in the hosts directory ${dirName} has the capabilities ${what} this image needs` };
   }
   const sources: PullSource[] = [];
-  for (const [i, { host, loadedHost, isDefault }] of usable.entries()) {
-    sources.push({ ...sourceFor(ref, loadedHost, host, isDefault), authoritative: i === usable.length - 1 });
+  for (const [i, { host, isDefault }] of usable.entries()) {
+    sources.push({ ...sourceFor(ref, host, isDefault), authoritative: i === usable.length - 1 });
   }
   return { sources };
 }

@@ -14,6 +14,7 @@ import { loadContainerdHosts, MAX_TOTAL_BYTES as MAX_HOSTS_DIR_BYTES } from '../
 import { NodeConfigError } from '../../src/node-config/node-config-error.js';
 import { MAX_MIRRORS, MAX_REGISTRIES, parseRegistriesConf, registriesConfPlaces } from '../../src/node-config/registries-conf.js';
 import { loadRegistriesConf, MAX_TOTAL_BYTES as MAX_CONF_TOTAL_BYTES } from '../../src/node-config/registries-conf-load.js';
+import { createPki } from '../support/pki.js';
 import { makeTempDir } from '../support/tmp.js';
 
 const DIR = '/etc/containerd/certs.d/_default';
@@ -158,5 +159,24 @@ describe('a CA bundle named by many hosts', () => {
     await cpuOf(one); // warm up
     // Parsed per naming this is ~64×; parsed once, the rest is listing and TOML.
     expect((await cpuOf(many)) / (await cpuOf(one))).toBeLessThan(10);
+  });
+});
+
+describe('hosts configured alike share one TLS object (one TLS context in the transport)', () => {
+  test('the same CA file and client pair in two directories and two hosts', async () => {
+    const pki = await createPki();
+    const root = await makeTempDir('adv');
+    const host = (name: string) => `[host."https://${name}"]\nca = "${pki.caCertFile}"\nclient = [["${pki.serverCertFile}", "${pki.serverKeyFile}"]]\n`;
+    for (const dir of ['a.example', 'b.example']) {
+      await mkdir(join(root, dir));
+      await writeFile(join(root, dir, 'hosts.toml'), `${host('m1.example')}${host('m2.example')}[host."https://m3.example"]\nca = "${pki.caCertFile}"\n`);
+    }
+    const { places } = await loadContainerdHosts(root);
+    const [a, b] = ['a.example/x:1', 'b.example/y:1'].map((image) => tlsOf(places.plan(parseImageReference(image))));
+    expect(a?.[0]?.clientCertPem).toContain('BEGIN CERTIFICATE');
+    expect(new Set([...a!.slice(0, 2), ...b!.slice(0, 2)]).size).toBe(1);
+    // Only a CA: another setting, another object, the same in both directories.
+    expect(a?.[2]).not.toBe(a?.[0]);
+    expect(b?.[2]).toBe(a?.[2]);
   });
 });
