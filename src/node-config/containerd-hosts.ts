@@ -35,6 +35,9 @@ const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
  * each image cost 13 MB and 140 ms. Nodes list a few mirrors.
  */
 export const MAX_HOSTS = 16;
+/** Headers of one host, and their names and values together: sent with every request to it. */
+export const MAX_HEADERS = 64;
+export const MAX_HEADER_BYTES = 16 * 1024;
 /** Set by the HTTP client itself: Go leaves them out of a request's header map, undici refuses some. */
 const CLIENT_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'trailer', 'connection', 'keep-alive', 'upgrade', 'expect', 'te']);
 
@@ -147,6 +150,9 @@ function parseHostTable(server: string, table: Record<string, unknown>, dir: str
   let headers: Record<string, string> | undefined;
   if (isRecord(header)) {
     headers = {};
+    const count = Object.keys(header).length;
+    if (count > MAX_HEADERS) fail(file, `${what}: ${count} headers; at most ${MAX_HEADERS} are read`);
+    let bytes = 0;
     for (const [name, value] of Object.entries(header)) {
       if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) fail(file, `${what}: header name ${JSON.stringify(name).slice(0, 80)} is not a valid HTTP header name`);
       // Go's client never sends these from a header map, and the HTTP client here refuses some of them on every request.
@@ -159,6 +165,9 @@ function parseHostTable(server: string, table: Record<string, unknown>, dir: str
       if (values.some((v) => /[^\t\x20-\x7e\x80-\xff]/.test(v))) fail(file, `${what}: header ${name} holds a character an HTTP header cannot carry (a control character, or one past U+00FF)`);
       // Several values are sent as one comma-separated field, which HTTP reads the same.
       if (values.length > 0) headers[name] = values.join(', ');
+      bytes += name.length + (headers[name]?.length ?? 0);
+      // Registries refuse larger request headers (nginx: 8 KiB a line), so every request would fail.
+      if (bytes > MAX_HEADER_BYTES) fail(file, `${what}: its headers hold more than ${MAX_HEADER_BYTES} bytes (sent with every request)`);
     }
   } else if (header !== undefined) fail(file, `${what}: header must be a table of names and values, got ${describe(header)}`);
 

@@ -7,9 +7,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import type { PullPlan } from '../../src/image/pull-plan.js';
+import { endpointKey, type PullPlan } from '../../src/image/pull-plan.js';
 import { parseImageReference } from '../../src/image/reference.js';
-import { containerdHostsPlaces, parseHostsToml, type LoadedHost } from '../../src/node-config/containerd-hosts.js';
+import { containerdHostsPlaces, MAX_HEADER_BYTES, MAX_HEADERS, parseHostsToml, type LoadedHost } from '../../src/node-config/containerd-hosts.js';
 import { loadContainerdHosts, MAX_TOTAL_BYTES as MAX_HOSTS_DIR_BYTES } from '../../src/node-config/containerd-hosts-load.js';
 import { NodeConfigError } from '../../src/node-config/node-config-error.js';
 import { MAX_MIRRORS, MAX_REGISTRIES, parseRegistriesConf, registriesConfPlaces } from '../../src/node-config/registries-conf.js';
@@ -178,5 +178,28 @@ describe('hosts configured alike share one TLS object (one TLS context in the tr
     // Only a CA: another setting, another object, the same in both directories.
     expect(a?.[2]).not.toBe(a?.[0]);
     expect(b?.[2]).toBe(a?.[2]);
+  });
+});
+
+describe('headers: what each image and each request carries', () => {
+  const withHeaders = (count: number, value = 'v', nameLength = 10) =>
+    `[host."https://m.example"]\nheader = { ${Array.from({ length: count }, (_, i) => `X-${'n'.repeat(nameLength)}${i} = "${value}"`).join(', ')} }\n`;
+
+  test(`${MAX_HEADERS} headers of ${MAX_HEADER_BYTES} bytes in all are read; more are errors naming the host`, () => {
+    expect(loaded(withHeaders(MAX_HEADERS))[0]?.headers).toHaveProperty(`X-${'n'.repeat(10)}${MAX_HEADERS - 1}`, 'v');
+    expect(() => loaded(withHeaders(2000))).toThrow(`${FILE}: [host."https://m.example"]: 2000 headers; at most ${MAX_HEADERS} are read`);
+    expect(() => loaded(withHeaders(2, 'x'.repeat(MAX_HEADER_BYTES)))).toThrow(`${FILE}: [host."https://m.example"]: its headers hold more than ${MAX_HEADER_BYTES} bytes (sent with every request)`);
+  });
+
+  test("the cache key of each image does not grow with the header names (16 hosts of 2,000 headers made each image's key 527 KB)", () => {
+    const names = (length: number) => `[host."https://m.example"]\nheader = { ${Array.from({ length: MAX_HEADERS }, (_, i) => `X-${String(i).padEnd(length, 'n')} = "v"`).join(', ')} }\n`;
+    const keyOf = (text: string) => {
+      const endpoint = containerdHostsPlaces(new Map([['_default', loaded(text)]])).plan(parseImageReference('r.example/a:1')).sources[0]?.endpoint;
+      return endpointKey(endpoint!);
+    };
+    const [short, long] = [keyOf(names(4)), keyOf(names(200))];
+    expect(long.length).toBe(short.length);
+    expect(long).not.toBe(short); // other names, another key
+    expect(long.length).toBeLessThan(200);
   });
 });
