@@ -6,11 +6,12 @@
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Endpoint } from '../../src/image/pull-plan.js';
+import type { Endpoint, EndpointTls } from '../../src/image/pull-plan.js';
 import { parseImageReference } from '../../src/image/reference.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { Transport } from '../../src/registry/transport.js';
@@ -20,6 +21,7 @@ import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { listenLoopback } from '../support/listen.js';
 import { deployment } from '../support/objects.js';
 import { startExporterProcess, type ExporterProcess } from '../support/process.js';
+import { createPki } from '../support/pki.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/tmp.js';
@@ -199,4 +201,33 @@ test('check as a process: a hosts.toml header the HTTP client would refuse is a 
   expect(run.code).toBe(2);
   expect(run.stderr).toContain(`${join(root, '_default', 'hosts.toml')}: [host."https://mirror.example"]: header Authorization holds a character an HTTP header cannot carry`);
   expect(run.stderr + run.stdout).not.toContain('SECRET');
+}, 60_000);
+
+test('configurations read again (equal CA bundles in new objects) reuse one TLS context: CPU of 30 readings vs 1', async () => {
+  const pki = await createPki();
+  const server = createHttpsServer({ cert: await readFile(pki.serverCertFile), key: await readFile(pki.serverKeyFile) }, (_req, res) => res.end());
+  const host = await listenLoopback(server as unknown as Server);
+  const transport = new Transport({ requestTimeoutMs: 10_000 });
+  try {
+    // A 1 MiB-class bundle: the system's, four times, and the test CA.
+    const system = await readFile('/etc/ssl/certs/ca-certificates.crt', 'utf8');
+    const bundle = [system, system, system, system, pki.caCertPem].join('\n');
+    const reading = (): EndpointTls => ({ caPems: [bundle] }); // what each reading of the files makes
+    const cpuOf = async (objects: readonly EndpointTls[]) => {
+      const start = process.cpuUsage();
+      for (const tls of objects) expect((await transport.send('GET', new URL(`https://${host}/v2/`), {}, false, undefined, tls)).status).toBe(200);
+      const used = process.cpuUsage(start);
+      return used.user + used.system;
+    };
+    const one = reading();
+    await cpuOf([one]); // its context built
+    const sameObject = await cpuOf(Array(30).fill(one));
+    const newObjects = await cpuOf(Array.from({ length: 30 }, reading));
+    // A context per object costs ~100 ms each here (30 of them: ~3 s); a handshake a few ms.
+    console.log(`30 sends: one object ${(sameObject / 1000).toFixed(0)} ms CPU, 30 equal objects ${(newObjects / 1000).toFixed(0)} ms CPU`);
+    expect(newObjects).toBeLessThan(sameObject * 10 + 300_000);
+  } finally {
+    await transport.destroy();
+    server.close();
+  }
 }, 60_000);
