@@ -2,11 +2,16 @@
  * Where a node pulls one image from: the one model behind `--image-mirror`, containerd's hosts
  * directory and CRI-O's registries.conf. Each source of configuration turns a reference into a
  * PullPlan; the engine asks the places in order and decideVerdict() lets only the place with the
- * last word prove absence. Pure types.
+ * last word prove absence. Pure.
  */
+import { createHash } from 'node:crypto';
 import type { ImageReference } from './reference.js';
 
-/** TLS beyond the transport's defaults (system roots + --registry-ca-file) for one endpoint. */
+/**
+ * TLS beyond the transport's defaults (system roots + --registry-ca-file) for one endpoint. The
+ * transport keeps one dispatcher (TLS context, connections) per object: give every plan to the same
+ * configured endpoint the same object.
+ */
 export interface EndpointTls {
   /** CA certificates (PEM) trusted for this endpoint, in addition to the defaults. */
   readonly caPems?: readonly string[];
@@ -73,7 +78,23 @@ export interface PullPlaces {
   plan(ref: ImageReference): PullPlan;
 }
 
-/** A stable text naming an endpoint (for cache keys and logs; header values left out). */
+/**
+ * The header names as a short digest, once per headers object: every image's cache key holds the
+ * key of each of its places, so the names themselves would make each key as long as the file's list.
+ */
+const headerDigests = new WeakMap<Readonly<Record<string, string>>, string>();
+
+function headersDigest(headers: Readonly<Record<string, string>>): string {
+  let digest = headerDigests.get(headers);
+  if (digest === undefined) {
+    const names = Object.keys(headers).sort();
+    digest = `${names.length}:${createHash('sha256').update(names.join('\n')).digest('hex').slice(0, 16)}`;
+    headerDigests.set(headers, digest);
+  }
+  return digest;
+}
+
+/** A stable text naming an endpoint (for cache keys and logs; header values left out, names digested). */
 export function endpointKey(endpoint: Endpoint): string {
   const tls = endpoint.tls;
   const parts = [`${endpoint.scheme}://${endpoint.host}${endpoint.apiPath}`];
@@ -82,6 +103,6 @@ export function endpointKey(endpoint: Endpoint): string {
   if (tls?.skipVerify) parts.push('skip-verify');
   if (tls?.caPems?.length) parts.push(`ca:${tls.caPems.length}`);
   if (tls?.clientCertPem) parts.push('client-cert');
-  if (endpoint.headers) parts.push(`headers:${Object.keys(endpoint.headers).sort().join(',')}`);
+  if (endpoint.headers) parts.push(`headers:${headersDigest(endpoint.headers)}`);
   return parts.join(' ');
 }

@@ -15,6 +15,20 @@ import { NodeConfigError } from './node-config-error.js';
 export const MAX_FILE_BYTES = 1024 * 1024;
 /** Registry directories under the root, entries in one of them, and PEM files named in all. */
 export const MAX_ENTRIES = 1000;
+/** All files read together (hosts.toml and PEMs): 1,000 directories of 1 MiB files would be a gigabyte. */
+export const MAX_TOTAL_BYTES = 4 * 1024 * 1024;
+
+/** What is left of MAX_TOTAL_BYTES for one reading of the directory. */
+class ReadBudget {
+  private left = MAX_TOTAL_BYTES;
+  constructor(private readonly root: string) {}
+
+  take(text: string, path: string): string {
+    this.left -= text.length;
+    if (this.left < 0) throw new NodeConfigError(`--containerd-hosts-dir ${this.root}: its files hold more than ${MAX_TOTAL_BYTES} bytes together (at ${path})`);
+    return text;
+  }
+}
 
 function message(error: unknown): string {
   const code = (error as { code?: unknown }).code;
@@ -56,20 +70,43 @@ const PRIVATE_KEY = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIV
 /** Reads each PEM file once, and no more than MAX_ENTRIES of them over the whole directory. */
 class PemFiles {
   private readonly texts = new Map<string, Promise<string>>();
-  constructor(private readonly files: string[]) {}
+  /**
+   * A CA file's certificates, parsed once however many hosts name it: parsing a 1 MiB bundle takes
+   * ~90 ms, and 16 hosts in each of 1,000 directories may name the same one.
+   */
+  private readonly cas = new Map<string, Promise<string>>();
+  /**
+   * The same CA list and the same client pair give the same objects, so hosts configured alike share
+   * one TLS context in the transport (building one with a large bundle takes ~100 ms).
+   */
+  private readonly caLists = new Map<string, Promise<readonly string[]>>();
+  private readonly clients = new Map<string, Promise<{ certPem: string; keyPem: string }>>();
+  constructor(
+    private readonly files: string[],
+    private readonly budget: ReadBudget,
+  ) {}
 
   read(path: string, source: string): Promise<string> {
     let text = this.texts.get(path);
     if (!text) {
       if (this.texts.size === MAX_ENTRIES) throw new NodeConfigError(`${source}: more than ${MAX_ENTRIES} certificate and key files`);
       this.files.push(path);
-      text = readBoundedFile(path, source);
+      text = readBoundedFile(path, source).then((t) => this.budget.take(t, path));
       this.texts.set(path, text);
     }
     return text;
   }
 
-  async ca(path: string, source: string): Promise<string> {
+  ca(path: string, source: string): Promise<string> {
+    let pem = this.cas.get(path);
+    if (!pem) {
+      pem = this.parseCa(path, source);
+      this.cas.set(path, pem);
+    }
+    return pem;
+  }
+
+  private async parseCa(path: string, source: string): Promise<string> {
     const text = await this.read(path, source);
     const blocks = pemCertificates(text, (problem) => {
       throw new NodeConfigError(`${source}: CA file ${path} ${problem === 'none' ? 'holds no PEM certificate' : 'holds a certificate that cannot be parsed'}`);
@@ -77,7 +114,27 @@ class PemFiles {
     return blocks.map((b) => b.pem).join('\n');
   }
 
-  async client(certPath: string, keyPath: string | undefined, source: string): Promise<{ certPem: string; keyPem: string }> {
+  caList(paths: readonly string[], source: string): Promise<readonly string[]> {
+    const key = paths.join('\0');
+    let list = this.caLists.get(key);
+    if (!list) {
+      list = Promise.all(paths.map((path) => this.ca(path, source)));
+      this.caLists.set(key, list);
+    }
+    return list;
+  }
+
+  client(certPath: string, keyPath: string | undefined, source: string): Promise<{ certPem: string; keyPem: string }> {
+    const key = `${certPath}\0${keyPath ?? ''}`;
+    let pair = this.clients.get(key);
+    if (!pair) {
+      pair = this.parseClient(certPath, keyPath, source);
+      this.clients.set(key, pair);
+    }
+    return pair;
+  }
+
+  private async parseClient(certPath: string, keyPath: string | undefined, source: string): Promise<{ certPem: string; keyPem: string }> {
     const certText = await this.read(certPath, source);
     const keyText = keyPath === undefined ? certText : await this.read(keyPath, source);
     const certs = pemCertificates(certText, (problem) => {
@@ -99,7 +156,7 @@ class PemFiles {
 }
 
 async function loadHost(config: HostConfig, pems: PemFiles, source: string): Promise<LoadedHost> {
-  const caPems = await Promise.all(config.caFiles.map((path) => pems.ca(path, source)));
+  const caPems = await pems.caList(config.caFiles, source);
   // Go presents the first pair that suits the server; one pair is what a registry asks for.
   const first = config.clientPairs[0];
   const client = first ? await pems.client(first[0], first[1], source) : undefined;
@@ -110,7 +167,8 @@ async function loadHost(config: HostConfig, pems: PemFiles, source: string): Pro
 /** Reads the hosts directory `dir` (containerd's `config_path`); throws NodeConfigError. */
 export async function loadContainerdHosts(dir: string): Promise<{ places: PullPlaces; files: readonly string[] }> {
   const files: string[] = [dir];
-  const pems = new PemFiles(files);
+  const budget = new ReadBudget(dir);
+  const pems = new PemFiles(files, budget);
   const dirs = new Map<string, readonly LoadedHost[]>();
   for (const entry of await listDir(dir, `--containerd-hosts-dir ${dir}`)) {
     if (!entry.isDir) continue;
@@ -121,7 +179,7 @@ export async function loadContainerdHosts(dir: string): Promise<{ places: PullPl
     let configs: HostConfig[] | undefined;
     if (names.some((n) => n.name === 'hosts.toml' && !n.isDir)) {
       files.push(hostsToml);
-      const text = await readBoundedFile(hostsToml);
+      const text = budget.take(await readBoundedFile(hostsToml), hostsToml);
       if (text.length > 0) configs = parseHostsToml(text, hostDir, hostsToml);
     }
     // Files a hosts.toml names are its to answer for; the Docker-style certificates the directory's.

@@ -29,6 +29,17 @@ export const CAPABILITY_RESOLVE = 2;
 export const CAPABILITY_PUSH = 4;
 const ALL_CAPABILITIES = CAPABILITY_PULL | CAPABILITY_RESOLVE | CAPABILITY_PUSH;
 const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
+/**
+ * `[host]` tables in one hosts.toml. containerd sets no limit, but every image's plan holds each
+ * host (objects and a cache key ~600 bytes per host and image): 20,000 hosts in a 1 MiB file made
+ * each image cost 13 MB and 140 ms. Nodes list a few mirrors.
+ */
+export const MAX_HOSTS = 16;
+/** Headers of one host, and their names and values together: sent with every request to it. */
+export const MAX_HEADERS = 64;
+export const MAX_HEADER_BYTES = 16 * 1024;
+/** Set by the HTTP client itself: Go leaves them out of a request's header map, undici refuses some. */
+const CLIENT_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'trailer', 'connection', 'keep-alive', 'upgrade', 'expect', 'te']);
 
 /** One host of a hosts directory, as parsed: file paths not yet read. */
 export interface HostConfig {
@@ -139,13 +150,24 @@ function parseHostTable(server: string, table: Record<string, unknown>, dir: str
   let headers: Record<string, string> | undefined;
   if (isRecord(header)) {
     headers = {};
+    const count = Object.keys(header).length;
+    if (count > MAX_HEADERS) fail(file, `${what}: ${count} headers; at most ${MAX_HEADERS} are read`);
+    let bytes = 0;
     for (const [name, value] of Object.entries(header)) {
       if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) fail(file, `${what}: header name ${JSON.stringify(name).slice(0, 80)} is not a valid HTTP header name`);
+      // Go's client never sends these from a header map, and the HTTP client here refuses some of them on every request.
+      if (CLIENT_HEADERS.has(name.toLowerCase())) fail(file, `${what}: header ${name} is the HTTP client's to set, not hosts.toml's`);
       const values = typeof value === 'string' ? [value] : Array.isArray(value) ? stringList(value, file, `${what}: header ${name}`) : fail(file, `${what}: header ${name} must be a string or an array of strings, got ${describe(value)}`);
       // A value with a line break would split the request; Go's client refuses it too.
       if (values.some((v) => /[\r\n\0]/.test(v))) fail(file, `${what}: header ${name} holds a line break`);
+      // Other control characters and characters past U+00FF: the HTTP client refuses them on every
+      // request. The value is not quoted: it may be a token.
+      if (values.some((v) => /[^\t\x20-\x7e\x80-\xff]/.test(v))) fail(file, `${what}: header ${name} holds a character an HTTP header cannot carry (a control character, or one past U+00FF)`);
       // Several values are sent as one comma-separated field, which HTTP reads the same.
       if (values.length > 0) headers[name] = values.join(', ');
+      bytes += name.length + (headers[name]?.length ?? 0);
+      // Registries refuse larger request headers (nginx: 8 KiB a line), so every request would fail.
+      if (bytes > MAX_HEADER_BYTES) fail(file, `${what}: its headers hold more than ${MAX_HEADER_BYTES} bytes (sent with every request)`);
     }
   } else if (header !== undefined) fail(file, `${what}: header must be a table of names and values, got ${describe(header)}`);
 
@@ -167,6 +189,8 @@ export function parseHostsToml(text: string, dir: string, file: string): HostCon
   const hostTable = doc['host'];
   if (hostTable === undefined) return undefined;
   if (!isRecord(hostTable)) fail(file, `host must hold tables such as [host."https://mirror.example.com"], got ${describe(hostTable)}`);
+  const count = Object.keys(hostTable).length;
+  if (count > MAX_HOSTS) fail(file, `${count} [host."…"] tables; at most ${MAX_HOSTS} are read (each is asked in turn for every image)`);
   const hosts: HostConfig[] = [];
   // smol-toml keeps the tables in file order, the order containerd sorts them into.
   for (const [name, table] of Object.entries(hostTable)) {
@@ -229,14 +253,36 @@ function credentialName(host: string, registry: string): string {
   return host === registry || (registry === DOCKER_HUB && host === DOCKER_HUB_API_HOST) ? registry : host;
 }
 
-function sourceFor(ref: ImageReference, config: LoadedHost, isDefault: boolean): Omit<PullSource, 'authoritative'> {
-  const name = credentialName(config.host, ref.registry);
+/**
+ * One TLS object per distinct setting: the transport keeps one dispatcher (TLS context, connection
+ * pool) per object, so a new one per image would build a TLS context and open new connections for
+ * every image. The loader gives hosts naming the same CA files and client pair the same objects, so
+ * alike hosts share one too. Weak: a configuration read again drops its own.
+ */
+const tlsObjects = new WeakMap<readonly string[], Map<unknown, Map<boolean, EndpointTls | undefined>>>();
+const NO_CLIENT = Symbol('no client certificate');
+
+function endpointTls(config: LoadedHost): EndpointTls | undefined {
+  const skipVerify = config.skipVerify === true;
+  let byClient = tlsObjects.get(config.caPems);
+  if (!byClient) tlsObjects.set(config.caPems, (byClient = new Map()));
+  let byFlag = byClient.get(config.client ?? NO_CLIENT);
+  if (!byFlag) byClient.set(config.client ?? NO_CLIENT, (byFlag = new Map()));
+  if (byFlag.has(skipVerify)) return byFlag.get(skipVerify);
   const tls: EndpointTls = {
     ...(config.caPems.length > 0 ? { caPems: config.caPems } : {}),
     ...(config.client ? { clientCertPem: config.client.certPem, clientKeyPem: config.client.keyPem } : {}),
-    ...(config.skipVerify ? { skipVerify: true } : {}),
+    ...(skipVerify ? { skipVerify: true } : {}),
   };
-  const hasTls = Object.keys(tls).length > 0;
+  const shared = Object.keys(tls).length > 0 ? tls : undefined;
+  byFlag.set(skipVerify, shared);
+  return shared;
+}
+
+function sourceFor(ref: ImageReference, config: LoadedHost, isDefault: boolean): Omit<PullSource, 'authoritative'> {
+  const name = credentialName(config.host, ref.registry);
+  const tls = endpointTls(config);
+  const hasTls = tls !== undefined;
   // The registry's own default endpoint with nothing added is asked as it is without a hosts directory.
   if (isDefault && config.scheme === 'https' && !hasTls && !config.headers) return { ref: withLocation(ref, name, ref.repository) };
   // path.Join in containerd's request: `//v2` is `/v2`, an override path of `/` is the root.
@@ -245,7 +291,7 @@ function sourceFor(ref: ImageReference, config: LoadedHost, isDefault: boolean):
     scheme: config.scheme === 'http' ? 'http' : 'https',
     host: config.host,
     apiPath,
-    ...(hasTls ? { tls } : {}),
+    ...(tls ? { tls } : {}),
     ...(config.headers ? { headers: config.headers } : {}),
     // containerd's isProxy: a host that is not the registry's own is told which registry is meant.
     ...(name !== ref.registry ? { query: { ns: ref.registry } } : {}),

@@ -9,10 +9,12 @@ import { dirname, join } from 'node:path';
 import type { PullPlaces } from '../image/pull-plan.js';
 import { readSmallFile, SmallFileError } from '../utils/small-file.js';
 import { NodeConfigError } from './node-config-error.js';
-import { mergeRegistries, parseRegistriesConf, registriesConfPlaces } from './registries-conf.js';
+import { MAX_REGISTRIES, mergeRegistries, parseRegistriesConf, registriesConfPlaces } from './registries-conf.js';
 
 export const MAX_CONF_BYTES = 1024 * 1024;
 export const MAX_DROP_INS = 1000;
+/** All the files together: 1,000 drop-ins of 1 MiB would be a gigabyte to parse at every change. */
+export const MAX_TOTAL_BYTES = 4 * 1024 * 1024;
 
 function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
@@ -52,7 +54,9 @@ async function dropIns(dir: string): Promise<string[]> {
 
 export async function loadRegistriesConf(file: string): Promise<{ places: PullPlaces; files: readonly string[] }> {
   const dir = join(dirname(file), 'registries.conf.d');
-  let registries = parseRegistriesConf(await readConf(file), file);
+  const first = await readConf(file);
+  let total = first.length;
+  let registries = parseRegistriesConf(first, file);
   const files = [file, dir];
   for (const dropIn of await dropIns(dir)) {
     let text: string;
@@ -63,8 +67,11 @@ export async function loadRegistriesConf(file: string): Promise<{ places: PullPl
       if (await isGone(dropIn)) continue;
       throw err;
     }
+    total += text.length;
+    if (total > MAX_TOTAL_BYTES) throw new NodeConfigError(`${file} and the drop-ins in ${dir} hold more than ${MAX_TOTAL_BYTES} bytes together (at ${dropIn})`);
     files.push(dropIn);
     registries = mergeRegistries(registries, parseRegistriesConf(text, dropIn, { dropIn: true }));
+    if (registries.length > MAX_REGISTRIES) throw new NodeConfigError(`${file} and the drop-ins in ${dir} define more than ${MAX_REGISTRIES} registries (at ${dropIn})`);
   }
   return { places: registriesConfPlaces({ registries }), files };
 }

@@ -146,22 +146,28 @@ export class RegistryClient {
   /**
    * containers/image with `insecure = true`: HTTPS (not verified) when the endpoint answers on it,
    * else plain HTTP when that answers; HTTPS when neither does (the manifest request then says why).
+   * Concurrent checks share one decision: a burst of checks would otherwise probe once each.
    */
   private async schemeOf(endpoint: Endpoint): Promise<'https' | 'http'> {
-    const key = endpointKey(endpoint);
-    const known = this.schemes.get(key);
-    if (known) return known;
-    const answers = async (scheme: 'https' | 'http') => {
-      const route: Route = { host: endpoint.host, scheme, base: endpoint.apiPath, endpoint, key };
-      return this.send(route, 'GET', new URL(`${scheme}://${endpoint.host}${endpoint.apiPath}/`), {}, false).then(
-        () => true,
-        () => false,
-      );
-    };
-    const scheme = (await answers('https')) || !(await answers('http')) ? 'https' : 'http';
-    this.schemes.set(key, scheme);
-    return scheme;
+    return this.schemes.get(endpointKey(endpoint)) ?? this.probeScheme(endpoint);
   }
+
+  private readonly probeScheme = pMemoize(
+    async (endpoint: Endpoint): Promise<'https' | 'http'> => {
+      const key = endpointKey(endpoint);
+      const answers = async (scheme: 'https' | 'http') => {
+        const route: Route = { host: endpoint.host, scheme, base: endpoint.apiPath, endpoint, key };
+        return this.send(route, 'GET', new URL(`${scheme}://${endpoint.host}${endpoint.apiPath}/`), {}, false).then(
+          () => true,
+          () => false,
+        );
+      };
+      const scheme = (await answers('https')) || !(await answers('http')) ? 'https' : 'http';
+      this.schemes.set(key, scheme);
+      return scheme;
+    },
+    { cacheKey: ([endpoint]) => endpointKey(endpoint), cache: false },
+  );
 
   /**
    * Asks the registry for one image as one identity (a credential, or anonymous when undefined).
