@@ -192,17 +192,10 @@ export class Collector {
         }
         const result = states.latest(plan.key);
         const proven = result && isProven(result.status) ? result : states.lastProven(plan.key);
-        return {
-          workload,
-          container,
-          status: result?.status,
-          detail: result?.detail,
-          checkedAt: result?.checkedAt,
-          exists: proven ? (proven.status === 'present' ? 1 : 0) : undefined,
-          // From the result that proves the image present (the current one, or the last proven one
-          // that `exists` also reports while the registry cannot be asked).
-          missingPlatforms: nodes && proven?.status === 'present' && proven.digest ? this.missingOn(workload, container.volume === true, platformsOf(proven.digest), nodes) : undefined,
-        };
+        // From the result that proves the image present (the current one, or the last proven one
+        // that `exists` also reports while the registry cannot be asked).
+        const missing = nodes && proven?.status === 'present' && proven.digest ? this.missingOn(workload, container.volume === true, platformsOf(proven.digest), nodes) : undefined;
+        return rowOf(workload, container, result, proven, missing);
       });
 
       const keys = new Set(requests.keys());
@@ -257,16 +250,8 @@ export class Collector {
     await beforeDeadline(Promise.all(waits.values()), deadline, this.now);
     const rows = planned.map(({ container, key, skipped }): ContainerRow => {
       const result = key === undefined ? undefined : checker.states.latest(key);
-      return {
-        workload,
-        container,
-        status: result?.status,
-        detail: result?.detail,
-        checkedAt: result?.checkedAt,
-        exists: result?.status === 'present' ? 1 : result?.status === 'absent' ? 0 : undefined,
-        missingPlatforms: undefined,
-        ...(skipped ? { skipped } : {}),
-      };
+      const row = rowOf(workload, container, result, result && isProven(result.status) ? result : undefined, undefined);
+      return skipped ? { ...row, skipped } : row;
     });
     return { rows, leftOut };
   }
@@ -339,6 +324,19 @@ export class Collector {
     if (this.ignore(image, ref)) return IGNORED;
     return places ? places.plan(ref) : { sources: [{ ref, authoritative: true }] };
   }
+}
+
+/** A checked container's row: its latest result, and the last one that proved presence or absence. */
+function rowOf(workload: Workload, container: ContainerImage, result: CheckResult | undefined, proven: CheckResult | undefined, missingPlatforms: readonly string[] | undefined): ContainerRow {
+  return {
+    workload,
+    container,
+    status: result?.status,
+    detail: result?.detail,
+    checkedAt: result?.checkedAt,
+    exists: proven ? (proven.status === 'present' ? 1 : 0) : undefined,
+    missingPlatforms,
+  };
 }
 
 const IGNORED = Symbol('ignored');
