@@ -11,10 +11,8 @@
  * it: `bash bench/kube-apiserver.sh` does, once, in a few minutes).
  */
 import { execFile } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +25,7 @@ import { createCa, issueCert } from '../support/client-cert.js';
 import { deployedRuntime } from '../support/deployed.js';
 import { deployment } from '../support/objects.js';
 import { startExporterProcess, type ExporterProcess } from '../support/process.js';
+import { startHostileTcp, type Hostile } from '../support/hostile.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/tmp.js';
@@ -53,8 +52,7 @@ const MEMORY_LIMIT_MIB = 320;
 
 let api: RealApiServer;
 let registry: RunningRegistry;
-let silent: Server;
-const silentSockets = new Set<Socket>();
+let silent: Hostile | undefined;
 let warnExporter: ExporterProcess;
 let denyExporter: ExporterProcess;
 let dir: string;
@@ -118,14 +116,8 @@ describe.skipIf(missing !== undefined)('the webhook called by a real kube-apiser
     dispatcher = new Agent({ connect: { ca: api.caCertPem }, connections: 256 });
     host = registry.host;
     await pushImage(registry, 'team/app', '1', 'docker');
-    silent = createServer((socket) => {
-      silentSockets.add(socket);
-      socket.on('close', () => silentSockets.delete(socket));
-      socket.on('error', () => undefined);
-    });
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    silentHost = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+    silent = await startHostileTcp(() => undefined);
+    silentHost = silent.host;
 
     // As the README says: apply deploy/admission/, then make-certificate.sh (here with the
     // loopback address in the certificate, as the API server calls a URL rather than the Service).
@@ -194,8 +186,7 @@ describe.skipIf(missing !== undefined)('the webhook called by a real kube-apiser
   afterAll(async () => {
     warnExporter?.kill();
     denyExporter?.kill();
-    for (const socket of silentSockets) socket.destroy();
-    silent?.close();
+    await silent?.stop();
     await dispatcher?.close();
     await Promise.all([api?.stop(), registry?.stop()]);
   }, 60_000);

@@ -5,9 +5,7 @@
  * adversary: the largest body, a thousand containers, a burst of 200 reviews, a registry that never
  * answers, malformed reviews, and clients without the right certificate.
  */
-import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -19,6 +17,7 @@ import { checkWebConfigFile } from '../../src/exporter/web/web-config-load.js';
 import { MAX_WARNING_CHARS, MAX_WARNINGS } from '../../src/exporter/admission/warnings.js';
 import { createCa, issueCert, type IssuedCert } from '../support/client-cert.js';
 import { PREFIX, startExporter, type RunningExporter } from '../support/exporter.js';
+import { startHostileTcp, type Hostile } from '../support/hostile.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
 import { deployment } from '../support/objects.js';
 import { createPki, type Pki } from '../support/pki.js';
@@ -38,9 +37,8 @@ let pki: Pki;
 let registry: RunningRegistry;
 let proxy: RecordingProxy;
 let kube: KubeApi;
-let silent: Server;
+let silent: Hostile | undefined;
 let silentHost: string;
-const silentSockets = new Set<Socket>();
 let dir: string;
 let host: string;
 let apiServerCert: IssuedCert;
@@ -158,21 +156,14 @@ beforeAll(async () => {
   proxy = await startRecordingProxy(registry.url, { latencyMs: 300 });
   host = proxy.host;
   // A registry that accepts connections and never answers.
-  silent = createServer((socket) => {
-    silentSockets.add(socket);
-    socket.on('close', () => silentSockets.delete(socket));
-    socket.on('error', () => undefined);
-  });
-  silent.listen(0, '127.0.0.1');
-  await once(silent, 'listening');
-  silentHost = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+  silent = await startHostileTcp(() => undefined);
+  silentHost = silent.host;
   kube = await startKubeApi();
 }, 60_000);
 
 afterAll(async () => {
   for (const exporter of exporters) await exporter.stop();
-  for (const socket of silentSockets) socket.destroy();
-  silent?.close();
+  await silent?.stop();
   await kube?.stop();
   await proxy?.stop();
   await registry?.stop();
