@@ -1,0 +1,169 @@
+/**
+ * A second adversary of the admission webhook (issue 24), against the exporter as deployed (its own
+ * process, deploy/'s NODE_OPTIONS) on its TLS listener, the loopback Kubernetes API and a real
+ * registry: what admission.test.ts does not already hold. A body nested millions of levels deep
+ * (JSON.parse holds the event loop for seconds: /healthz must still answer within the kubelet's
+ * 3 s), and a workload naming thousands of pull secrets (each one a GET to the API server).
+ */
+import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { MAX_BODY_BYTES } from '../../src/exporter/admission/admission.js';
+import { MAX_REVIEW_COLLECTIONS, MAX_REVIEW_DEPTH } from '../../src/exporter/admission/review.js';
+import { deployedRuntime } from '../support/deployed.js';
+import { startKubeApi, type KubeApi } from '../support/kube-api.js';
+import { createPki, type Pki } from '../support/pki.js';
+import { startExporterProcess, type ExporterProcess } from '../support/process.js';
+import { pushImage } from '../support/push.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { makeTempDir } from '../support/tmp.js';
+
+/** deploy/admission/20-deployment.yaml's probes give /healthz this long. */
+const PROBE_TIMEOUT_MS = 3000;
+
+let pki: Pki;
+let kube: KubeApi;
+let registry: RunningRegistry;
+let exporter: ExporterProcess;
+
+interface Answer {
+  readonly status: number;
+  readonly text: string;
+  readonly ms: number;
+}
+
+/** One HTTPS request on its own connection (as the API server and the kubelet make them). */
+function call(method: string, path: string, body?: string): Promise<Answer> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({
+      host: '127.0.0.1',
+      port: exporter.port,
+      method,
+      path,
+      ca: pki.caCertPem,
+      agent: false,
+      headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, ms: performance.now() - started }));
+    });
+    req.end(body);
+  });
+}
+
+function reviewOf(object: unknown, namespace = 'team'): string {
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: randomUUID(),
+      kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+      resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+      name: 'x',
+      namespace,
+      operation: 'CREATE',
+      userInfo: { username: 'tenant' },
+      object,
+      oldObject: null,
+    },
+  });
+}
+
+/** Probes /healthz every 100 ms, as a kubelet would with a new connection each, until stopped; the slowest answer. */
+function probing(): { stop(): Promise<number> } {
+  let running = true;
+  let slowest = 0;
+  const loop = (async () => {
+    while (running) {
+      const answer = await call('GET', '/healthz');
+      expect(answer.status).toBe(200);
+      slowest = Math.max(slowest, answer.ms);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return slowest;
+    },
+  };
+}
+
+beforeAll(async () => {
+  const dir = await makeTempDir('adversary-admission');
+  pki = await createPki();
+  await writeFile(join(dir, 'web.yml'), `tls_server_config:\n  cert_file: ${pki.serverCertFile}\n  key_file: ${pki.serverKeyFile}\n`);
+  registry = await startRegistry();
+  await pushImage(registry, 'team/app', '1', 'docker');
+  kube = await startKubeApi();
+  const runtime = deployedRuntime();
+  exporter = await startExporterProcess(
+    [`--kubeconfig=${kube.kubeconfigPath}`, `--web-config-file=${join(dir, 'web.yml')}`, '--admission-webhook', '--allow-plain-http=127.0.0.1:*'],
+    { nodeArgs: runtime.nodeArgs, env: runtime.env, stderrChars: 200_000 },
+  );
+}, 120_000);
+
+afterAll(async () => {
+  exporter?.kill();
+  await kube?.stop();
+  await registry?.stop();
+});
+
+/** A review whose object's spec is `filler`, the whole body as close to MAX_BODY_BYTES as `unit` repeats allow. */
+function fullReview(filler: (room: number) => string): string {
+  // Inside the object, where the review's own fields would not show it.
+  const wrapper = reviewOf({ metadata: { name: 'x' }, spec: '@' });
+  const body = wrapper.replace('"@"', filler(MAX_BODY_BYTES - wrapper.length - 16));
+  expect(body.length).toBeLessThanOrEqual(MAX_BODY_BYTES);
+  expect(body.length).toBeGreaterThan(MAX_BODY_BYTES - 64);
+  return body;
+}
+
+/** Two such reviews at once (as many as the bodies' budget lets in), /healthz probed meanwhile. */
+async function twoAtOnce(body: string): Promise<{ answers: Answer[]; slowestProbe: number }> {
+  const probe = probing();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const answers = await Promise.all([call('POST', '/admission?timeout=10s', body), call('POST', '/admission?timeout=10s', body)]);
+  const slowestProbe = await probe.stop();
+  expect(exporter.child.exitCode, exporter.stderr().slice(-2000)).toBeNull();
+  return { answers, slowestProbe };
+}
+
+describe('bodies whose parse would cost far more than their size', () => {
+  // Before the bound, either one killed the exporter (deploy's heap: out of memory in JSON.parse).
+  test('8 MiB of nesting, 4 million levels: refused before it is parsed; /healthz answers meanwhile', async () => {
+    const { answers, slowestProbe } = await twoAtOnce(
+      fullReview((room) => `${'['.repeat(Math.floor(room / 2))}${']'.repeat(Math.floor(room / 2))}`),
+    );
+    for (const answer of answers) expect([answer.status, answer.text]).toEqual([400, `not an AdmissionReview: nested more than ${MAX_REVIEW_DEPTH} levels deep\n`]);
+    expect(slowestProbe).toBeLessThan(PROBE_TIMEOUT_MS);
+  }, 60_000);
+
+  test('8 MiB of empty objects, 2.8 million of them: refused before it is parsed', async () => {
+    const { answers, slowestProbe } = await twoAtOnce(
+      fullReview((room) => `[${'{},'.repeat(Math.floor(room / 3) - 1)}{}]`),
+    );
+    for (const answer of answers) expect([answer.status, answer.text]).toEqual([400, `not an AdmissionReview: more than ${MAX_REVIEW_COLLECTIONS} objects and arrays\n`]);
+    expect(slowestProbe).toBeLessThan(PROBE_TIMEOUT_MS);
+  }, 60_000);
+
+  test(`just under the bound (${MAX_REVIEW_COLLECTIONS} objects, two at once): parsed and answered, the exporter lives`, async () => {
+    const { answers, slowestProbe } = await twoAtOnce(
+      fullReview((room) => {
+        const objects = MAX_REVIEW_COLLECTIONS - 20; // the review's own
+        return `[${'{},'.repeat(objects - 2)}{}, "${'p'.repeat(room - (objects - 1) * 3 - 8)}"]`;
+      }),
+    );
+    // Not a Deployment's shape: read as nothing to check.
+    for (const answer of answers) expect(answer.status).toBe(200);
+    expect(slowestProbe).toBeLessThan(PROBE_TIMEOUT_MS);
+  }, 60_000);
+});
