@@ -167,3 +167,30 @@ describe('bodies whose parse would cost far more than their size', () => {
     expect(slowestProbe).toBeLessThan(PROBE_TIMEOUT_MS);
   }, 60_000);
 });
+
+/** Quoted short distinct strings, each followed by `suffix`, filling `room` inside `open`…`close`. */
+function distinct(room: number, suffix: string, open: string, last: string, close: string): string {
+  const parts: string[] = [];
+  let length = open.length + last.length + close.length;
+  for (let n = 1; ; n++) {
+    const part = `"${n.toString(36)}"${suffix},`;
+    if (length + part.length > room) break;
+    parts.push(part);
+    length += part.length;
+  }
+  return `${open}${parts.join('')}${last}${close}`;
+}
+
+describe('the densest bodies under the bounds', () => {
+  // Measured here: each body holds the event loop about a second while parsed (/healthz: 2.1 s at
+  // worst with two at once), within deploy's heap.
+  test('8 MiB of distinct keys, a million in one object, two at once: parsed, answered; the exporter lives', async () => {
+    const { answers } = await twoAtOnce(fullReview((room) => distinct(room, ':0', '{', '"z":0', '}')));
+    for (const answer of answers) expect(answer.status).toBe(200);
+  }, 60_000);
+
+  test('8 MiB of short distinct strings, two at once: parsed, answered; the exporter lives', async () => {
+    const { answers } = await twoAtOnce(fullReview((room) => distinct(room, '', '[', '""', ']')));
+    for (const answer of answers) expect(answer.status).toBe(200);
+  }, 60_000);
+});
