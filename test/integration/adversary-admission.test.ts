@@ -11,9 +11,11 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MAX_BODY_BYTES } from '../../src/exporter/admission/admission.js';
+import { MAX_PULL_SECRETS } from '../../src/credentials/pull-secrets.js';
 import { MAX_REVIEW_COLLECTIONS, MAX_REVIEW_DEPTH } from '../../src/exporter/admission/review.js';
 import { deployedRuntime } from '../support/deployed.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
+import { deployment } from '../support/objects.js';
 import { createPki, type Pki } from '../support/pki.js';
 import { startExporterProcess, type ExporterProcess } from '../support/process.js';
 import { pushImage } from '../support/push.js';
@@ -192,5 +194,23 @@ describe('the densest bodies under the bounds', () => {
   test('8 MiB of short distinct strings, two at once: parsed, answered; the exporter lives', async () => {
     const { answers } = await twoAtOnce(fullReview((room) => distinct(room, '', '[', '""', ']')));
     for (const answer of answers) expect(answer.status).toBe(200);
+  }, 60_000);
+});
+
+describe('a workload naming thousands of pull secrets', () => {
+  test(`20,000 names: at most ${MAX_PULL_SECRETS} read from the API server; the image could not be checked, never absent`, async () => {
+    const names = Array.from({ length: 20_000 }, (_, i) => `s-${i}`);
+    const object = deployment('team', 'many-secrets', { containers: [{ name: 'app', image: `${registry.host}/team/app:gone` }], imagePullSecrets: names });
+    const before = kube.requests.length;
+    const answer = await call('POST', '/admission?timeout=10s', reviewOf(object));
+    expect(answer.status).toBe(200);
+    const { response } = JSON.parse(answer.text);
+    expect(response.allowed).toBe(true);
+    expect(response.warnings).toEqual([
+      expect.stringMatching(/^container "app": image \S+\/team\/app:gone could not be checked \(team\/many-secrets names 20000 pull secrets; only the first 64 are read/),
+    ]);
+    // Reads left running after the answer would show here (before the bound: 1,184 by the answer, 3,188 a few seconds later).
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(kube.requests.slice(before).filter((r) => r.path.includes('/secrets/')).length).toBeLessThanOrEqual(MAX_PULL_SECRETS);
   }, 60_000);
 });
