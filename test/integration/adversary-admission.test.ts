@@ -7,11 +7,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import type { ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MAX_BODY_BYTES } from '../../src/exporter/admission/admission.js';
 import { MAX_PULL_SECRETS } from '../../src/credentials/pull-secrets.js';
+import { MAX_OPEN_CONNECTIONS } from '../../src/exporter/connection-cap.js';
 import { MAX_REVIEW_COLLECTIONS, MAX_REVIEW_DEPTH } from '../../src/exporter/admission/review.js';
 import { deployedRuntime } from '../support/deployed.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
@@ -213,4 +217,48 @@ describe('a workload naming thousands of pull secrets', () => {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     expect(kube.requests.slice(before).filter((r) => r.path.includes('/secrets/')).length).toBeLessThanOrEqual(MAX_PULL_SECRETS);
   }, 60_000);
+});
+
+describe('connections that send nothing', () => {
+  const open = (socket: Socket) => !socket.destroyed && socket.readyState !== 'closed';
+
+  test(`3,000 idle TLS connections and 1,000 without a handshake: at most ${MAX_OPEN_CONNECTIONS} kept, the oldest idle closed; a review in the middle of its body is not cut`, async () => {
+    // A review whose body arrives in two parts, the second after the flood.
+    let heldRequest: ClientRequest | undefined;
+    const body = reviewOf(deployment('team', 'slow-body', { containers: [{ name: 'app', image: `${registry.host}/team/app:1` }] }));
+    const held = new Promise<Answer>((resolve, reject) => {
+      const req = httpsRequest({
+        host: '127.0.0.1', port: exporter.port, method: 'POST', path: '/admission?timeout=30s', ca: pki.caCertPem, agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text, ms: 0 }));
+      });
+      req.write(body.slice(0, 100));
+      heldRequest = req;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    const sockets: Socket[] = [];
+    for (let i = 0; i < 4000; i++) {
+      const socket = i < 3000 ? tlsConnect({ host: '127.0.0.1', port: exporter.port, ca: pki.caCertPem, servername: 'localhost' }) : netConnect(exporter.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      sockets.push(socket);
+      if (i % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 20)); // as fast as the exporter takes them
+    }
+    try {
+      await expect.poll(() => sockets.filter(open).length, { timeout: 30_000, interval: 200 }).toBeLessThanOrEqual(MAX_OPEN_CONNECTIONS);
+      // New connections still get through, and the one answering a request was kept.
+      expect((await call('GET', '/healthz')).status).toBe(200);
+      heldRequest!.end(body.slice(100));
+      const answer = await held;
+      expect([answer.status, JSON.parse(answer.text).response.allowed]).toEqual([200, true]);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+  }, 90_000);
 });
