@@ -19,7 +19,7 @@ import { MAX_OPEN_CONNECTIONS } from '../../src/exporter/connection-cap.js';
 import { MAX_REVIEW_COLLECTIONS, MAX_REVIEW_DEPTH } from '../../src/exporter/admission/review.js';
 import { deployedRuntime } from '../support/deployed.js';
 import { startKubeApi, type KubeApi } from '../support/kube-api.js';
-import { deployment } from '../support/objects.js';
+import { deployment, dockerConfigSecret } from '../support/objects.js';
 import { createPki, type Pki } from '../support/pki.js';
 import { startExporterProcess, type ExporterProcess } from '../support/process.js';
 import { pushImage } from '../support/push.js';
@@ -261,4 +261,42 @@ describe('connections that send nothing', () => {
       for (const socket of sockets) socket.destroy();
     }
   }, 90_000);
+});
+
+describe('pull secrets\' passwords', () => {
+  test('never in a warning, a log line, a metric or the status page after reviews that used them', async () => {
+    const guarded = await startRegistry({ auth: { kind: 'htpasswd', users: { alice: 'right-Passw0rd-1' } } });
+    try {
+      await pushImage(guarded, 'team/private', '1', 'docker');
+      const wrong = 'Wr0ng-Passw0rd-leak-A';
+      const broken = 'Br0ken-Passw0rd-leak-B';
+      kube.add('Secret', dockerConfigSecret('team', 'wrong', { [guarded.host]: { username: 'alice', password: wrong } }));
+      // Not JSON: a parser's message could quote the text around the error.
+      kube.add('Secret', {
+        metadata: { namespace: 'team', name: 'broken' },
+        type: 'kubernetes.io/dockerconfigjson',
+        data: { '.dockerconfigjson': Buffer.from(`{"auths":{"${guarded.host}":{"username":"alice","password":"${broken}" x}}}`).toString('base64') },
+      });
+      const answers = [];
+      for (const [name, secret] of [['a', 'wrong'], ['b', 'broken']] as const) {
+        const object = deployment('team', `private-${name}`, { containers: [{ name: 'app', image: `${guarded.host}/team/private:${name}` }], imagePullSecrets: [secret] });
+        answers.push(await call('POST', '/admission?timeout=10s', reviewOf(object)));
+      }
+      for (const answer of answers) {
+        expect(answer.status).toBe(200);
+        expect(JSON.parse(answer.text).response.warnings).toEqual([expect.stringMatching(/could not be checked/)]);
+      }
+      const seen = [
+        ...answers.map((a) => a.text),
+        (await call('GET', '/metrics')).text,
+        (await call('GET', '/status?format=json')).text,
+        (await call('GET', '/status')).text,
+        exporter.stderr(),
+      ].join('\n');
+      expect(seen).toContain('team/private:a'); // what was looked at is there…
+      for (const secret of [wrong, broken, Buffer.from(`alice:${wrong}`).toString('base64')]) expect(seen).not.toContain(secret); // …its password is not
+    } finally {
+      await guarded.stop();
+    }
+  }, 60_000);
 });
