@@ -41,6 +41,8 @@ export function capConnections(server: Server, max = MAX_OPEN_CONNECTIONS, onEvi
     const entry = open.get(keyOf(req.socket));
     if (!entry) return;
     entry.busy++;
-    res.once('close', () => entry.busy--);
+    // 'finish', not 'close' (which koa and the answer's own bounds already listen to, up to Node's
+    // ten): an answer that never finishes ends with its connection, whose entry goes then.
+    res.once('finish', () => entry.busy--);
   });
 }
