@@ -13,7 +13,8 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { MAX_BODY_BYTES } from '../../src/exporter/admission/admission.js';
+import { MAX_BODY_BYTES, MAX_IMAGES_PER_REVIEW } from '../../src/exporter/admission/admission.js';
+import { MAX_WARNINGS } from '../../src/exporter/admission/warnings.js';
 import { MAX_PULL_SECRETS } from '../../src/credentials/pull-secrets.js';
 import { MAX_OPEN_CONNECTIONS } from '../../src/exporter/connection-cap.js';
 import { MAX_REVIEW_COLLECTIONS, MAX_REVIEW_DEPTH } from '../../src/exporter/admission/review.js';
@@ -298,5 +299,26 @@ describe('pull secrets\' passwords', () => {
     } finally {
       await guarded.stop();
     }
+  }, 60_000);
+});
+
+describe('an object of 70,000 containers (7 MiB)', () => {
+  test('answered with ten warnings, the images left out said last; /healthz answers meanwhile', async () => {
+    const containers = Array.from({ length: 70_000 }, (_, i) => ({ name: `c${i}`, image: `${registry.host}/t/i${i}:1` }));
+    const body = reviewOf(deployment('team', 'huge', { containers }));
+    const probe = probing();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const answer = await call('POST', '/admission?timeout=10s', body);
+    const slowestProbe = await probe.stop();
+    expect(answer.status).toBe(200);
+    const { warnings } = JSON.parse(answer.text).response;
+    expect(warnings).toHaveLength(MAX_WARNINGS);
+    // Before, the 69,744 left out were one of the "… and 248 more".
+    expect(warnings.slice(-2)).toEqual([
+      `… and ${MAX_IMAGES_PER_REVIEW - (MAX_WARNINGS - 2)} more; see the exporter's status page`,
+      `${70_000 - MAX_IMAGES_PER_REVIEW} more images not checked: too many at once (the exporter checks them when a scrape sees them)`,
+    ]);
+    // Measured here: 1.1 to 1.7 s when the 70,000 were planned in one stretch; 0.25 s in slices.
+    expect(slowestProbe).toBeLessThan(800);
   }, 60_000);
 });

@@ -87,23 +87,23 @@ export function findingOf(row: ContainerRow): Finding | undefined {
 
 /**
  * The review's warnings: the findings' texts, at most MAX_WARNINGS and MAX_WARNING_BYTES (lines of
- * multi-byte characters fill the bytes first), the last one counting the rest.
+ * multi-byte characters fill the bytes first), then one counting the findings not shown, and last
+ * the images left out, always said (among the "more", 70,000 images not checked read as one).
  */
 export function warningLines(findings: readonly Finding[], leftOut: number): string[] {
   const lines = findings.map((f) => f.text);
-  if (leftOut > 0) lines.push(`${leftOut} more image${leftOut === 1 ? '' : 's'} not checked: too many at once (the exporter checks them when a scrape sees them)`);
+  const tail = leftOut > 0 ? [`${leftOut} more image${leftOut === 1 ? '' : 's'} not checked: too many at once (the exporter checks them when a scrape sees them)`] : [];
   const more = (count: number) => `… and ${count} more; see the exporter's status page`;
-  const total = lines.reduce((sum, line) => sum + headerBytes(line), 0);
-  if (lines.length <= MAX_WARNINGS && total <= MAX_WARNING_BYTES) return lines;
+  const bytesOf = (all: readonly string[]) => all.reduce((sum, line) => sum + headerBytes(line), 0);
+  if (lines.length + tail.length <= MAX_WARNINGS && bytesOf(lines) + bytesOf(tail) <= MAX_WARNING_BYTES) return [...lines, ...tail];
   const shown: string[] = [];
-  let bytes = headerBytes(more(lines.length)); // room for the last line, at its longest
+  let bytes = headerBytes(more(lines.length)) + bytesOf(tail); // room for the last lines, at their longest
   for (const line of lines) {
-    if (shown.length === MAX_WARNINGS - 1 || bytes + headerBytes(line) > MAX_WARNING_BYTES) break;
+    if (shown.length === MAX_WARNINGS - 1 - tail.length || bytes + headerBytes(line) > MAX_WARNING_BYTES) break;
     shown.push(line);
     bytes += headerBytes(line);
   }
-  shown.push(more(lines.length - shown.length));
-  return shown;
+  return [...shown, more(lines.length - shown.length), ...tail];
 }
 
 /** Why a review is refused under --admission-deny-absent: the absent images, bounded. */
