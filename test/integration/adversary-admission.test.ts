@@ -322,3 +322,39 @@ describe('an object of 70,000 containers (7 MiB)', () => {
     expect(slowestProbe).toBeLessThan(800);
   }, 60_000);
 });
+
+describe('bodies that stall', () => {
+  /** A review declaring `length` bytes that sends `sent` of them, then nothing (its budget: 2.8 s); resolves with its status. */
+  function stalling(length: number, sent: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest({
+        host: '127.0.0.1', port: exporter.port, method: 'POST', path: '/admission?timeout=4s', ca: pki.caCertPem, agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': length },
+      });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      });
+      req.write(' '.repeat(sent));
+    });
+  }
+
+  test('declaring 8 MiB and sending nothing holds no room: the API server\'s review is answered; bytes really held still bound it (429)', async () => {
+    const review = reviewOf(deployment('team', 'past-stalled', { containers: [{ name: 'app', image: `${registry.host}/team/app:1` }] }));
+    // Before, these two took the whole 16 MiB for their budget: every other review was 429.
+    const empty = [stalling(MAX_BODY_BYTES, 10), stalling(MAX_BODY_BYTES, 10)];
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await call('POST', '/admission?timeout=10s', review)).status).toBe(200);
+    expect(await Promise.all(empty)).toEqual([408, 408]);
+    // Two that did send almost 8 MiB each hold the room: a review of 1 MiB more is turned away at once.
+    const full = [stalling(MAX_BODY_BYTES, MAX_BODY_BYTES - 48 * 1024), stalling(MAX_BODY_BYTES, MAX_BODY_BYTES - 48 * 1024)];
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const large = reviewOf(deployment('team', 'large', { containers: [{ name: 'app', image: `${registry.host}/team/app:1`, args: ['x'.repeat(1024 * 1024)] }] } as never));
+    expect((await call('POST', '/admission?timeout=10s', large)).status).toBe(429);
+    // They end at their budget and give their bytes back.
+    expect(await Promise.all(full)).toEqual([408, 408]);
+    expect((await call('POST', '/admission?timeout=10s', large)).status).toBe(200);
+  }, 60_000);
+});
