@@ -37,6 +37,12 @@ export const SECRET_CACHE_MS = 60_000;
 const SECRET_IDLE_MS = 5 * SECRET_CACHE_MS;
 const SECRET_FETCH_CONCURRENCY = 16;
 const SERVICE_ACCOUNT_PAGE_SIZE = 500;
+/**
+ * Pull secrets read for one workload (its own, or its service account's). Real ones name a few; each
+ * name is a GET to the API server, and an admission review (or an object) may name 100,000s. Past
+ * this, the rest are a credential problem: the images could not be checked, never absent.
+ */
+export const MAX_PULL_SECRETS = 64;
 
 /** `namespace/name` of each service account that names imagePullSecrets -> those secrets' names. */
 type AccountSecrets = Map<string, readonly string[]>;
@@ -163,7 +169,12 @@ export class PullSecretCredentials implements CredentialSource {
   private secretNamesFor(workload: Workload, accounts: Accounts): { names: string[]; problem?: string } {
     const problem = workload.imagePullSecrets.length === 0 ? accounts.problems.get(this.options.namespaced ? workload.namespace : '') : undefined;
     if (problem !== undefined) return { names: [], problem: `cannot read service account ${workload.namespace}/${workload.serviceAccountName}: ${problem}` };
-    return { names: pullSecretNames(workload, (id) => accounts.secrets.get(id)) };
+    const names = [...new Set(pullSecretNames(workload, (id) => accounts.secrets.get(id)))];
+    if (names.length <= MAX_PULL_SECRETS) return { names };
+    return {
+      names: names.slice(0, MAX_PULL_SECRETS),
+      problem: `${workload.namespace}/${workload.name} names ${names.length} pull secrets; only the first ${MAX_PULL_SECRETS} are read`,
+    };
   }
 
   /**

@@ -224,31 +224,36 @@ export class Collector {
     const planned: Array<{ container: ContainerImage; key?: string; skipped?: SkipReason }> = [];
     let leftOut = 0;
     let started = 0;
-    for (const container of containers) {
-      if (container.optedOut) {
-        planned.push({ container, skipped: 'annotation' });
-        continue;
-      }
-      const request = byImage(container.image);
-      if (request === IGNORED) {
-        planned.push({ container, skipped: 'ignored-images' });
-        continue;
-      }
-      if (!waits.has(request.key)) {
-        const known = checker.states.latest(request.key) !== undefined;
-        if (!known && started >= limit) {
-          leftOut++;
+    // In slices, as a scrape's loops: an object of 70,000 containers (an admission review of 7 MiB)
+    // planned in one stretch held the event loop over a second.
+    await forEachSlice(containers, (from, to) => {
+      for (let i = from; i < to; i++) {
+        const container = containers[i] as ContainerImage;
+        if (container.optedOut) {
+          planned.push({ container, skipped: 'annotation' });
           continue;
         }
-        const check = checker.check(request).catch((error: unknown) => this.options.logger.error('image check failed unexpectedly', { image: request.image, reason: String(error) }));
-        // A result already known is the answer (its recheck, if one started, lands in the cache).
-        waits.set(request.key, known ? Promise.resolve() : check);
-        if (!known) started++;
+        const request = byImage(container.image);
+        if (request === IGNORED) {
+          planned.push({ container, skipped: 'ignored-images' });
+          continue;
+        }
+        if (!waits.has(request.key)) {
+          const known = checker.states.latest(request.key) !== undefined;
+          if (!known && started >= limit) {
+            leftOut++;
+            continue;
+          }
+          const check = checker.check(request).catch((error: unknown) => this.options.logger.error('image check failed unexpectedly', { image: request.image, reason: String(error) }));
+          // A result already known is the answer (its recheck, if one started, lands in the cache).
+          waits.set(request.key, known ? Promise.resolve() : check);
+          if (!known) started++;
+        }
+        planned.push({ container, key: request.key });
       }
-      planned.push({ container, key: request.key });
-    }
+    });
     await beforeDeadline(Promise.all(waits.values()), deadline, this.now);
-    const rows = planned.map(({ container, key, skipped }): ContainerRow => {
+    const rows = await mapSliced(planned, ({ container, key, skipped }): ContainerRow => {
       const result = key === undefined ? undefined : checker.states.latest(key);
       const row = rowOf(workload, container, result, result && isProven(result.status) ? result : undefined, undefined);
       return skipped ? { ...row, skipped } : row;

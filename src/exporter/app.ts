@@ -15,6 +15,7 @@ import { ExporterMetrics } from './metrics.js';
 import { Nodes } from '../engine/nodes.js';
 import { createApp, scrapeTimeoutFromHeader } from './server.js';
 import { createWebServer } from './web/web-server.js';
+import { capConnections, MAX_OPEN_CONNECTIONS } from './connection-cap.js';
 import { admissionHandler } from './admission/admission.js';
 import { readClientCas } from './admission/client-cert.js';
 import { RecentWarnings } from './admission/recent-warnings.js';
@@ -144,6 +145,7 @@ export function createExporter(config: Config, deps: ExporterDeps): Exporter {
       // first, so it never sends a scrape on a connection the exporter is closing at that moment.
       server.keepAliveTimeout = KEEP_ALIVE_MS;
       server.headersTimeout = KEEP_ALIVE_MS + 1000;
+      capConnections(server, MAX_OPEN_CONNECTIONS, () => logger.debug('oldest idle connection closed: too many open'));
       await once(server, 'listening');
       return (server.address() as AddressInfo).port;
     },

@@ -7,8 +7,8 @@
  * API server reads by the webhook's failurePolicy (Ignore in deploy/admission/): never a refusal.
  *
  * Bounds: one body at most MAX_BODY_BYTES; the bodies of the reviews being answered at most
- * MAX_BODIES_BYTES together (each counted at least MIN_CHARGE_BYTES, so that also bounds how many
- * are answered at once); past that, 429 at once rather than a queue. At most MAX_IMAGES_PER_REVIEW
+ * MAX_BODIES_BYTES together, counted as they arrive (each at least MIN_CHARGE_BYTES, so that also
+ * bounds how many are answered at once); past that, 429 at once rather than a queue. At most MAX_IMAGES_PER_REVIEW
  * images checked per review.
  */
 import type { X509Certificate } from 'node:crypto';
@@ -83,22 +83,24 @@ export class BodyBudget {
 }
 
 const TOO_LARGE = Symbol('too large');
+const NO_ROOM = Symbol('no room');
 
 /**
- * The request's body as text, or TOO_LARGE as soon as more than `maxBytes` arrived (what follows is
- * then not read). Not utils' readBounded: that destroys the stream, and a request's is its socket,
- * which the answer still needs.
+ * The request's body as text, TOO_LARGE as soon as more than `maxBytes` arrived, or NO_ROOM as soon
+ * as `hold(size)` refuses the bytes arrived so far (what follows is then not read). Not utils'
+ * readBounded: that destroys the stream, and a request's is its socket, which the answer still needs.
  */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<string | typeof TOO_LARGE> {
+function readBody(req: IncomingMessage, maxBytes: number, hold: (size: number) => boolean): Promise<string | typeof TOO_LARGE | typeof NO_ROOM> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBytes) {
+      const refusal = size > maxBytes ? TOO_LARGE : hold(size) ? undefined : NO_ROOM;
+      if (refusal) {
         req.off('data', onData);
         req.pause();
-        resolve(TOO_LARGE);
+        resolve(refusal);
         return;
       }
       chunks.push(chunk);
@@ -165,14 +167,23 @@ export function admissionHandler(deps: AdmissionDeps): (ctx: Koa.Context) => Pro
     const deadline = started + reviewBudgetMs(typeof ctx.query['timeout'] === 'string' ? ctx.query['timeout'] : undefined);
     const declared = Number(ctx.get('content-length') || NaN);
     if (declared > MAX_BODY_BYTES) return refuse(ctx, 413, `request body larger than ${MAX_BODY_BYTES} bytes`, started);
-    const charge = Math.max(MIN_CHARGE_BYTES, Number.isFinite(declared) ? declared : MAX_BODY_BYTES);
+    // The bytes held, not those declared: two connections declaring 8 MiB and sending nothing
+    // would otherwise turn every review away for as long as their budget lasts.
+    let charge = MIN_CHARGE_BYTES;
     if (!budget.tryTake(charge)) return refuse(ctx, 429, 'too many reviews at once', started);
+    const hold = (size: number) => {
+      if (size <= charge) return true;
+      if (!budget.tryTake(size - charge)) return false;
+      charge = size;
+      return true;
+    };
     try {
-      const body = await beforeDeadline(readBody(ctx.req, MAX_BODY_BYTES), deadline, now);
-      if (body === TIMED_OUT || body === TOO_LARGE) {
+      const body = await beforeDeadline(readBody(ctx.req, MAX_BODY_BYTES, hold), deadline, now);
+      if (body === TIMED_OUT || body === TOO_LARGE || body === NO_ROOM) {
         // The rest of the body is not read: this connection ends with the answer.
         ctx.set('connection', 'close');
         if (body === TIMED_OUT) return refuse(ctx, 408, 'request body not received in time', started);
+        if (body === NO_ROOM) return refuse(ctx, 429, 'too many reviews at once', started);
         return refuse(ctx, 413, `request body larger than ${MAX_BODY_BYTES} bytes`, started);
       }
       let request: AdmissionRequest;

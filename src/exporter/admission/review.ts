@@ -6,6 +6,7 @@
  * is a ReviewError, answered 400: the API server then applies the webhook's failurePolicy (Ignore).
  */
 import type { ContainerImage, Workload, WorkloadObject } from '../../kubernetes/workloads.js';
+import { jsonShapeExceeds } from '../../utils/json-shape.js';
 import { isRecord, quoted, stringOf } from '../../utils/untrusted.js';
 
 export class ReviewError extends Error {
@@ -37,8 +38,22 @@ const UID = /^[A-Za-z0-9-]{1,64}$/;
 /** DNS names, kinds and versions are far shorter; the bound keeps messages and labels small. */
 const MAX_NAME_CHARS = 253;
 
+/**
+ * Far deeper than any Kubernetes object (a pod template is some 15 levels; Go's decoder stops at 10,000).
+ */
+export const MAX_REVIEW_DEPTH = 1000;
+/**
+ * Objects and arrays in one review: a 3 MiB object dense with managedFields' `{}` has some 150,000,
+ * and an UPDATE carries the old one too. Each costs the heap some 65 bytes parsed: 8 MiB of `{},`
+ * unbounded would be 2.8 million of them, 190 MB.
+ */
+export const MAX_REVIEW_COLLECTIONS = 500_000;
+
 /** The review in `text`, or a ReviewError saying what is wrong (never quoting more than a little of it). */
 export function parseReview(text: string): AdmissionRequest {
+  const exceeds = jsonShapeExceeds(text, { maxDepth: MAX_REVIEW_DEPTH, maxCollections: MAX_REVIEW_COLLECTIONS });
+  if (exceeds === 'depth') throw new ReviewError(`nested more than ${MAX_REVIEW_DEPTH} levels deep`);
+  if (exceeds === 'collections') throw new ReviewError(`more than ${MAX_REVIEW_COLLECTIONS} objects and arrays`);
   let review: unknown;
   try {
     review = JSON.parse(text);

@@ -27,11 +27,30 @@ export interface Finding {
   readonly text: string;
 }
 
-/** Printable text, one line: control characters (and the like) would make the API server drop the warning. */
+/**
+ * Printable text, one line, as Go's unicode.IsPrint has it (letters, marks, numbers, punctuation,
+ * symbols, the space): a control character makes the API server drop the warning, and format
+ * characters (a bidi override, a zero-width space) would let a tenant's text look like another on
+ * a kubectl user's terminal.
+ */
 function printable(text: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
-  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+  const clean = text.replace(/[^\p{L}\p{M}\p{N}\p{P}\p{S} ]+/gu, ' ');
+  if (clean.length <= max) return clean;
+  let keep = max - 1;
+  // Never half a surrogate pair.
+  const last = clean.charCodeAt(keep - 1);
+  if (last >= 0xd800 && last <= 0xdbff) keep--;
+  return `${clean.slice(0, keep)}…`;
+}
+
+/** The API server keeps an answer's warnings whole while their headers take at most this many bytes. */
+const MAX_WARNING_BYTES = 4096;
+
+/** The bytes of the header a line becomes: `299 - "…"`, Go-quoted (`"` and `\` escaped). */
+function headerBytes(line: string): number {
+  let escaped = 0;
+  for (const c of line) if (c === '"' || c === '\\') escaped++;
+  return '299 - ""'.length + Buffer.byteLength(line) + escaped;
 }
 
 function what(row: Pick<ContainerRow, 'container'>): string {
@@ -66,14 +85,25 @@ export function findingOf(row: ContainerRow): Finding | undefined {
   return { status: row.status, text: printable(text, MAX_WARNING_CHARS) };
 }
 
-/** The review's warnings: the findings' texts, at most MAX_WARNINGS, the last one counting the rest. */
+/**
+ * The review's warnings: the findings' texts, at most MAX_WARNINGS and MAX_WARNING_BYTES (lines of
+ * multi-byte characters fill the bytes first), then one counting the findings not shown, and last
+ * the images left out, always said (among the "more", 70,000 images not checked read as one).
+ */
 export function warningLines(findings: readonly Finding[], leftOut: number): string[] {
   const lines = findings.map((f) => f.text);
-  if (leftOut > 0) lines.push(`${leftOut} more image${leftOut === 1 ? '' : 's'} not checked: too many at once (the exporter checks them when a scrape sees them)`);
-  if (lines.length <= MAX_WARNINGS) return lines;
-  const shown = lines.slice(0, MAX_WARNINGS - 1);
-  shown.push(`… and ${lines.length - shown.length} more; see the exporter's status page`);
-  return shown;
+  const tail = leftOut > 0 ? [`${leftOut} more image${leftOut === 1 ? '' : 's'} not checked: too many at once (the exporter checks them when a scrape sees them)`] : [];
+  const more = (count: number) => `… and ${count} more; see the exporter's status page`;
+  const bytesOf = (all: readonly string[]) => all.reduce((sum, line) => sum + headerBytes(line), 0);
+  if (lines.length + tail.length <= MAX_WARNINGS && bytesOf(lines) + bytesOf(tail) <= MAX_WARNING_BYTES) return [...lines, ...tail];
+  const shown: string[] = [];
+  let bytes = headerBytes(more(lines.length)) + bytesOf(tail); // room for the last lines, at their longest
+  for (const line of lines) {
+    if (shown.length === MAX_WARNINGS - 1 - tail.length || bytes + headerBytes(line) > MAX_WARNING_BYTES) break;
+    shown.push(line);
+    bytes += headerBytes(line);
+  }
+  return [...shown, more(lines.length - shown.length), ...tail];
 }
 
 /** Why a review is refused under --admission-deny-absent: the absent images, bounded. */
