@@ -167,8 +167,14 @@ describe('the exporter as deployed, with a hosts directory whose mirrors carry s
       }
     })();
     const statuses: number[] = [];
+    // Each reads its answer, as Prometheus does, so that its connection is used again (an answer left
+    // unread keeps its connection, and the next scrape opens another: a flood of connections, not of scrapes).
     const scrapers = Array.from({ length: 20 }, async () => {
-      while (storming) statuses.push((await fetch(`${exporter.url}/metrics`)).status);
+      while (storming) {
+        const answer = await fetch(`${exporter.url}/metrics`);
+        await answer.arrayBuffer();
+        statuses.push(answer.status);
+      }
     });
     await sleep(6_000);
     storming = false;
