@@ -8,7 +8,6 @@
 import { writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MAX_BODIES_BYTES, MAX_BODY_BYTES, MAX_IMAGES_PER_REVIEW, MAX_PENDING_CHECKS } from '../../src/exporter/admission/admission.js';
@@ -25,6 +24,7 @@ import { startRecordingProxy, type RecordingProxy } from '../support/proxy.js';
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/tmp.js';
+import { reviewOf } from '../support/admission-review.js';
 
 interface Answer {
   readonly status: number;
@@ -77,28 +77,6 @@ function post(exporter: RunningExporter, body: string | Buffer, options: { timeo
       });
     });
     req.end(body);
-  });
-}
-
-/** An AdmissionReview of a Deployment as the API server writes one. */
-function reviewOf(object: object, options: { operation?: 'CREATE' | 'UPDATE'; oldObject?: object; namespace?: string } = {}): string {
-  const meta = (object as { metadata: { name: string; namespace: string } }).metadata;
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: randomUUID(),
-      kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
-      resource: { group: 'apps', version: 'v1', resource: 'deployments' },
-      requestKind: { group: 'apps', version: 'v1', kind: 'Deployment' },
-      name: meta.name,
-      namespace: options.namespace ?? meta.namespace,
-      operation: options.operation ?? 'CREATE',
-      userInfo: { username: 'alice' },
-      object,
-      oldObject: options.oldObject ?? null,
-      dryRun: false,
-    },
   });
 }
 

@@ -5,7 +5,6 @@
  * (JSON.parse holds the event loop for seconds: /healthz must still answer within the kubelet's
  * 3 s), and a workload naming thousands of pull secrets (each one a GET to the API server).
  */
-import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import type { ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -26,6 +25,7 @@ import { startExporterProcess, type ExporterProcess } from '../support/process.j
 import { pushImage } from '../support/push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { makeTempDir } from '../support/tmp.js';
+import { reviewOf } from '../support/admission-review.js';
 
 /** deploy/admission/20-deployment.yaml's probes give /healthz this long. */
 const PROBE_TIMEOUT_MS = 3000;
@@ -62,24 +62,6 @@ function call(method: string, path: string, body?: string): Promise<Answer> {
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text, ms: performance.now() - started }));
     });
     req.end(body);
-  });
-}
-
-function reviewOf(object: unknown, namespace = 'team'): string {
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: randomUUID(),
-      kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
-      resource: { group: 'apps', version: 'v1', resource: 'deployments' },
-      name: 'x',
-      namespace,
-      operation: 'CREATE',
-      userInfo: { username: 'tenant' },
-      object,
-      oldObject: null,
-    },
   });
 }
 
@@ -127,7 +109,7 @@ afterAll(async () => {
 /** A review whose object's spec is `filler`, the whole body as close to MAX_BODY_BYTES as `unit` repeats allow. */
 function fullReview(filler: (room: number) => string): string {
   // Inside the object, where the review's own fields would not show it.
-  const wrapper = reviewOf({ metadata: { name: 'x' }, spec: '@' });
+  const wrapper = reviewOf({ metadata: { name: 'x', namespace: 'team' }, spec: '@' });
   const body = wrapper.replace('"@"', filler(MAX_BODY_BYTES - wrapper.length - 16));
   expect(body.length).toBeLessThanOrEqual(MAX_BODY_BYTES);
   expect(body.length).toBeGreaterThan(MAX_BODY_BYTES - 64);
