@@ -185,66 +185,72 @@ function containerFamilies(rows: readonly ContainerRow[]): ContainerFamily[] {
     };
   });
 
-  const status = `${PREFIX}_image_check_status`;
-  families.push({
-    name: status,
-    help: 'Latest status of the check of a container image; 1 for the current status. See the README for the statuses.',
-    rows: containerRows,
-    linesOf: (row) => (row.status === undefined ? '' : `\n${status}{${ownerLabels(row)},status="${escapeLabel(row.status)}"} 1`),
-  });
-
-  const platform = `${PREFIX}_image_platform_missing`;
-  families.push({
-    name: platform,
-    help: 'The image exists but provides nothing that nodes of this platform, where the workload may run, can pull; 1 per such platform. No series when nothing is missing or it is not known.',
-    rows: containerRows,
-    linesOf: (row) => {
-      if (!row.missingPlatforms?.length) return '';
-      const owner = ownerLabels(row);
-      return row.missingPlatforms.map((p) => `\n${platform}{${owner},platform="${escapeLabel(p)}"} 1`).join('');
-    },
-  });
-  const skipped = `${PREFIX}_image_skipped`;
-  families.push({
-    name: skipped,
-    help: 'A container whose image is not checked on purpose: reason "ignored_images" (the image matches --ignored-images) or "annotation" (its workload opts it out with k8s-image-existence-exporter/ignore). 1 per such container.',
-    rows: containerRows,
-    linesOf: (row) => (row.skipped === undefined ? '' : `\n${skipped}{${ownerLabels(row)},reason="${SKIP_LABELS[row.skipped]}"} 1`),
-  });
+  families.push(
+    statusFamily(`${PREFIX}_image_check_status`, 'Latest status of the check of a container image; 1 for the current status. See the README for the statuses.', containerRows, ownerLabels),
+    platformFamily(
+      `${PREFIX}_image_platform_missing`,
+      'The image exists but provides nothing that nodes of this platform, where the workload may run, can pull; 1 per such platform. No series when nothing is missing or it is not known.',
+      containerRows,
+      ownerLabels,
+    ),
+    skippedFamily(
+      `${PREFIX}_image_skipped`,
+      'A container whose image is not checked on purpose: reason "ignored_images" (the image matches --ignored-images) or "annotation" (its workload opts it out with k8s-image-existence-exporter/ignore). 1 per such container.',
+      containerRows,
+      ownerLabels,
+    ),
+  );
 
   const volumeExists = `${PREFIX}_image_volume_exists`;
-  families.push({
-    name: volumeExists,
-    help: "1 if the registry serves the image or artifact of a workload's image volume (spec.volumes[].image), 0 if the registry says it does not exist. No series while that is unknown.",
-    rows: volumeRows,
-    linesOf: (row) => (row.exists === undefined ? '' : `\n${volumeExists}{${volumeLabels(row)}} ${row.exists}`),
-  });
-  const volumeStatus = `${PREFIX}_image_volume_check_status`;
-  families.push({
-    name: volumeStatus,
-    help: 'Latest status of the check of an image volume; 1 for the current status. The statuses are those of image_check_status.',
-    rows: volumeRows,
-    linesOf: (row) => (row.status === undefined ? '' : `\n${volumeStatus}{${volumeLabels(row)},status="${escapeLabel(row.status)}"} 1`),
-  });
-  const volumePlatform = `${PREFIX}_image_volume_platform_missing`;
-  families.push({
-    name: volumePlatform,
-    help: "The image volume's index exists but lists nothing that nodes of this platform, where the workload may run, can pull (a single manifest is pulled on any node); 1 per such platform. No series when nothing is missing or it is not known.",
-    rows: volumeRows,
+  families.push(
+    {
+      name: volumeExists,
+      help: "1 if the registry serves the image or artifact of a workload's image volume (spec.volumes[].image), 0 if the registry says it does not exist. No series while that is unknown.",
+      rows: volumeRows,
+      linesOf: (row) => (row.exists === undefined ? '' : `\n${volumeExists}{${volumeLabels(row)}} ${row.exists}`),
+    },
+    statusFamily(`${PREFIX}_image_volume_check_status`, 'Latest status of the check of an image volume; 1 for the current status. The statuses are those of image_check_status.', volumeRows, volumeLabels),
+    platformFamily(
+      `${PREFIX}_image_volume_platform_missing`,
+      "The image volume's index exists but lists nothing that nodes of this platform, where the workload may run, can pull (a single manifest is pulled on any node); 1 per such platform. No series when nothing is missing or it is not known.",
+      volumeRows,
+      volumeLabels,
+    ),
+    skippedFamily(
+      `${PREFIX}_image_volume_skipped`,
+      'An image volume not checked on purpose: reason "ignored_images" (its image matches --ignored-images) or "annotation" (its workload opts out with k8s-image-existence-exporter/ignore: "true"). 1 per such volume.',
+      volumeRows,
+      volumeLabels,
+    ),
+  );
+  return families;
+}
+
+/** Labels naming a row's container (ownerLabels) or image volume (volumeLabels). */
+type RowLabels = (row: ContainerRow) => string;
+
+/** The latest check status of each row, 1 for the current one: containers' and image volumes' alike. */
+function statusFamily(name: string, help: string, rows: readonly ContainerRow[], labels: RowLabels): ContainerFamily {
+  return { name, help, rows, linesOf: (row) => (row.status === undefined ? '' : `\n${name}{${labels(row)},status="${escapeLabel(row.status)}"} 1`) };
+}
+
+/** One series per platform a row's image lacks. */
+function platformFamily(name: string, help: string, rows: readonly ContainerRow[], labels: RowLabels): ContainerFamily {
+  return {
+    name,
+    help,
+    rows,
     linesOf: (row) => {
       if (!row.missingPlatforms?.length) return '';
-      const volume = volumeLabels(row);
-      return row.missingPlatforms.map((p) => `\n${volumePlatform}{${volume},platform="${escapeLabel(p)}"} 1`).join('');
+      const own = labels(row);
+      return row.missingPlatforms.map((p) => `\n${name}{${own},platform="${escapeLabel(p)}"} 1`).join('');
     },
-  });
-  const volumeSkipped = `${PREFIX}_image_volume_skipped`;
-  families.push({
-    name: volumeSkipped,
-    help: 'An image volume not checked on purpose: reason "ignored_images" (its image matches --ignored-images) or "annotation" (its workload opts out with k8s-image-existence-exporter/ignore: "true"). 1 per such volume.',
-    rows: volumeRows,
-    linesOf: (row) => (row.skipped === undefined ? '' : `\n${volumeSkipped}{${volumeLabels(row)},reason="${SKIP_LABELS[row.skipped]}"} 1`),
-  });
-  return families;
+  };
+}
+
+/** One series per row not checked on purpose, with why. */
+function skippedFamily(name: string, help: string, rows: readonly ContainerRow[], labels: RowLabels): ContainerFamily {
+  return { name, help, rows, linesOf: (row) => (row.skipped === undefined ? '' : `\n${name}{${labels(row)},reason="${SKIP_LABELS[row.skipped]}"} 1`) };
 }
 
 /** The labels of an image volume's series: its workload, the volume's name and its reference. */
