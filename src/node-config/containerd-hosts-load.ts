@@ -8,27 +8,13 @@ import { opendir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PullPlaces } from '../image/pull-plan.js';
 import { pemCertificates } from '../utils/pem-certificates.js';
-import { readSmallFile, SmallFileError } from '../utils/small-file.js';
+import { MAX_TOTAL_BYTES, ReadBudget, readConfigFile } from './config-files.js';
 import { certFileHosts, containerdHostsPlaces, parseHostsToml, type HostConfig, type LoadedHost } from './containerd-hosts.js';
 import { NodeConfigError } from './node-config-error.js';
 
-export const MAX_FILE_BYTES = 1024 * 1024;
+export { MAX_TOTAL_BYTES } from './config-files.js';
 /** Registry directories under the root, entries in one of them, and PEM files named in all. */
 export const MAX_ENTRIES = 1000;
-/** All files read together (hosts.toml and PEMs): 1,000 directories of 1 MiB files would be a gigabyte. */
-export const MAX_TOTAL_BYTES = 4 * 1024 * 1024;
-
-/** What is left of MAX_TOTAL_BYTES for one reading of the directory. */
-class ReadBudget {
-  private left = MAX_TOTAL_BYTES;
-  constructor(private readonly root: string) {}
-
-  take(text: string, path: string): string {
-    this.left -= text.length;
-    if (this.left < 0) throw new NodeConfigError(`--containerd-hosts-dir ${this.root}: its files hold more than ${MAX_TOTAL_BYTES} bytes together (at ${path})`);
-    return text;
-  }
-}
 
 function message(error: unknown): string {
   const code = (error as { code?: unknown }).code;
@@ -37,16 +23,6 @@ function message(error: unknown): string {
   if (code === 'ENOTDIR') return 'is not a directory';
   if (code === 'EISDIR') return 'is a directory';
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A regular file of at most 1 MiB (utils/small-file.ts); `source` is the file that named it, if another. */
-async function readBoundedFile(path: string, source?: string): Promise<string> {
-  try {
-    return await readSmallFile(path, MAX_FILE_BYTES);
-  } catch (error) {
-    if (error instanceof SmallFileError) throw new NodeConfigError(source ? `${source}: ${error.message}` : error.message);
-    throw error;
-  }
 }
 
 /** The names in a directory, with whether each is a directory (symbolic links followed, as os.Stat does). */
@@ -91,7 +67,7 @@ class PemFiles {
     if (!text) {
       if (this.texts.size === MAX_ENTRIES) throw new NodeConfigError(`${source}: more than ${MAX_ENTRIES} certificate and key files`);
       this.files.push(path);
-      text = readBoundedFile(path, source).then((t) => this.budget.take(t, path));
+      text = readConfigFile(path, source).then((t) => this.budget.take(t, path));
       this.texts.set(path, text);
     }
     return text;
@@ -167,7 +143,7 @@ async function loadHost(config: HostConfig, pems: PemFiles, source: string): Pro
 /** Reads the hosts directory `dir` (containerd's `config_path`); throws NodeConfigError. */
 export async function loadContainerdHosts(dir: string): Promise<{ places: PullPlaces; files: readonly string[] }> {
   const files: string[] = [dir];
-  const budget = new ReadBudget(dir);
+  const budget = new ReadBudget((at) => `--containerd-hosts-dir ${dir}: its files hold more than ${MAX_TOTAL_BYTES} bytes together (at ${at})`);
   const pems = new PemFiles(files, budget);
   const dirs = new Map<string, readonly LoadedHost[]>();
   for (const entry of await listDir(dir, `--containerd-hosts-dir ${dir}`)) {
@@ -179,7 +155,7 @@ export async function loadContainerdHosts(dir: string): Promise<{ places: PullPl
     let configs: HostConfig[] | undefined;
     if (names.some((n) => n.name === 'hosts.toml' && !n.isDir)) {
       files.push(hostsToml);
-      const text = budget.take(await readBoundedFile(hostsToml), hostsToml);
+      const text = budget.take(await readConfigFile(hostsToml), hostsToml);
       if (text.length > 0) configs = parseHostsToml(text, hostDir, hostsToml);
     }
     // Files a hosts.toml names are its to answer for; the Docker-style certificates the directory's.

@@ -1,33 +1,21 @@
 /**
  * `--registries-conf FILE`: reads the file and the `registries.conf.d` directory beside it (the
  * `*.conf` files directly in it, in lexical order, each merged over what came before), as
- * containers/image's tryUpdatingCache does. Bounded: a file over 1 MiB, or more than 1,000 drop-ins,
- * is an error.
+ * containers/image's tryUpdatingCache does. Bounded (config-files.ts): a file over 1 MiB, 4 MiB in
+ * all, or more than 1,000 drop-ins, is an error.
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { PullPlaces } from '../image/pull-plan.js';
-import { readSmallFile, SmallFileError } from '../utils/small-file.js';
+import { MAX_TOTAL_BYTES, ReadBudget, readConfigFile } from './config-files.js';
 import { NodeConfigError } from './node-config-error.js';
 import { MAX_REGISTRIES, mergeRegistries, parseRegistriesConf, registriesConfPlaces } from './registries-conf.js';
 
-export const MAX_CONF_BYTES = 1024 * 1024;
+export { MAX_FILE_BYTES as MAX_CONF_BYTES, MAX_TOTAL_BYTES } from './config-files.js';
 export const MAX_DROP_INS = 1000;
-/** All the files together: 1,000 drop-ins of 1 MiB would be a gigabyte to parse at every change. */
-export const MAX_TOTAL_BYTES = 4 * 1024 * 1024;
 
 function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-/** A regular file of at most 1 MiB (a FIFO in its place is an error, not a hang). */
-async function readConf(file: string): Promise<string> {
-  try {
-    return await readSmallFile(file, MAX_CONF_BYTES);
-  } catch (err) {
-    if (err instanceof SmallFileError) throw new NodeConfigError(err.message);
-    throw err;
-  }
 }
 
 async function isGone(file: string): Promise<boolean> {
@@ -54,21 +42,20 @@ async function dropIns(dir: string): Promise<string[]> {
 
 export async function loadRegistriesConf(file: string): Promise<{ places: PullPlaces; files: readonly string[] }> {
   const dir = join(dirname(file), 'registries.conf.d');
-  const first = await readConf(file);
-  let total = first.length;
+  const budget = new ReadBudget((at) => `${file} and the drop-ins in ${dir} hold more than ${MAX_TOTAL_BYTES} bytes together (at ${at})`);
+  const first = budget.take(await readConfigFile(file), file);
   let registries = parseRegistriesConf(first, file);
   const files = [file, dir];
   for (const dropIn of await dropIns(dir)) {
     let text: string;
     try {
-      text = await readConf(dropIn);
+      text = await readConfigFile(dropIn);
     } catch (err) {
       // Removed between the listing and the read: containers/image skips it too.
       if (await isGone(dropIn)) continue;
       throw err;
     }
-    total += text.length;
-    if (total > MAX_TOTAL_BYTES) throw new NodeConfigError(`${file} and the drop-ins in ${dir} hold more than ${MAX_TOTAL_BYTES} bytes together (at ${dropIn})`);
+    budget.take(text, dropIn);
     files.push(dropIn);
     registries = mergeRegistries(registries, parseRegistriesConf(text, dropIn, { dropIn: true }));
     if (registries.length > MAX_REGISTRIES) throw new NodeConfigError(`${file} and the drop-ins in ${dir} define more than ${MAX_REGISTRIES} registries (at ${dropIn})`);
