@@ -12,7 +12,7 @@ import type { CredentialProviders } from '../credentials/providers/providers.js'
 import type { ProviderDeps } from '../credentials/providers/index.js';
 import type { DockerConfigFile } from '../credentials/secret-keyrings.js';
 import { patternsMatcher } from '../utils/glob.js';
-import { flagPlaces, toDefaultRegistry } from '../image/mirror.js';
+import { flagPlaces, withDefaultRegistry } from '../image/mirror.js';
 import type { PullPlaces } from '../image/pull-plan.js';
 import { NodePullConfig } from './node-pull-config.js';
 import { loadNodePullConfig } from '../node-config/load.js';
@@ -154,17 +154,15 @@ export function createEngine(settings: EngineSettings, options: EngineOptions, d
 function wherePulled(settings: EngineSettings, nodeConfig: NodePullConfig | undefined): (() => Promise<PullPlaces>) | undefined {
   const { defaultRegistry, imageMirrors } = settings;
   if (!nodeConfig && imageMirrors.length === 0 && !defaultRegistry) return undefined;
-  const withDefault = (places: PullPlaces): PullPlaces =>
-    defaultRegistry ? { plan: (ref) => places.plan(toDefaultRegistry(ref, defaultRegistry)) } : places;
   if (nodeConfig) {
     let seen: PullPlaces | undefined;
     let composed: PullPlaces | undefined;
     return async () => {
       const places = await nodeConfig.current();
-      if (places !== seen) [seen, composed] = [places, withDefault(places)];
+      if (places !== seen) [seen, composed] = [places, withDefaultRegistry(places, defaultRegistry)];
       return composed as PullPlaces;
     };
   }
-  const fixed = withDefault(flagPlaces(imageMirrors));
+  const fixed = withDefaultRegistry(flagPlaces(imageMirrors), defaultRegistry);
   return () => Promise.resolve(fixed);
 }

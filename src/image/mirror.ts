@@ -74,27 +74,25 @@ function longestRules(ref: ImageReference, rules: readonly MirrorRule[]): Mirror
 }
 
 /** Moves an image whose string names no registry to --default-registry, when one is set. */
-export function toDefaultRegistry(ref: ImageReference, defaultRegistry: Location | undefined): ImageReference {
-  if (!defaultRegistry || namesRegistry(ref.original)) return ref;
+function toDefaultRegistry(ref: ImageReference, defaultRegistry: Location): ImageReference {
+  if (namesRegistry(ref.original)) return ref;
   return relocate(ref, { registry: ref.registry, path: '' }, defaultRegistry);
 }
 
-/** The flags as a source of pull places: --image-mirror and --image-mirror-only. */
-export function flagPlaces(rules: readonly MirrorRule[]): PullPlaces {
-  return { plan: (ref) => ({ sources: mirrorSources(ref, rules) }) };
+/**
+ * `places` for images moved to --default-registry first (unqualified names), whichever source of
+ * pull places it is: the flags or a node's configuration file.
+ */
+export function withDefaultRegistry(places: PullPlaces, defaultRegistry: Location | undefined): PullPlaces {
+  return defaultRegistry ? { plan: (ref) => places.plan(toDefaultRegistry(ref, defaultRegistry)) } : places;
 }
 
 /**
- * Where a node pulls `ref` from, in order: unqualified names go to the default registry when one is
- * set; then the mirrors of the longest matching prefix (in flag order), then the original — or,
- * with a replacing mirror, that mirror instead of the original.
+ * The flags as a source of pull places: for each image, the mirrors of the longest matching prefix
+ * (in flag order), then the original — or, with a replacing mirror, that mirror instead of it.
  */
-export function resolveLocations(
-  ref: ImageReference,
-  rules: readonly MirrorRule[],
-  defaultRegistry: Location | undefined,
-): PullSource[] {
-  return mirrorSources(toDefaultRegistry(ref, defaultRegistry), rules);
+export function flagPlaces(rules: readonly MirrorRule[]): PullPlaces {
+  return { plan: (ref) => ({ sources: mirrorSources(ref, rules) }) };
 }
 
 /** The mirrors of the longest matching prefix (in flag order), then the original or its replacement. */

@@ -3,7 +3,7 @@ import { DockerConfigError, parseDockerConfig } from '../../src/credentials/dock
 import { Keyring } from '../../src/credentials/keyring.js';
 import { keyMatches, parseKey } from '../../src/credentials/matching.js';
 import { parseSecret } from '../../src/credentials/secret-keyrings.js';
-import { parseMirrorRule, parseRegistryLocation, resolveLocations } from '../../src/image/mirror.js';
+import { flagPlaces, parseMirrorRule, parseRegistryLocation, withDefaultRegistry } from '../../src/image/mirror.js';
 import { parseImageReference } from '../../src/image/reference.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -110,11 +110,12 @@ describe('kubelet-style key matching', () => {
 describe('mirrors and default registry', () => {
   /** Where a node pulls from, in order; the last one has the last word on absence. */
   const sources = (image: string, mirrors: string[], options: { only?: string[]; def?: string } = {}) =>
-    resolveLocations(
-      parseImageReference(image),
-      [...mirrors.map((r) => parseMirrorRule(r)), ...(options.only ?? []).map((r) => parseMirrorRule(r, true))],
+    withDefaultRegistry(
+      flagPlaces([...mirrors.map((r) => parseMirrorRule(r)), ...(options.only ?? []).map((r) => parseMirrorRule(r, true))]),
       options.def ? parseRegistryLocation(options.def) : undefined,
-    ).map((s) => `${s.authoritative ? 'final' : 'mirror'} ${s.ref.canonical}`);
+    )
+      .plan(parseImageReference(image))
+      .sources.map((s) => `${s.authoritative ? 'final' : 'mirror'} ${s.ref.canonical}`);
 
   test('a mirror is tried first, then the original, which has the last word (containerd)', () => {
     expect(sources('nginx', ['docker.io=mirror.example.com'])).toEqual([
