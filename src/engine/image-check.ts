@@ -119,8 +119,7 @@ export class ImageChecker {
   }
 
   private async evaluate(request: CheckRequest): Promise<CheckResult> {
-    if (request.blocked !== undefined && request.locations.length === 0) return { status: 'blocked', detail: request.blocked, checkedAt: this.now() };
-    if (request.locations.length === 0) {
+    if (request.locations.length === 0 && request.blocked === undefined) {
       return { status: 'bad_reference', detail: request.badReference ?? 'invalid image reference', checkedAt: this.now() };
     }
     const attempts: Attempt[] = [];
@@ -143,9 +142,7 @@ export class ImageChecker {
         }
       }
     }
-    let verdict = decideVerdict({ attempts, credentialProblem: request.credentialProblem });
-    // Only mirrors could be asked (the registry is refused): what they could not give, the node cannot get.
-    if (request.blocked !== undefined && verdict.status !== 'present') verdict = { status: 'blocked', detail: `${request.blocked}; ${verdict.detail}` };
+    const verdict = decideVerdict({ attempts, credentialProblem: request.credentialProblem, blocked: request.blocked });
     const result: CheckResult = { status: verdict.status, detail: verdict.detail, checkedAt: this.now(), retryAfterMs: verdict.retryAfterMs };
     if (verdict.status !== 'present' || !found?.digest) return result;
     if (this.options.checkPlatforms) {

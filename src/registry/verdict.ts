@@ -10,7 +10,9 @@
  *   and at least one such answer exists. A mirror's 404 is never proof (a pull-through cache
  *   answers 404 for what it has not cached while its upstream is down), nor is a 404 given to a
  *   request that went without the credentials it should have carried;
- * - anything else is the most telling failure.
+ * - anything else is the most telling failure;
+ * - when the node's configuration refuses the registry (`blocked`), whatever its mirrors did not
+ *   serve is `blocked`, never `absent`.
  */
 import { type CheckStatus, type Classification } from './status.js';
 
@@ -40,6 +42,11 @@ export interface VerdictInput {
   readonly attempts: readonly Attempt[];
   /** A pull secret the workload names could not be read: then only `present` proves anything. */
   readonly credentialProblem?: string;
+  /**
+   * The node's configuration refuses the image's registry (and says why): the attempts are the
+   * mirrors it may still try, if any. What none of them serves, the node cannot pull: `blocked`.
+   */
+  readonly blocked?: string;
 }
 
 export interface Verdict extends Classification {
@@ -78,28 +85,42 @@ function describe(attempt: Attempt): string {
   return attempt.detail.startsWith(attempt.host) ? attempt.detail : `${attempt.host}: ${attempt.detail}`;
 }
 
-export function decideVerdict({ attempts, credentialProblem }: VerdictInput): Verdict {
+export function decideVerdict(input: VerdictInput): Verdict {
+  const { blocked, attempts } = input;
+  if (blocked === undefined) return judge(input);
+  const present = attempts.find((a) => a.status === 'present');
+  // Only mirrors were asked (none authoritative): what they said is told, but the registry is the reason.
+  return present ? judge(input) : { status: 'blocked', detail: `${blocked}${mirrorNote(attempts)}` };
+}
+
+/** What the mirrors (the places without the last word) answered, for a verdict's detail. */
+function mirrorNote(attempts: readonly Attempt[]): string {
+  const mirrors = attempts.filter((a) => !a.authoritative);
+  return mirrors.length > 0 ? `; mirrors: ${mirrors.map((a) => `${describe(a)} (${a.status})`).join(', ')}` : '';
+}
+
+/** The verdict on the places that may be asked. */
+function judge({ attempts, credentialProblem }: VerdictInput): Verdict {
   const present = attempts.find((a) => a.status === 'present');
   if (present) return { status: 'present', detail: present.authoritative ? present.detail : `${present.detail} at mirror ${present.host}` };
 
-  const mirrors = attempts.filter((a) => !a.authoritative);
-  const mirrorNote = mirrors.length > 0 ? `; mirrors: ${mirrors.map((a) => `${describe(a)} (${a.status})`).join(', ')}` : '';
+  const mirrorsSaid = mirrorNote(attempts);
   const authoritative = attempts.filter((a) => a.authoritative);
   const first = authoritative[0] ?? attempts[0];
   if (!first) return { status: 'unknown_error', detail: 'no registry was asked' };
 
   if (credentialProblem) {
     // Without that secret's credentials a denial, or even a 404, may be about access, not existence.
-    return { status: 'auth_failure', detail: `${credentialProblem}; registry: ${describe(first)}${mirrorNote}` };
+    return { status: 'auth_failure', detail: `${credentialProblem}; registry: ${describe(first)}${mirrorsSaid}` };
   }
 
   const trusted = authoritative.filter((a) => isTrustedAbsence(a, attempts));
   const blocking = authoritative.filter((a) => !isTrustedAbsence(a, attempts) && !isIrrelevant(a, attempts));
   if (trusted.length > 0 && blocking.length === 0) {
-    return { status: 'absent', detail: `${(trusted[0] as Attempt).detail}${mirrorNote}` };
+    return { status: 'absent', detail: `${(trusted[0] as Attempt).detail}${mirrorsSaid}` };
   }
   // Nothing trusted said absent: report what stood in the way, else why the credentials failed.
   const telling = blocking[0] ?? authoritative.find((a) => REJECTIONS.has(a.status)) ?? first;
   const failure = asFailure(telling);
-  return { ...failure, detail: `${failure.detail}${mirrorNote}` };
+  return { ...failure, detail: `${failure.detail}${mirrorsSaid}` };
 }

@@ -80,4 +80,16 @@ describe('decideVerdict', () => {
     });
     expect(decideVerdict({ attempts: [attempt('o anon present')], credentialProblem: 'x' }).status).toBe('present');
   });
+
+  test('a registry the node refuses (blocked): its mirrors may prove presence, nothing else; with no mirror, nobody is asked', () => {
+    const blocked = 'registry origin.example is blocked in /etc/containers/registries.conf';
+    expect(decideVerdict({ attempts: [], blocked })).toEqual({ status: 'blocked', detail: blocked });
+    expect(decideVerdict({ attempts: [attempt('m anon present')], blocked }).status).toBe('present');
+    for (const answer of ['absent', 'registry_unavailable', 'rate_limited', 'auth_failure']) {
+      const verdict = decideVerdict({ attempts: [attempt(`m anon ${answer}`)], blocked });
+      expect(verdict.status, answer).toBe('blocked');
+      // The registry's refusal is the reason; what the mirror said is told, never as proof of anything.
+      expect(verdict.detail, answer).toBe(`${blocked}; mirrors: mirror.example: m/anon: ${answer} (${answer})`);
+    }
+  });
 });
